@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from accounts.models import Team
+from accounts.permissions import teams_of
+
+SESSION_KEY = "current_team_id"
+
+
+def current_team(request: HttpRequest) -> Team | None:
+    """The team the user chose in the team switcher, or their first team."""
+    teams = teams_of(request.user)
+    chosen = request.session.get(SESSION_KEY)
+    if chosen is not None:
+        team = teams.filter(pk=chosen).first()
+        if team is not None:
+            return team
+    return teams.order_by("name").first()
+
+
+class CurrentTeamMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.team = SimpleLazyObject(lambda: current_team(request))  # type: ignore[attr-defined]
+        return self.get_response(request)

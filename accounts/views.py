@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.forms import TeamSwitchForm, TokenCreateForm
+from accounts.middleware import SESSION_KEY
+from accounts.models import ApiToken, AuditEntry
+from accounts.permissions import teams_of
+from accounts.ratelimits import limit
+from accounts.services import token_create, token_revoke
+
+login = limit("strict", methods=("POST",))(
+    auth_views.LoginView.as_view(redirect_authenticated_user=True)
+)
+password_reset = limit("strict", methods=("POST",))(
+    auth_views.PasswordResetView.as_view(
+        subject_template_name="registration/password_reset-subject.txt",
+        email_template_name="registration/password_reset-body.txt",
+        html_email_template_name="registration/password_reset-body.html",
+    )
+)
+password_reset_confirm = limit("strict", methods=("POST",))(
+    auth_views.PasswordResetConfirmView.as_view()
+)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    form = TokenCreateForm(request.POST or None)
+    raw_token = None
+    if request.method == "POST" and form.is_valid():
+        _, raw_token = token_create(
+            user=request.user, name=form.cleaned_data["name"], channel=AuditEntry.Channel.WEB
+        )
+        form = TokenCreateForm()
+    user_tokens = ApiToken.objects.filter(user=request.user)
+    return render(
+        request,
+        "accounts/tokens.html",
+        {"form": form, "tokens": user_tokens, "raw_token": raw_token},
+    )
+
+
+@login_required
+@require_POST
+def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    if token_revoke(token=token, by=request.user, channel=AuditEntry.Channel.WEB):
+        messages.success(request, f"Token “{token.name}” revoked. It no longer works.")
+    return redirect("tokens")
+
+
+@login_required
+@require_POST
+def team_switch(request: HttpRequest) -> HttpResponse:
+    form = TeamSwitchForm(request.POST)
+    if form.is_valid():
+        team = teams_of(request.user).filter(pk=form.cleaned_data["team"]).first()
+        if team is None:
+            messages.error(request, "You are not a member of that team.")
+        else:
+            request.session[SESSION_KEY] = team.pk
+            messages.info(request, f"Now working in team “{team.name}”.")
+        target = form.cleaned_data["next"]
+        if target and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(target)
+    return redirect("dashboard")

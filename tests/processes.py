@@ -1,0 +1,110 @@
+"""Real processes for tests: daphne and django-q2 clusters using the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _database_url(alias: str) -> str:
+    conf = connections[alias].settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}:{conf.get('PORT') or 5432}/{conf['NAME']}"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a server process that shares the test run's databases."""
+    env = dict(os.environ)
+    env["DATABASE_URL"] = _database_url("default")
+    if "queue" in settings.DATABASES:
+        env["SMARTSPEC_QUEUE_DB"] = str(connections["queue"].settings_dict["NAME"])
+    env["SMARTSPEC_DATA_DIR"] = str(settings.DATA_DIR)
+    env["RATELIMIT_ENABLE"] = "0"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PASSWORD_HASHERS"] = ",".join(settings.PASSWORD_HASHERS)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class RunningProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    port: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no clean-up code runs."""
+        self.stop(signal.SIGKILL)
+
+
+def _spawn(args: list[str], name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    log_dir = Path(settings.DATA_DIR) / "test-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}-{time.time_ns()}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return process, log_path
+
+
+def start_daphne(**env: str) -> RunningProcess:
+    port = free_port()
+    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "smartspec.asgi:application"]
+    process, log_path = _spawn(args, "daphne", subprocess_env(**env))
+    running = RunningProcess(process, log_path, port)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited early:\n{running.log()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return running
+        time.sleep(0.1)
+    running.kill()
+    raise RuntimeError(f"daphne did not listen within 30 s:\n{running.log()}")
+
+
+def start_cluster(**env: str) -> RunningProcess:
+    args = [sys.executable, str(ROOT / "manage.py"), "qcluster"]
+    process, log_path = _spawn(args, "qcluster", subprocess_env(**env))
+    return RunningProcess(process, log_path)

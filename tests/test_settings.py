@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import AuditEntry
+from tests.processes import ROOT, subprocess_env
+
+WRITER = """
+import django, os, sys
+django.setup()
+from accounts.services import audit_record
+for i in range(int(sys.argv[1])):
+    audit_record(action="tests.concurrent.write", channel="system", data={"i": i, "pid": os.getpid()})
+"""
+
+
+def _settings_with(**env: str) -> subprocess.CompletedProcess[str]:
+    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "smartspec.settings", **env},
+    )
+
+
+def test_a_bad_boolean_fails_loudly():
+    result = _settings_with(DEBUG="maybe")
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_a_bad_database_url_fails_loudly():
+    result = _settings_with(DATABASE_URL="nosuchdb://x")
+    assert result.returncode != 0
+    assert "is not a database URL" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_database_is_configured_for_several_processes():
+    if connection.vendor == "postgresql":
+        assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+        assert settings.QUEUE_DATABASE == "default"
+        return
+    assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert settings.QUEUE_DATABASE == "queue"
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] >= 10_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_processes_write_at_once_without_locking_errors():
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, "150"], cwd=ROOT,
+            env={**subprocess_env(), "DJANGO_SETTINGS_MODULE": "smartspec.settings"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(4)
+    ]
+    for _ in range(150):
+        AuditEntry.objects.create(action="tests.concurrent.write", channel="web")
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+        assert "locked" not in err
+    assert AuditEntry.objects.filter(action="tests.concurrent.write").count() == 750
+

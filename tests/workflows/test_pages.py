@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from workflows.models import Project
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_dashboard_lists_my_teams_projects_only(client, team_users, project):
+    Project.objects.create(
+        team=team_users.other_team, slug="secret", name="Globex secret", workspace="/tmp"
+    )
+    client.force_login(team_users.viewer)
+    body = client.get(reverse("dashboard")).content.decode()
+    assert "Acme web" in body
+    assert "Globex secret" not in body
+
+
+def test_a_member_of_another_team_gets_404_for_a_project(client, team_users, project):
+    client.force_login(team_users.outsider)
+    response = client.get(reverse("project_detail", args=[project.slug]))
+    assert response.status_code == 404
+    assert "Acme web" not in response.content.decode()
+
+
+def test_a_team_member_sees_the_project(client, team_users, project):
+    client.force_login(team_users.viewer)
+    response = client.get(reverse("project_detail", args=[project.slug]))
+    assert response.status_code == 200
+    assert "Acme web" in response.content.decode()
+
+
+def test_an_unknown_page_is_a_clear_404_not_a_traceback(client, team_users):
+    client.force_login(team_users.viewer)
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Not found" in response.content.decode()
+
+
+def test_the_admin_lists_users_teams_memberships_and_tokens_for_staff(client, team_users):
+    team_users.admin.is_staff = team_users.admin.is_superuser = True
+    team_users.admin.save()
+    client.force_login(team_users.admin)
+    for name in ["auth/user", "accounts/team", "accounts/membership", "accounts/apitoken",
+                 "accounts/auditentry"]:
+        response = client.get(f"/admin/{name}/?q=acme")
+        assert response.status_code == 200, name
+    response = client.get("/admin/accounts/membership/?role__exact=viewer")
+    assert "viewer-user" in response.content.decode()
+    assert "member-user" not in response.content.decode()
+
+
+def test_the_admin_is_closed_to_non_staff(client, team_users):
+    client.force_login(team_users.admin)
+    response = client.get("/admin/")
+    assert response.status_code == 302

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from accounts.models import Membership, Role, Team
+from workflows.models import Project
+from workflows.workspaces import default_workspace_dir
+
+DEMO_WORKSPACE = Path(__file__).resolve().parents[2] / "demo" / "workspace"
+DEMO_USERS = {
+    "demo-admin": Role.ADMIN,
+    "demo-approver": Role.APPROVER,
+    "demo-member": Role.MEMBER,
+    "demo-viewer": Role.VIEWER,
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo team, users and project (idempotent). Passwords come from "
+        "DEMO_PASSWORD (default smartspec-demo)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--reset-workspace",
+            action="store_true",
+            help="Copy the sample specs afresh, discarding changes made to the demo workspace.",
+        )
+
+    def handle(self, *args: Any, reset_workspace: bool, **options: Any) -> None:
+        workspace = default_workspace_dir("demo")
+        if reset_workspace and workspace.exists():
+            shutil.rmtree(workspace)
+        if not workspace.exists():
+            shutil.copytree(DEMO_WORKSPACE, workspace)
+        with transaction.atomic():
+            team, _ = Team.objects.get_or_create(slug="demo", defaults={"name": "Demo team"})
+            for username, role in DEMO_USERS.items():
+                self._user(team, username, role)
+            Project.objects.update_or_create(
+                slug="demo",
+                defaults={
+                    "team": team,
+                    "name": "Demo bookshop",
+                    "workspace": str(workspace.resolve()),
+                    "shell_allowlist": ["python", "pytest", "echo", "ls", "cat", "sleep"],
+                },
+            )
+        self.stdout.write(
+            f"Demo data ready: team 'demo', project 'demo' ({workspace}); users "
+            f"{', '.join(DEMO_USERS)} with the password from DEMO_PASSWORD."
+        )
+
+    def _user(self, team: Team, username: str, role: Role) -> None:
+        User = get_user_model()
+        user, _ = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
+        is_admin = role == Role.ADMIN
+        user.is_staff = user.is_superuser = is_admin
+        user.is_active = True
+        user.set_password(settings.DEMO_PASSWORD)
+        user.save()
+        Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from accounts.models import Team
+from accounts.services import audit_record
+from workflows.models import Project
+from workflows.workspaces import workspace_resolve
+
+
+def project_create(
+    *,
+    team: Team,
+    slug: str,
+    name: str,
+    workspace: str,
+    shell_allowlist: list[str] | None = None,
+    created_by: AbstractBaseUser | None,
+    channel: str,
+) -> Project:
+    """Create a project; raises WorkspaceNotAllowed for a workspace outside the roots."""
+    resolved = workspace_resolve(workspace)
+    with transaction.atomic():
+        project = Project.objects.create(
+            team=team,
+            slug=slug,
+            name=name,
+            workspace=str(resolved),
+            shell_allowlist=sorted(set(shell_allowlist or [])),
+        )
+        audit_record(
+            action="workflows.project.created",
+            channel=channel,
+            actor=created_by,
+            team=team,
+            obj=project,
+            data={"slug": slug, "workspace": str(resolved)},
+        )
+    return project
