@@ -92,9 +92,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
-    "django_q",
     "accounts",
+    # Before django_q: its `qcluster` command adds the engine's supervisor.
     "workflows",
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -335,3 +336,12 @@ CACHES["ratelimit"] = (
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
 )
+
+# The engine (docs/architecture.md): how long a worker's claim on a step lasts without a
+# heartbeat, when a queued step's message counts as lost, and the retry backoff base.
+STEP_LEASE_SECONDS = envint("STEP_LEASE_SECONDS", 30)
+STEP_RESEND_AFTER_SECONDS = envint("STEP_RESEND_AFTER_SECONDS", 60)
+STEP_RETRY_BACKOFF_SECONDS = float(envstr("STEP_RETRY_BACKOFF_SECONDS", "2"))
+SUPERVISOR_INTERVAL_SECONDS = float(envstr("SUPERVISOR_INTERVAL_SECONDS", "1"))
+# An approval link without a gate deadline expires after this long.
+APPROVAL_LINK_MAX_AGE_SECONDS = envint("APPROVAL_LINK_MAX_AGE_SECONDS", 7 * 86400)

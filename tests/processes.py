@@ -40,6 +40,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     if "queue" in settings.DATABASES:
         env["SMARTSPEC_QUEUE_DB"] = str(connections["queue"].settings_dict["NAME"])
     env["SMARTSPEC_DATA_DIR"] = str(settings.DATA_DIR)
+    env["SECRET_KEY"] = settings.SECRET_KEY
     env["RATELIMIT_ENABLE"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
     env["PASSWORD_HASHERS"] = ",".join(settings.PASSWORD_HASHERS)

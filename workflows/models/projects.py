@@ -36,6 +36,12 @@ class Project(models.Model):
         blank=True,
         help_text="Name of the environment variable that holds the endpoint's API key.",
     )
+    test_command = models.CharField(
+        max_length=500,
+        blank=True,
+        default="python -m pytest -q",
+        help_text="How the test_suite_runner workflow runs the project's tests.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,0 +1,463 @@
+"""Workflow templates: parse YAML or JSON, validate, and name the step and field of every error.
+
+Pure Python (no Django), so the API, the admin and the engine validate the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from workflows.engine.durations import parse_duration
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+STEP_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+STEP_KINDS = (
+    "verify_tasks",
+    "sync_tasks",
+    "quality_gate",
+    "status",
+    "shell",
+    "agent",
+    "approval",
+    "noop",
+)
+# The SmartSpec workflows an agent step can run (the routing table's targets).
+AGENT_WORKFLOWS = (
+    "generate_spec",
+    "generate_plan",
+    "generate_tasks",
+    "implement_tasks",
+    "generate_tests",
+    "docs_generator",
+)
+FOR_EACH_SOURCES = ("tasks", "pending_tasks")
+TEMPLATE_KEYS = {"name", "description", "max_parallel", "mode", "max_iterations", "steps", "kind"}
+STEP_KEYS = {"id", "uses", "needs", "with", "timeout", "retries", "for_each", "join", "name"}
+FORM_FIELD_TYPES = ("text", "number", "choice", "boolean")
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    step: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.step is not None:
+            where.append(f"step '{self.step}'")
+        if self.field:
+            where.append(self.field)
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"step": self.step, "field": self.field, "message": self.message}
+
+
+class TemplateInvalid(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class StepDef:
+    id: str
+    uses: str
+    needs: tuple[str, ...] = ()
+    with_: dict[str, Any] = field(default_factory=dict)
+    timeout: int | None = None
+    retries: int = 0
+    for_each: str | list[Any] | None = None
+    join: str | int = "all"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateDef:
+    name: str
+    steps: tuple[StepDef, ...]
+    description: str = ""
+    max_parallel: int = 4
+    mode: str = "auto"
+    kind: str = "dag"  # "dag", or "autopilot" for the status → next workflow loop
+    max_iterations: int = 10
+
+    def step(self, step_id: str) -> StepDef:
+        return next(s for s in self.steps if s.id == step_id)
+
+
+def parse_source(text: str, content_type: str = "") -> dict[str, Any]:
+    """A template document from YAML or JSON text; TemplateInvalid if it is neither."""
+    try:
+        data = json.loads(text) if "json" in content_type else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "JSON" if "json" in content_type else "YAML"
+        raise TemplateInvalid([Problem(f"not valid {kind}: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise TemplateInvalid([Problem("a template must be a mapping with name and steps")])
+    return data
+
+
+def validate(data: dict[str, Any]) -> TemplateDef:
+    """The template as a TemplateDef, or TemplateInvalid listing every problem found."""
+    problems: list[Problem] = []
+    for key in sorted(set(data) - TEMPLATE_KEYS):
+        problems.append(Problem(f"unknown field (allowed: {', '.join(sorted(TEMPLATE_KEYS))})", field=key))
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.append(
+            Problem("must be lowercase letters, digits, '-' or '_' (1-80 characters)", field="name")
+        )
+    kind = data.get("kind", "dag")
+    if kind not in ("dag", "autopilot"):
+        problems.append(Problem("must be 'dag' or 'autopilot'", field="kind"))
+    max_parallel = _int_in(data.get("max_parallel", 4), 1, 64, "max_parallel", None, problems)
+    max_iterations = _int_in(data.get("max_iterations", 10), 1, 100, "max_iterations", None, problems)
+    mode = data.get("mode", "auto")
+    if mode not in ("auto", "supervised"):
+        problems.append(Problem("must be 'auto' or 'supervised'", field="mode"))
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        problems.append(Problem("must be text", field="description"))
+    raw_steps = data.get("steps", [])
+    steps: list[StepDef] = []
+    if not isinstance(raw_steps, list):
+        problems.append(Problem("must be a list of steps", field="steps"))
+    elif not raw_steps and kind != "autopilot":
+        problems.append(Problem("a workflow needs at least one step", field="steps"))
+    else:
+        steps = _validate_steps(raw_steps, problems)
+    if problems:
+        raise TemplateInvalid(problems)
+    return TemplateDef(
+        name=str(name),
+        steps=tuple(steps),
+        description=str(description),
+        max_parallel=max_parallel or 4,
+        mode=str(mode),
+        kind=str(kind),
+        max_iterations=max_iterations or 10,
+    )
+
+
+def _int_in(
+    value: Any, low: int, high: int, name: str, step: str | None, problems: list[Problem]
+) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.append(Problem(f"must be a whole number from {low} to {high}", step, name))
+        return None
+    return value
+
+
+def _validate_steps(raw_steps: list[Any], problems: list[Problem]) -> list[StepDef]:
+    steps: list[StepDef] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_steps):
+        label = f"#{index + 1}"
+        if not isinstance(raw, dict):
+            problems.append(Problem("a step must be a mapping with id and uses", label))
+            continue
+        step_id = raw.get("id")
+        if isinstance(step_id, str) and STEP_ID_RE.match(step_id):
+            label = step_id
+            if step_id in seen:
+                problems.append(Problem("duplicate step id", step_id, "id"))
+            seen.add(step_id)
+        else:
+            problems.append(Problem("must start with a letter and hold letters, digits, '-', '_'", label, "id"))
+        step = _validate_step(raw, label, problems)
+        if step is not None:
+            steps.append(step)
+    ids = {s.id for s in steps}
+    for step in steps:
+        for need in step.needs:
+            if need == step.id:
+                problems.append(Problem("a step cannot need itself", step.id, "needs"))
+            elif need not in ids and need in seen:
+                continue  # the needed step has problems of its own, reported above
+            elif need not in ids:
+                problems.append(Problem(f"unknown step '{need}'", step.id, "needs"))
+    cycle = _find_cycle(steps)
+    if cycle:
+        problems.append(
+            Problem(f"steps depend on each other in a cycle: {' → '.join(cycle)}", cycle[0], "needs")
+        )
+    return steps
+
+
+def _validate_step(raw: dict[str, Any], label: str, problems: list[Problem]) -> StepDef | None:
+    before = len(problems)
+    for key in sorted(set(raw) - STEP_KEYS):
+        problems.append(Problem(f"unknown field (allowed: {', '.join(sorted(STEP_KEYS))})", label, key))
+    uses = raw.get("uses")
+    if uses not in STEP_KINDS:
+        problems.append(Problem(f"unknown step kind {uses!r} (one of: {', '.join(STEP_KINDS)})", label, "uses"))
+    needs = raw.get("needs", [])
+    if isinstance(needs, str):
+        needs = [needs]
+    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+        problems.append(Problem("must be a list of step ids", label, "needs"))
+        needs = []
+    with_ = raw.get("with", {}) or {}
+    if not isinstance(with_, dict):
+        problems.append(Problem("must be a mapping", label, "with"))
+        with_ = {}
+    elif uses in STEP_KINDS:
+        _validate_with(str(uses), with_, label, problems)
+    timeout = None
+    if "timeout" in raw:
+        try:
+            timeout = parse_duration(raw["timeout"])
+        except ValueError as exc:
+            problems.append(Problem(str(exc), label, "timeout"))
+    retries = _int_in(raw.get("retries", 0), 0, 10, "retries", label, problems)
+    for_each = raw.get("for_each")
+    join = raw.get("join", "all")
+    if for_each is not None:
+        _validate_fan_out(for_each, join, uses, label, problems)
+    elif "join" in raw:
+        problems.append(Problem("join only applies to a step with for_each", label, "join"))
+    if len(problems) > before:
+        return None
+    return StepDef(
+        id=str(raw["id"]),
+        uses=str(uses),
+        needs=tuple(dict.fromkeys(needs)),
+        with_=dict(with_),
+        timeout=timeout,
+        retries=retries or 0,
+        for_each=for_each,
+        join=join,
+        name=str(raw.get("name", "")),
+    )
+
+
+def _validate_fan_out(
+    for_each: Any, join: Any, uses: Any, label: str, problems: list[Problem]
+) -> None:
+    if uses == "approval":
+        problems.append(Problem("an approval step cannot fan out", label, "for_each"))
+    if isinstance(for_each, list):
+        if not for_each:
+            problems.append(Problem("the list of items is empty", label, "for_each"))
+        count = len(for_each)
+    elif isinstance(for_each, str) and (
+        for_each in FOR_EACH_SOURCES or re.fullmatch(r"params\.[A-Za-z_][A-Za-z0-9_]*", for_each)
+    ):
+        count = None
+    else:
+        problems.append(
+            Problem(
+                "must be a list of items, 'tasks', 'pending_tasks' or 'params.<name>'",
+                label,
+                "for_each",
+            )
+        )
+        return
+    if join in ("all", "any"):
+        return
+    if isinstance(join, bool) or not isinstance(join, int) or join < 1:
+        problems.append(Problem("must be 'all', 'any' or a number k (k of n must succeed)", label, "join"))
+    elif count is not None and join > count:
+        problems.append(Problem(f"k={join} is more than the {count} items", label, "join"))
+
+
+def _find_cycle(steps: list[StepDef]) -> list[str]:
+    graph = {s.id: [n for n in s.needs if n != s.id] for s in steps}
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt in graph and nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []
+
+
+# --- `with:` of each step kind ------------------------------------------------------------
+
+
+def _validate_with(uses: str, with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
+    checker = _WITH_CHECKERS.get(uses)
+    allowed = _WITH_KEYS[uses]
+    for key in sorted(set(with_) - allowed):
+        hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else " (this kind takes none)"
+        problems.append(Problem(f"unknown field{hint}", label, f"with.{key}"))
+    if checker is not None:
+        checker(with_, label, problems)
+
+
+def _check_shell(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
+    command = with_.get("command")
+    if not isinstance(command, str) or not command.strip():
+        problems.append(Problem("a shell step needs a command", label, "with.command"))
+    env = with_.get("env", {})
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float) for k, v in env.items()
+    ):
+        problems.append(Problem("must map names to text values", label, "with.env"))
+    cwd = with_.get("cwd", "")
+    if not isinstance(cwd, str) or cwd.startswith("/") or ".." in cwd.split("/"):
+        problems.append(Problem("must be a relative path inside the workspace", label, "with.cwd"))
+
+
+def _check_agent(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
+    workflow = with_.get("workflow")
+    if workflow not in AGENT_WORKFLOWS:
+        problems.append(
+            Problem(f"must be one of: {', '.join(AGENT_WORKFLOWS)}", label, "with.workflow")
+        )
+    if "prompt" in with_ and not isinstance(with_["prompt"], str):
+        problems.append(Problem("must be text", label, "with.prompt"))
+
+
+def _check_quality_gate(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
+    for key in ("min_completion", "min_verified_ratio"):
+        if key in with_ and not _number_in(with_[key], 0, 1):
+            problems.append(Problem("must be a number from 0 to 1", label, f"with.{key}"))
+    if "min_coverage" in with_ and not _number_in(with_["min_coverage"], 0, 100):
+        problems.append(Problem("must be a number from 0 to 100", label, "with.min_coverage"))
+    for key in ("require_tests_passed", "allow_invalid_evidence"):
+        if key in with_ and not isinstance(with_[key], bool):
+            problems.append(Problem("must be true or false", label, f"with.{key}"))
+
+
+def _check_noop(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
+    if "sleep" in with_ and not _number_in(with_["sleep"], 0, 3600):
+        problems.append(Problem("must be a number of seconds from 0 to 3600", label, "with.sleep"))
+    if "fail" in with_ and not isinstance(with_["fail"], bool):
+        problems.append(Problem("must be true or false", label, "with.fail"))
+
+
+def _check_approval(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
+    approvers = with_.get("approvers")
+    if not isinstance(approvers, list) or not approvers or not all(
+        isinstance(a, str) and a.strip() for a in approvers
+    ):
+        problems.append(
+            Problem("must list usernames and/or role:<role>", label, "with.approvers")
+        )
+    else:
+        for approver in approvers:
+            if approver.startswith("role:") and approver[5:] not in (
+                "viewer", "member", "approver", "admin"
+            ):
+                problems.append(
+                    Problem(f"unknown role in {approver!r}", label, "with.approvers")
+                )
+    if "quorum" in with_:
+        _int_in(with_["quorum"], 1, 100, "with.quorum", label, problems)
+    for key in ("timeout",):
+        if key in with_:
+            try:
+                parse_duration(with_[key])
+            except ValueError as exc:
+                problems.append(Problem(str(exc), label, f"with.{key}"))
+    on_timeout = with_.get("on_timeout", "reject")
+    if on_timeout not in ("reject", "approve", "escalate"):
+        problems.append(Problem("must be reject, approve or escalate", label, "with.on_timeout"))
+    if on_timeout == "escalate" and not with_.get("escalate_to"):
+        problems.append(Problem("escalate needs escalate_to", label, "with.escalate_to"))
+    if "on_timeout" in with_ and "timeout" not in with_:
+        problems.append(Problem("on_timeout needs a timeout", label, "with.on_timeout"))
+    for key in ("allow_self_approval", "reject_ends"):
+        if key in with_ and not isinstance(with_[key], bool):
+            problems.append(Problem("must be true or false", label, f"with.{key}"))
+    reminders = with_.get("reminders", [])
+    if not isinstance(reminders, list):
+        problems.append(Problem("must be a list of durations before the deadline", label, "with.reminders"))
+    else:
+        for reminder in reminders:
+            try:
+                parse_duration(reminder)
+            except ValueError as exc:
+                problems.append(Problem(str(exc), label, "with.reminders"))
+    _check_form(with_.get("form", []), label, problems)
+
+
+def _check_form(form: Any, label: str, problems: list[Problem]) -> None:
+    if not isinstance(form, list):
+        problems.append(Problem("must be a list of fields", label, "with.form"))
+        return
+    names: set[str] = set()
+    for index, item in enumerate(form):
+        where = f"with.form[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            problems.append(Problem("a form field needs a name", label, where))
+            continue
+        if item["name"] in names:
+            problems.append(Problem(f"duplicate field name {item['name']!r}", label, where))
+        names.add(item["name"])
+        if item.get("type", "text") not in FORM_FIELD_TYPES:
+            problems.append(
+                Problem(f"type must be one of {', '.join(FORM_FIELD_TYPES)}", label, where)
+            )
+        if item.get("type") == "choice" and not (
+            isinstance(item.get("choices"), list) and item["choices"]
+        ):
+            problems.append(Problem("a choice field needs choices", label, where))
+        for bound in ("min", "max"):
+            if bound in item and not _number_in(item[bound], -1e12, 1e12):
+                problems.append(Problem(f"{bound} must be a number", label, where))
+
+
+def _number_in(value: Any, low: float, high: float) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and low <= value <= high
+
+
+_WITH_CHECKERS = {
+    "shell": _check_shell,
+    "agent": _check_agent,
+    "quality_gate": _check_quality_gate,
+    "noop": _check_noop,
+    "approval": _check_approval,
+}
+_WITH_KEYS: dict[str, set[str]] = {
+    "verify_tasks": set(),
+    "sync_tasks": set(),
+    "status": set(),
+    "shell": {"command", "env", "cwd", "report"},
+    "agent": {"workflow", "prompt"},
+    "quality_gate": {
+        "min_completion",
+        "min_verified_ratio",
+        "require_tests_passed",
+        "min_coverage",
+        "allow_invalid_evidence",
+    },
+    "noop": {"sleep", "fail", "message"},
+    "approval": {
+        "approvers",
+        "quorum",
+        "timeout",
+        "on_timeout",
+        "escalate_to",
+        "escalate_timeout",
+        "allow_self_approval",
+        "reject_ends",
+        "reminders",
+        "form",
+        "title",
+    },
+}

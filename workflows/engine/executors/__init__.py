@@ -1,0 +1,27 @@
+"""What each step kind does: `executor_for(kind)(context) -> StepResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from workflows.engine.executors.base import StepContext, StepResult
+
+EXECUTORS = {
+    "noop": "builtin.noop",
+    "status": "builtin.status",
+    "verify_tasks": "builtin.verify_tasks",
+    "sync_tasks": "builtin.sync_tasks",
+    "quality_gate": "builtin.quality_gate",
+    "shell": "shell.run_shell",
+    "agent": "agent.run_agent",
+    "approval": "approval.open_gate",
+}
+
+
+def executor_for(kind: str) -> Callable[[StepContext], StepResult]:
+    module, name = EXECUTORS[kind].split(".")
+    return getattr(import_module(f"workflows.engine.executors.{module}"), name)  # type: ignore[no-any-return]
+
+
+__all__ = ["EXECUTORS", "StepContext", "StepResult", "executor_for"]

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from workflows.models import Project
+
+
+@dataclass
+class StepResult:
+    status: Literal["succeeded", "failed", "waiting"]
+    output: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    @classmethod
+    def ok(cls, **output: Any) -> StepResult:
+        return cls("succeeded", output)
+
+    @classmethod
+    def fail(cls, error: str, **output: Any) -> StepResult:
+        return cls("failed", output, error)
+
+
+@dataclass
+class StepContext:
+    """Everything an executor may use; executors never touch Step rows themselves."""
+
+    run_id: int
+    step_pk: int
+    key: str
+    kind: str
+    attempt: int
+    config: dict[str, Any]
+    item: Any
+    spec_id: str
+    params: dict[str, Any]
+    project: Project
+    inputs: dict[str, dict[str, Any]]
+    timeout_seconds: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str = ""
+    _log_lines: list[str] = field(default_factory=list)
+    _log_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def workspace(self) -> Path:
+        return Path(self.project.workspace)
+
+    @property
+    def deadline(self) -> float | None:
+        return self.started + self.timeout_seconds if self.timeout_seconds else None
+
+    def stop(self, reason: str) -> None:
+        if not self.stop_event.is_set():
+            self.stop_reason = reason
+            self.stop_event.set()
+
+    def log(self, line: str) -> None:
+        with self._log_lock:
+            self._log_lines.append(line.rstrip("\n"))
+
+    def take_log_lines(self) -> list[str]:
+        with self._log_lock:
+            lines, self._log_lines = self._log_lines, []
+        return lines
+
+    def substitute(self, text: str) -> str:
+        """Replace ${{ item }}, ${{ spec_id }}, ${{ run_id }} and ${{ params.NAME }}."""
+        values = {"item": self.item, "spec_id": self.spec_id, "run_id": self.run_id}
+        values.update({f"params.{k}": v for k, v in self.params.items()})
+        for name, value in values.items():
+            for token in (f"${{{{ {name} }}}}", f"${{{{{name}}}}}"):
+                text = text.replace(token, "" if value is None else str(value))
+        return text
+
+    def interrupted(self) -> StepResult:
+        return StepResult.fail(self.stop_reason or "stopped")

@@ -1,0 +1,241 @@
+"""The DAG: which steps are ready, fan-out and join, and when a run is finished.
+
+Every function here runs inside the caller's transaction and records each change as an
+event; none of them talks to the queue. They return the ids of steps that became
+`queued`, and the caller dispatches those once the transaction commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from workflows.models import Checkpoint, Run, Step
+from workflows.services.events import event_append
+
+S = Step.Status
+
+
+def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bool:
+    """Compare-and-set a step from its current status; record the event. False if it moved."""
+    now = timezone.now()
+    if status in Step.FINISHED:
+        fields.setdefault("finished_at", now)
+    updated = Step.objects.filter(pk=step.pk, status=step.status).update(status=status, **fields)
+    if not updated:
+        return False
+    old = step.status
+    step.status = status
+    for name, value in fields.items():
+        setattr(step, name, value)
+    data: dict[str, Any] = {"status": status, "from": old, "attempt": step.attempt}
+    if fields.get("error"):
+        data["error"] = fields["error"]
+    event_append(run_id=step.run_id, type=event, step=step, data=data)
+    if status in Step.FINISHED and step.parent_id is None:
+        checkpoint(step)
+    return True
+
+
+def checkpoint(step: Step) -> None:
+    seq = Run.objects.filter(pk=step.run_id).values_list("last_seq", flat=True).get()
+    Checkpoint.objects.create(
+        run_id=step.run_id,
+        seq=seq,
+        step=step,
+        state={"key": step.key, "status": step.status, "output": step.output},
+    )
+
+
+def run_set_status(run: Run, status: str, *, error: str = "") -> bool:
+    old = run.status
+    if old == status:
+        return False
+    fields: dict[str, Any] = {"status": status}
+    now = timezone.now()
+    if status == Run.Status.RUNNING and run.started_at is None:
+        fields["started_at"] = now
+    if status in Run.FINISHED:
+        fields["finished_at"] = now
+    if error:
+        fields["error"] = error
+    if not Run.objects.filter(pk=run.pk, status=old).update(**fields):
+        return False
+    for name, value in fields.items():
+        setattr(run, name, value)
+    data: dict[str, Any] = {"status": status, "from": old}
+    if error:
+        data["error"] = error
+    event_append(run_id=run.pk, type=f"run.{status}", data=data)
+    return True
+
+
+def run_advance(run: Run, changed: list[Step] | None = None) -> list[int]:
+    """Move the run forward after `changed` steps finished (or from scratch when None).
+
+    Marks steps ready whose needs succeeded, skips dependents of failed steps, fans out,
+    joins, queues ready steps up to max_parallel, and finishes the run when nothing is left
+    to do. Returns the ids of the steps it queued.
+    """
+    if run.status in Run.FINISHED:
+        return []
+    if changed is None:
+        frontier = list(run.steps.filter(status=S.PENDING, parent__isnull=True))
+    else:
+        frontier = []
+        for step in changed:
+            if step.parent_id is not None:
+                group = _join(step)
+                if group is not None and group.is_finished:
+                    frontier += _dependents(run, group)
+            else:
+                frontier += _dependents(run, step)
+    _mark_ready(run, frontier)
+    queued = _fill_slots(run)
+    _settle_run(run)
+    return queued
+
+
+def _dependents(run: Run, step: Step) -> list[Step]:
+    if not step.dependents:
+        return []
+    return list(run.steps.filter(key__in=step.dependents, status=S.PENDING))
+
+
+def _mark_ready(run: Run, frontier: list[Step]) -> None:
+    """Decide each frontier step: skipped (a need failed), ready, or still waiting."""
+    while frontier:
+        needed = {k for s in frontier for k in s.needs}
+        states = dict(run.steps.filter(key__in=needed).values_list("key", "status"))
+        next_frontier: list[Step] = []
+        for step in sorted(frontier, key=lambda s: (s.position, s.pk)):
+            need_states = [states.get(k, S.PENDING) for k in step.needs]
+            if any(st in (S.FAILED, S.CANCELLED, S.SKIPPED) for st in need_states):
+                if step_set_status(
+                    step, S.SKIPPED, event="step.skipped", error="a step it needs did not succeed"
+                ):
+                    next_frontier += _dependents(run, step)
+            elif all(st == S.SUCCEEDED for st in need_states):
+                if step.for_each is not None:
+                    _fan_out(run, step)
+                    if step.is_finished:
+                        next_frontier += _dependents(run, step)
+                elif not step.ready:
+                    Step.objects.filter(pk=step.pk).update(ready=True)
+                    step.ready = True
+        frontier = next_frontier
+
+
+def _fill_slots(run: Run) -> list[int]:
+    slots = run.max_parallel - run.steps.filter(status__in=(S.QUEUED, S.RUNNING), for_each__isnull=True).count()
+    if slots <= 0:
+        return []
+    queued = []
+    ready = run.steps.filter(status=S.PENDING, ready=True).order_by("position", "id")[:slots]
+    for step in ready:
+        if step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=timezone.now()):
+            queued.append(step.pk)
+    return queued
+
+
+def _fan_out(run: Run, group: Step) -> None:
+    from workflows.engine.fan_out import resolve_items
+
+    items, error = resolve_items(run, group)
+    if error:
+        step_set_status(group, S.FAILED, event="step.failed", error=error)
+        return
+    if not step_set_status(group, S.RUNNING, event="step.started", started_at=timezone.now()):
+        return
+    existing = set(group.branches.values_list("key", flat=True))
+    branches = [
+        Step(
+            run=run,
+            key=f"{group.key}[{index}]",
+            step_id=group.step_id,
+            kind=group.kind,
+            position=group.position,
+            config=group.config,
+            parent=group,
+            item=item,
+            max_retries=group.max_retries,
+            timeout_seconds=group.timeout_seconds,
+            ready=True,
+        )
+        for index, item in enumerate(items)
+        if f"{group.key}[{index}]" not in existing
+    ]
+    Step.objects.bulk_create(branches)
+    event_append(
+        run_id=run.pk, type="step.progress", step=group,
+        data={"branches": len(items), "join": group.join},
+    )
+    if not items:
+        step_set_status(group, S.SUCCEEDED, event="step.succeeded", output={"branches": 0})
+
+
+def _join(branch: Step) -> Step | None:
+    """Apply the group's join policy after a branch finished; returns the group."""
+    group = Step.objects.get(pk=branch.parent_id)
+    if group.status != S.RUNNING:
+        return None
+    counts = {S.SUCCEEDED: 0, S.FAILED: 0, S.CANCELLED: 0}
+    total = 0
+    for status in group.branches.values_list("status", flat=True):
+        total += 1
+        if status in counts:
+            counts[status] += 1
+    need = _join_need(group.join, total)
+    done = counts[S.SUCCEEDED]
+    lost = counts[S.FAILED] + counts[S.CANCELLED]
+    output = {"branches": total, "succeeded": done, "failed": lost, "join": group.join}
+    event_append(run_id=group.run_id, type="step.progress", step=group, data=output)
+    if done >= need:
+        _cancel_branches(group, reason="the join was already met")
+        step_set_status(group, S.SUCCEEDED, event="step.succeeded", output=output)
+    elif lost > total - need:
+        _cancel_branches(group, reason="the join can no longer be met")
+        step_set_status(
+            group, S.FAILED, event="step.failed", output=output,
+            error=f"{done} of {total} branches succeeded; the join needed {need}",
+        )
+    return group
+
+
+def _join_need(join: str, total: int) -> int:
+    if join == "any":
+        return min(1, total)
+    if join.isdigit():
+        return min(int(join), total)
+    return total
+
+
+def _cancel_branches(group: Step, *, reason: str) -> None:
+    for branch in group.branches.filter(status__in=(S.PENDING, S.QUEUED, S.RUNNING)):
+        step_set_status(branch, S.CANCELLED, event="step.cancelled", error=reason)
+
+
+def _settle_run(run: Run) -> None:
+    """Set the run's status from its steps: running, waiting, or finished."""
+    open_statuses = run.steps.filter(
+        status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)
+    ).values_list("status", flat=True)
+    active = set(open_statuses)
+    if not active:
+        failed = run.steps.filter(status=S.FAILED, parent__isnull=True).exists()
+        if failed:
+            run_set_status(run, Run.Status.FAILED, error=_first_error(run))
+        else:
+            run_set_status(run, Run.Status.SUCCEEDED)
+    elif active & {S.QUEUED, S.RUNNING}:
+        run_set_status(run, Run.Status.RUNNING)
+    elif active == {S.WAITING} or active == {S.WAITING, S.PENDING}:
+        run_set_status(run, Run.Status.WAITING)
+
+
+def _first_error(run: Run) -> str:
+    failed = run.steps.filter(status=S.FAILED)
+    step = (failed.filter(parent__isnull=True) or failed).order_by("finished_at").first()
+    return f"step {step.key}: {step.error}" if step else ""
+

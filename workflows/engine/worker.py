@@ -1,0 +1,237 @@
+"""Running one step in a worker: claim under a lease, heartbeat, execute, complete.
+
+Claim and completion are compare-and-set updates, so a duplicated queue message or a
+worker that wakes up after its lease expired can neither run a step twice at once nor
+overwrite a newer attempt. When a completed step makes exactly one more step ready, the
+same worker claims and runs it at once instead of paying for a queue round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from workflows.engine import dispatch
+from workflows.engine.executors import StepContext, StepResult, executor_for
+from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
+from workflows.models import ApprovalGate, Run, Step
+from workflows.services.events import event_append
+
+logger = logging.getLogger(__name__)
+S = Step.Status
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+LOG_FLUSH_SECONDS = 0.25
+STATUS_CHECK_SECONDS = 0.5
+
+
+def lease_seconds() -> int:
+    return int(settings.STEP_LEASE_SECONDS)
+
+
+def execute_step(step_id: int) -> None:
+    """Run the step if it is still queued, then any single successor it made ready."""
+    next_id: int | None = step_id
+    while next_id is not None:
+        next_id = _execute_one(next_id)
+
+
+def _execute_one(step_id: int) -> int | None:
+    step = claim(step_id)
+    if step is None:
+        return None
+    context = _context(step)
+    heartbeat = Heartbeat.get()
+    heartbeat.watch(step, context)
+    try:
+        result = executor_for(step.kind)(context)
+    except Exception as exc:
+        logger.exception("step %s of run %s raised", step.key, step.run_id)
+        result = StepResult.fail(f"{type(exc).__name__}: {exc}")
+    finally:
+        heartbeat.release()
+    if context.stop_event.is_set() and result.status == "succeeded":
+        result = context.interrupted()
+    queued = complete(step, result)
+    if not queued:
+        return None
+    dispatch.enqueue(queued[1:])
+    return queued[0]
+
+
+def claim(step_id: int) -> Step | None:
+    """Take a queued step for this worker, or None when it is not ours to run."""
+    now = timezone.now()
+    with transaction.atomic():
+        step = Step.objects.filter(pk=step_id, status=S.QUEUED).first()
+        if step is None or (step.not_before is not None and step.not_before > now):
+            return None
+        if not step_set_status(
+            step, S.RUNNING, event="step.started",
+            attempt=step.attempt + 1, lease_owner=WORKER_ID,
+            lease_until=now + timedelta(seconds=lease_seconds()), started_at=now,
+            not_before=None,
+        ):
+            return None
+        run = Run.objects.get(pk=step.run_id)
+        if run.status in (Run.Status.QUEUED, Run.Status.WAITING):
+            run_set_status(run, Run.Status.RUNNING)
+    return step
+
+
+def complete(step: Step, result: StepResult, **guard: object) -> list[int]:
+    """Record the result of this attempt and advance the run; returns newly queued steps.
+
+    `guard` adds conditions the step row must still meet (the supervisor passes an expired
+    lease), so two parties can never both complete one attempt.
+    """
+    with transaction.atomic():
+        current = Step.objects.filter(
+            pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard
+        ).exists()
+        if not current:
+            return []  # cancelled, or a newer attempt took over: this result is stale
+        fields = {"lease_owner": "", "lease_until": None, "output": result.output}
+        if result.status == "succeeded":
+            step_set_status(step, S.SUCCEEDED, event="step.succeeded", **fields)
+        elif result.status == "waiting":
+            step_set_status(step, S.WAITING, event="step.waiting", **fields)
+            _finish_if_decided(step)
+        elif step.attempt <= step.max_retries:
+            delay = backoff_seconds(step.attempt)
+            step_set_status(
+                step, S.QUEUED, event="step.retrying", error=result.error,
+                not_before=timezone.now() + timedelta(seconds=delay),
+                enqueued_at=timezone.now(), **fields,
+            )
+            return []  # the supervisor sends it once its backoff has passed
+        else:
+            step_set_status(step, S.FAILED, event="step.failed", error=result.error, **fields)
+        run = Run.objects.get(pk=step.run_id)
+        if step.is_finished:
+            return run_advance(run, [step])
+        run_advance(run, [])
+        return []
+
+
+def _finish_if_decided(step: Step) -> None:
+    """A gate may be decided before its step was marked waiting; apply that decision now."""
+    from workflows.services.approvals import gate_finish_step
+
+    gate = ApprovalGate.objects.filter(step=step).first()
+    if gate is not None:
+        gate_finish_step(gate)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff: base, 2×base, 4×base … capped."""
+    base = float(settings.STEP_RETRY_BACKOFF_SECONDS)
+    return float(min(base * (2 ** max(0, attempt - 1)), 300.0))
+
+
+def _context(step: Step) -> StepContext:
+    run = Run.objects.select_related("project").get(pk=step.run_id)
+    inputs = dict(
+        Step.objects.filter(run_id=step.run_id, key__in=step.needs).values_list("key", "output")
+    )
+    if step.parent_id is not None:
+        parent = Step.objects.get(pk=step.parent_id)
+        inputs.update(
+            Step.objects.filter(run_id=step.run_id, key__in=parent.needs).values_list("key", "output")
+        )
+    return StepContext(
+        run_id=run.pk, step_pk=step.pk, key=step.key, kind=step.kind, attempt=step.attempt,
+        config=dict(step.config), item=step.item, spec_id=run.spec_id, params=dict(run.params),
+        project=run.project, inputs=inputs, timeout_seconds=step.timeout_seconds,
+    )
+
+
+def flush_logs(step: Step, context: StepContext) -> None:
+    lines = context.take_log_lines()
+    if lines:
+        with transaction.atomic():
+            event_append(run_id=step.run_id, type="step.log", step=step, data={"lines": lines})
+
+
+class Heartbeat(threading.Thread):
+    """One thread per worker process that watches the step being executed: it extends the
+    lease, flushes log lines as events, and stops the step when it was cancelled, lost its
+    lease, or ran past its timeout. It lives as long as the process, with its own database
+    connection, so a step costs no thread start or connection."""
+
+    _instance: Heartbeat | None = None
+    _instance_pid = 0
+    _instance_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        super().__init__(name="step-heartbeat", daemon=True)
+        self.lock = threading.Lock()
+        self.watching: tuple[Step, StepContext] | None = None
+
+    @classmethod
+    def get(cls) -> Heartbeat:
+        with cls._instance_lock:
+            if cls._instance is None or cls._instance_pid != os.getpid():
+                cls._instance = Heartbeat()
+                cls._instance_pid = os.getpid()
+                cls._instance.start()
+            return cls._instance
+
+    def watch(self, step: Step, context: StepContext) -> None:
+        with self.lock:
+            self.watching = (step, context)
+            self.last_renew = self.last_check = time.monotonic()
+
+    def release(self) -> None:
+        """Stop watching; waits for a beat in progress (it holds the lock)."""
+        with self.lock:
+            watched, self.watching = self.watching, None
+        if watched is not None:
+            flush_logs(*watched)
+
+    def run(self) -> None:
+        while True:
+            time.sleep(LOG_FLUSH_SECONDS)
+            with self.lock:
+                if self.watching is None:
+                    # Idle: hold no database connection between steps.
+                    connection.close()
+                    continue
+                try:
+                    self._beat(*self.watching)
+                except Exception as exc:
+                    logger.exception("heartbeat of step %s failed: %s", self.watching[0].key, exc)
+                    close_old_connections()
+
+    def _beat(self, step: Step, context: StepContext) -> None:
+        now = time.monotonic()
+        flush_logs(step, context)
+        deadline = context.deadline
+        if deadline is not None and now > deadline:
+            context.stop(f"timed out after {context.timeout_seconds}s")
+        if now - self.last_check >= STATUS_CHECK_SECONDS:
+            self.last_check = now
+            if not Step.objects.filter(pk=step.pk, status=S.RUNNING, attempt=step.attempt).exists():
+                context.stop("cancelled")
+        if now - self.last_renew >= max(1.0, lease_seconds() / 3):
+            self.last_renew = now
+            if not _renew_lease(step):
+                context.stop("the lease was lost")
+
+
+def _renew_lease(step: Step) -> bool:
+    until = timezone.now() + timedelta(seconds=lease_seconds())
+    with transaction.atomic():
+        return bool(
+            Step.objects.filter(
+                pk=step.pk, status=S.RUNNING, attempt=step.attempt, lease_owner=WORKER_ID
+            ).update(lease_until=until)
+        )

@@ -1,0 +1,17 @@
+from workflows.models.approvals import ApprovalEntry, ApprovalGate, ApprovalInvitation
+from workflows.models.projects import Project
+from workflows.models.runs import Checkpoint, Event, Run, Step
+from workflows.models.templates import TemplateVersion, WorkflowTemplate
+
+__all__ = [
+    "ApprovalEntry",
+    "ApprovalGate",
+    "ApprovalInvitation",
+    "Checkpoint",
+    "Event",
+    "Project",
+    "Run",
+    "Step",
+    "TemplateVersion",
+    "WorkflowTemplate",
+]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from workflows.models.runs import Run, Step
+
+
+class ApprovalGate(models.Model):
+    """A human gate on an `approval` step: who may decide, how many must agree, by when."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        CANCELLED = "cancelled"
+
+    class OnTimeout(models.TextChoices):
+        REJECT = "reject"
+        APPROVE = "approve"
+        ESCALATE = "escalate"
+
+    step = models.OneToOneField(Step, on_delete=models.CASCADE, related_name="gate")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="gates")
+    title = models.CharField(max_length=200)
+    approvers = models.JSONField(help_text="Usernames and role:<role> entries.")
+    quorum = models.PositiveIntegerField(default=1)
+    allow_self_approval = models.BooleanField(default=False)
+    reject_ends = models.BooleanField(default=True)
+    form = models.JSONField(default=list, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    on_timeout = models.CharField(max_length=16, choices=OnTimeout.choices, default=OnTimeout.REJECT)
+    escalate_to = models.JSONField(default=list, blank=True)
+    escalate_timeout = models.PositiveIntegerField(null=True, blank=True)
+    escalated = models.BooleanField(default=False)
+    reminders = models.JSONField(default=list, blank=True, help_text="Seconds before the deadline.")
+    reminders_sent = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    form_data = models.JSONField(default=dict, blank=True)
+    outcome = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "deadline"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} (run {self.run_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("approval_detail", args=[self.pk])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class ApprovalInvitation(models.Model):
+    """One approver of one gate. The nonce makes their emailed link single-use."""
+
+    gate = models.ForeignKey(ApprovalGate, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    nonce = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    link_used_at = models.DateTimeField(null=True, blank=True)
+    escalation = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gate", "user"], name="one_invitation_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on gate {self.gate_id}"
+
+
+class ApprovalEntry(models.Model):
+    """The gate's threaded history: comments, votes and what the system did."""
+
+    class Kind(models.TextChoices):
+        APPROVE = "approve"
+        REJECT = "reject"
+        COMMENT = "comment"
+        SYSTEM = "system"
+
+    class Channel(models.TextChoices):
+        WEB = "web", "Web"
+        EMAIL = "email", "Email link"
+        API = "api", "API"
+        SYSTEM = "system", "System"
+
+    gate = models.ForeignKey(ApprovalGate, on_delete=models.CASCADE, related_name="entries")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    comment = models.TextField(blank=True)
+    form_data = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "approval entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gate", "user"],
+                condition=Q(kind__in=["approve", "reject"]),
+                name="one_vote_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.user or 'system'} on gate {self.gate_id}"
+
+    @property
+    def is_vote(self) -> bool:
+        return self.kind in (self.Kind.APPROVE, self.Kind.REJECT)

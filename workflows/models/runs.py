@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from workflows.models.projects import Project
+from workflows.models.templates import TemplateVersion
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        WAITING = "waiting"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    spec_id = models.CharField(max_length=200, blank=True, db_index=True)
+    template_version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT)
+    workflow_name = models.CharField(max_length=80, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        help_text="The run this one re-runs from a checkpoint.",
+    )
+    max_parallel = models.PositiveIntegerField(default=4)
+    iterations = models.PositiveIntegerField(default=0, help_text="Autopilot turns taken.")
+    last_seq = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "status"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} · {self.workflow_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("run_detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+
+class Step(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        QUEUED = "queued"
+        RUNNING = "running"
+        WAITING = "waiting"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.CANCELLED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING)
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    key = models.CharField(max_length=200, help_text="Unique in the run: the step id, [item].")
+    step_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=32)
+    position = models.PositiveIntegerField(default=0)
+    needs = models.JSONField(default=list, blank=True, help_text="Keys of the steps it needs.")
+    dependents = models.JSONField(default=list, blank=True, help_text="Keys that need it.")
+    ready = models.BooleanField(default=False, help_text="Its needs succeeded; waits for a slot.")
+    config = models.JSONField(default=dict, blank=True, help_text="The step's `with:`.")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="branches",
+        help_text="For a for_each branch: the step that fanned out.",
+    )
+    for_each = models.JSONField(null=True, blank=True)
+    join = models.CharField(max_length=16, blank=True)
+    item = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveIntegerField(default=0)
+    max_retries = models.PositiveIntegerField(default=0)
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="one_key_per_run")]
+        indexes = [
+            models.Index(fields=["run", "status"]),
+            models.Index(fields=["status", "lease_until"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def is_group(self) -> bool:
+        return self.for_each is not None and self.parent_id is None
+
+    def can_retry(self) -> bool:
+        return self.attempt <= self.max_retries
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+
+class Event(models.Model):
+    """One entry of a run's history; `seq` is gapless and unique within the run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=40)
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.CASCADE)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="one_event_per_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.seq} {self.type}"
+
+    def as_message(self) -> dict[str, object]:
+        return {
+            "run": self.run_id,
+            "seq": self.seq,
+            "type": self.type,
+            "step": self.data.get("key") if self.step_id else None,
+            "data": self.data,
+            "at": self.created_at.isoformat(),
+        }
+
+
+class Checkpoint(models.Model):
+    """What a resumed or re-run run needs: each step's status and output after a step ended."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="checkpoints")
+    seq = models.PositiveBigIntegerField(help_text="The event sequence it was taken at.")
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL)
+    state = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "seq"]
+
+    def __str__(self) -> str:
+        return f"Checkpoint of run {self.run_id} at #{self.seq}"

@@ -1,0 +1,406 @@
+"""Human approval gates: open, decide, comment, time out, escalate, remind, and links."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ROLE_RANK, Membership, Role
+from accounts.services import audit_record
+from workflows.engine import dispatch
+from workflows.engine.approval_forms import FormInvalid, clean_form
+from workflows.engine.durations import parse_duration
+from workflows.engine.scheduler import run_advance, step_set_status
+from workflows.models import ApprovalEntry, ApprovalGate, ApprovalInvitation, Run, Step
+from workflows.services.events import event_append
+
+logger = logging.getLogger(__name__)
+LINK_SALT = "workflows.approval-link"
+G = ApprovalGate.Status
+S = Step.Status
+
+
+class ApprovalError(ValueError):
+    def __init__(self, message: str, code: str = "invalid", errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.errors = errors or {}
+
+
+# --- who may decide ------------------------------------------------------------------------
+
+
+def eligible_users(run: Run, approvers: list[str]) -> list[AbstractBaseUser]:
+    """Team members named in `approvers`, directly or as role:<role> (that role or higher)."""
+    memberships = Membership.objects.filter(team_id=run.project.team_id).select_related("user")
+    chosen: dict[int, AbstractBaseUser] = {}
+    for entry in approvers:
+        for membership in memberships:
+            user = membership.user
+            if not user.is_active:
+                continue
+            if entry.startswith("role:"):
+                if ROLE_RANK[Role(membership.role)] >= ROLE_RANK[Role(entry[5:])]:
+                    chosen[user.pk] = user
+            elif user.get_username() == entry:
+                chosen[user.pk] = user
+    return list(chosen.values())
+
+
+def may_decide(gate: ApprovalGate, user: AbstractBaseUser) -> bool:
+    return user.is_authenticated and gate.invitations.filter(user=user).exists()
+
+
+def blocked_self_approval(gate: ApprovalGate, user: AbstractBaseUser) -> bool:
+    return not gate.allow_self_approval and gate.run.started_by_id == user.pk
+
+
+# --- opening a gate (the approval step's executor calls this) --------------------------------
+
+
+def gate_open(*, step: Step, config: dict[str, Any]) -> ApprovalGate:
+    """Create the step's gate once (a retried step finds the same gate) and invite people."""
+    with transaction.atomic():
+        existing = ApprovalGate.objects.filter(step=step).first()
+        if existing is not None:
+            return existing
+        run = Run.objects.select_related("project__team").get(pk=step.run_id)
+        deadline = None
+        if config.get("timeout"):
+            deadline = timezone.now() + timedelta(seconds=parse_duration(config["timeout"]))
+        gate = ApprovalGate.objects.create(
+            step=step, run=run,
+            title=config.get("title") or f"Approve {run.workflow_name} · {run.spec_id or run.project.name}",
+            approvers=list(config["approvers"]),
+            quorum=int(config.get("quorum", 1)),
+            allow_self_approval=bool(config.get("allow_self_approval", False)),
+            reject_ends=bool(config.get("reject_ends", True)),
+            form=list(config.get("form", [])),
+            deadline=deadline,
+            on_timeout=config.get("on_timeout", "reject"),
+            escalate_to=list(config.get("escalate_to", [])),
+            escalate_timeout=(
+                parse_duration(config["escalate_timeout"]) if config.get("escalate_timeout") else None
+            ),
+            reminders=sorted((parse_duration(r) for r in config.get("reminders", [])), reverse=True),
+        )
+        invited = _invite(gate, eligible_users(run, gate.approvers))
+        event_append(
+            run_id=run.pk, type="approval.requested", step=step,
+            data={"gate": gate.pk, "title": gate.title, "quorum": gate.quorum,
+                  "approvers": [u.get_username() for u in invited],
+                  "deadline": deadline.isoformat() if deadline else None},
+        )
+        _note_unreachable_quorum(gate)
+    return gate
+
+
+def _invite(gate: ApprovalGate, users: list[AbstractBaseUser], escalation: bool = False) -> list[AbstractBaseUser]:
+    invited = []
+    for user in users:
+        invitation, created = ApprovalInvitation.objects.get_or_create(
+            gate=gate, user=user,
+            defaults={"nonce": secrets.token_urlsafe(16), "escalation": escalation},
+        )
+        if created:
+            invited.append(user)
+            transaction.on_commit(lambda inv=invitation: _send(inv, "approval_request"))
+    return invited
+
+
+def _note_unreachable_quorum(gate: ApprovalGate) -> None:
+    voters = [
+        inv.user for inv in gate.invitations.select_related("user")
+        if not blocked_self_approval(gate, inv.user)
+    ]
+    if len(voters) < gate.quorum:
+        ApprovalEntry.objects.create(
+            gate=gate, kind=ApprovalEntry.Kind.SYSTEM, channel=ApprovalEntry.Channel.SYSTEM,
+            comment=(f"Only {len(voters)} person(s) may approve, fewer than the quorum of "
+                     f"{gate.quorum}; the gate can only time out or be rejected."),
+        )
+
+
+# --- deciding ---------------------------------------------------------------------------------
+
+
+def approval_decide(
+    *,
+    gate: ApprovalGate,
+    user: AbstractBaseUser,
+    verdict: str,
+    comment: str = "",
+    form_data: dict[str, Any] | None = None,
+    channel: str,
+) -> ApprovalGate:
+    """Record one person's vote; close the gate when the quorum is met or a reject ends it."""
+    if verdict not in ("approve", "reject"):
+        raise ApprovalError("The verdict must be 'approve' or 'reject'.")
+    with transaction.atomic():
+        gate = ApprovalGate.objects.select_for_update().select_related("run").get(pk=gate.pk)
+        _check_may_vote(gate, user, verdict)
+        cleaned: dict[str, Any] = {}
+        if verdict == "approve" and gate.form:
+            try:
+                cleaned = clean_form(gate.form, form_data or {})
+            except FormInvalid as exc:
+                raise ApprovalError("The form has errors.", "invalid", exc.errors) from None
+        try:
+            with transaction.atomic():
+                ApprovalEntry.objects.create(
+                    gate=gate, user=user, kind=verdict, comment=comment.strip(),
+                    form_data=cleaned, channel=channel,
+                )
+        except IntegrityError:
+            raise ApprovalError("You have already voted on this gate.", "conflict") from None
+        ApprovalInvitation.objects.filter(gate=gate, user=user).update(nonce="")
+        audit_record(
+            action="workflows.approval.decided", channel=channel, actor=user,
+            team=gate.run.project.team, obj=gate, data={"verdict": verdict, "comment": comment},
+        )
+        event_append(
+            run_id=gate.run_id, type="approval.decided", step=gate.step,
+            data={"gate": gate.pk, "user": user.get_username(), "verdict": verdict,
+                  "channel": channel, "comment": comment},
+        )
+        _settle_votes(gate, verdict, user)
+    return gate
+
+
+def _check_may_vote(gate: ApprovalGate, user: AbstractBaseUser, verdict: str) -> None:
+    if not gate.is_pending:
+        raise ApprovalError(f"This gate is already {gate.status}.", "conflict")
+    if not may_decide(gate, user):
+        raise ApprovalError("You are not an approver of this gate.", "forbidden")
+    if verdict == "approve" and blocked_self_approval(gate, user):
+        raise ApprovalError("You started this run, so you may not approve it.", "forbidden")
+
+
+def _settle_votes(gate: ApprovalGate, verdict: str, user: AbstractBaseUser) -> None:
+    votes = list(gate.entries.filter(kind__in=["approve", "reject"]).values_list("kind", "user_id"))
+    approvals = sum(1 for kind, _ in votes if kind == "approve")
+    if verdict == "reject" and gate.reject_ends:
+        _close(gate, G.REJECTED, f"rejected by {user.get_username()}")
+    elif approvals >= gate.quorum:
+        names = ", ".join(
+            u.get_username() for u in get_user_model().objects.filter(
+                pk__in=[uid for kind, uid in votes if kind == "approve"]
+            )
+        )
+        _close(gate, G.APPROVED, f"approved by {names}")
+    else:
+        voted = {uid for _, uid in votes}
+        still_possible = sum(
+            1 for inv in gate.invitations.select_related("user")
+            if inv.user_id not in voted and not blocked_self_approval(gate, inv.user)
+        )
+        if approvals + still_possible < gate.quorum:
+            _close(gate, G.REJECTED, "the quorum can no longer be met")
+
+
+def _close(gate: ApprovalGate, status: str, outcome: str) -> None:
+    """Close the gate (compare-and-set) and finish its step if the step is waiting."""
+    form_data: dict[str, Any] = {}
+    for entry in gate.entries.filter(kind="approve"):
+        form_data.update(entry.form_data)
+    updated = ApprovalGate.objects.filter(pk=gate.pk, status=G.PENDING).update(
+        status=status, outcome=outcome, decided_at=timezone.now(), form_data=form_data
+    )
+    if not updated:
+        return
+    gate.status, gate.outcome, gate.form_data = status, outcome, form_data
+    ApprovalEntry.objects.create(
+        gate=gate, kind=ApprovalEntry.Kind.SYSTEM, channel=ApprovalEntry.Channel.SYSTEM,
+        comment=f"Gate {status}: {outcome}.",
+    )
+    gate_finish_step(gate)
+
+
+def gate_finish_step(gate: ApprovalGate) -> None:
+    """Let the run go on once a decided gate's step is waiting (call in a transaction)."""
+    if gate.is_pending:
+        return
+    step = Step.objects.get(pk=gate.step_id)
+    if step.status != S.WAITING:
+        return  # the worker has not marked it waiting yet; it calls this when it does
+    output = {**step.output, "gate": gate.pk, "decision": gate.status, "form": gate.form_data,
+              "outcome": gate.outcome}
+    if gate.status == G.APPROVED:
+        step_set_status(step, S.SUCCEEDED, event="step.succeeded", output=output)
+    else:
+        step_set_status(step, S.FAILED, event="step.failed", output=output, error=gate.outcome)
+    run = Run.objects.get(pk=step.run_id)
+    dispatch.after_commit(run_advance(run, [step]))
+
+
+def gate_cancel_for_step(step: Step) -> None:
+    ApprovalGate.objects.filter(step=step, status=G.PENDING).update(
+        status=G.CANCELLED, outcome="the run was cancelled", decided_at=timezone.now()
+    )
+
+
+def approval_comment(
+    *, gate: ApprovalGate, user: AbstractBaseUser, text: str, channel: str,
+    reply_to: ApprovalEntry | None = None,
+) -> ApprovalEntry:
+    if not text.strip():
+        raise ApprovalError("A comment needs some text.")
+    if reply_to is not None and reply_to.gate_id != gate.pk:
+        raise ApprovalError("You can only reply to a comment on the same gate.")
+    with transaction.atomic():
+        entry = ApprovalEntry.objects.create(
+            gate=gate, user=user, kind=ApprovalEntry.Kind.COMMENT, comment=text.strip(),
+            channel=channel, reply_to=reply_to,
+        )
+        audit_record(
+            action="workflows.approval.commented", channel=channel, actor=user,
+            team=gate.run.project.team, obj=gate,
+        )
+    return entry
+
+
+# --- timers: deadlines, escalation, reminders -----------------------------------------------
+
+
+def approvals_fire_timers() -> int:
+    now = timezone.now()
+    fired = 0
+    for gate in ApprovalGate.objects.filter(status=G.PENDING, deadline__lte=now):
+        with transaction.atomic():
+            gate = ApprovalGate.objects.select_for_update().get(pk=gate.pk)
+            if gate.is_pending and gate.deadline and gate.deadline <= now:
+                _time_out(gate)
+                fired += 1
+    for gate in ApprovalGate.objects.filter(status=G.PENDING, deadline__gt=now).exclude(reminders=[]):
+        fired += _remind(gate, now)
+    return fired
+
+
+def _time_out(gate: ApprovalGate) -> None:
+    if gate.on_timeout == ApprovalGate.OnTimeout.ESCALATE and not gate.escalated:
+        seconds = gate.escalate_timeout or max(60, int((gate.deadline - gate.created_at).total_seconds()))
+        gate.deadline = timezone.now() + timedelta(seconds=seconds)
+        gate.escalated = True
+        gate.on_timeout = ApprovalGate.OnTimeout.REJECT
+        gate.reminders_sent = []
+        gate.save(update_fields=["deadline", "escalated", "on_timeout", "reminders_sent"])
+        invited = _invite(gate, eligible_users(gate.run, gate.escalate_to), escalation=True)
+        ApprovalEntry.objects.create(
+            gate=gate, kind=ApprovalEntry.Kind.SYSTEM, channel=ApprovalEntry.Channel.SYSTEM,
+            comment=("Deadline passed: escalated to "
+                     f"{', '.join(u.get_username() for u in invited) or 'nobody new'}."),
+        )
+        event_append(run_id=gate.run_id, type="approval.escalated", step=gate.step,
+                     data={"gate": gate.pk, "to": [u.get_username() for u in invited]})
+        return
+    status = G.APPROVED if gate.on_timeout == ApprovalGate.OnTimeout.APPROVE else G.REJECTED
+    _close(gate, status, f"the deadline passed ({gate.on_timeout} on timeout)")
+    audit_record(action="workflows.approval.timed_out", channel="system", team=gate.run.project.team,
+                 obj=gate, data={"status": status})
+
+
+def _remind(gate: ApprovalGate, now: Any) -> int:
+    due = [r for r in gate.reminders if r not in gate.reminders_sent and gate.deadline - timedelta(seconds=r) <= now]
+    if not due:
+        return 0
+    with transaction.atomic():
+        updated = ApprovalGate.objects.filter(pk=gate.pk, reminders_sent=gate.reminders_sent).update(
+            reminders_sent=gate.reminders_sent + due
+        )
+        if not updated:
+            return 0
+        voted = set(gate.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", flat=True))
+        for invitation in gate.invitations.exclude(user_id__in=voted):
+            transaction.on_commit(lambda inv=invitation: _send(inv, "approval_reminder"))
+    return 1
+
+
+# --- signed links ---------------------------------------------------------------------------
+
+
+def link_token(invitation: ApprovalInvitation) -> str:
+    return signing.dumps(
+        {"g": invitation.gate_id, "u": invitation.user_id, "n": invitation.nonce}, salt=LINK_SALT
+    )
+
+
+def link_url(invitation: ApprovalInvitation) -> str:
+    from django.urls import reverse
+
+    return settings.SITE_URL + reverse("approval_link", args=[link_token(invitation)])
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    invitation: ApprovalInvitation | None
+    problem: str = ""  # forged, expired, used, decided, foreign
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def link_check(token: str, current_user: AbstractBaseUser | None = None) -> LinkCheck:
+    """What a link is worth: its invitation, or why it cannot be used (and nothing changes)."""
+    try:
+        data = signing.loads(token, salt=LINK_SALT, max_age=settings.APPROVAL_LINK_MAX_AGE_SECONDS)
+    except signing.SignatureExpired:
+        return LinkCheck(None, "expired")
+    except signing.BadSignature:
+        return LinkCheck(None, "forged")
+    if not isinstance(data, dict) or not {"g", "u", "n"} <= set(data):
+        return LinkCheck(None, "forged")
+    invitation = (
+        ApprovalInvitation.objects.select_related("gate__run__project", "user")
+        .filter(gate_id=data["g"], user_id=data["u"]).first()
+    )
+    if invitation is None:
+        return LinkCheck(None, "forged")
+    if current_user is not None and current_user.is_authenticated and current_user.pk != invitation.user_id:
+        return LinkCheck(invitation, "foreign")
+    if not invitation.nonce or not secrets.compare_digest(invitation.nonce, str(data["n"])):
+        return LinkCheck(invitation, "used")
+    gate = invitation.gate
+    if not gate.is_pending:
+        return LinkCheck(invitation, "decided")
+    if gate.deadline and gate.deadline <= timezone.now():
+        return LinkCheck(invitation, "expired")
+    return LinkCheck(invitation)
+
+
+def _send(invitation: ApprovalInvitation, template: str) -> None:
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+
+    invitation = ApprovalInvitation.objects.select_related("gate__run__project", "user").get(
+        pk=invitation.pk
+    )
+    user = invitation.user
+    if not user.email or not invitation.nonce:
+        return
+    gate = invitation.gate
+    context = {"gate": gate, "run": gate.run, "user": user, "link": link_url(invitation),
+               "site_url": settings.SITE_URL}
+    subject = render_to_string(f"workflows/email/{template}-subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"workflows/email/{template}-body.txt", context),
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string(f"workflows/email/{template}-body.html", context), "text/html")
+    try:
+        message.send()
+    except OSError as exc:
+        logger.error("could not send %s for gate %s to %s: %s", template, gate.pk, user.email, exc)
+        return
+    ApprovalInvitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())

@@ -1,0 +1,52 @@
+"""The run's history: every state change appends an event in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from workflows.models import Event, Run, Step
+
+
+def event_append(
+    *, run_id: int, type: str, data: dict[str, Any] | None = None, step: Step | None = None
+) -> Event:
+    """Append an event with the run's next sequence number. Call inside a transaction.
+
+    The counter row on the run is updated first, so concurrent writers to one run queue
+    up on that row and sequences come out gapless and unique.
+    """
+    assert transaction.get_connection().in_atomic_block, "events are written in a transaction"
+    Run.objects.filter(pk=run_id).update(last_seq=F("last_seq") + 1)
+    seq = Run.objects.filter(pk=run_id).values_list("last_seq", flat=True).get()
+    payload = dict(data or {})
+    if step is not None:
+        payload.setdefault("key", step.key)
+    event = Event.objects.create(run_id=run_id, seq=seq, type=type, step=step, data=payload)
+    if settings.REDIS_URL:
+        transaction.on_commit(lambda: publish(event))
+    return event
+
+
+def run_group(run_id: int) -> str:
+    return f"run-{run_id}"
+
+
+def publish(event: Event) -> None:
+    """Send a committed event to every page watching its run (with Redis configured).
+
+    Without Redis, pages read new events from the event table instead; see
+    docs/architecture.md.
+    """
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(
+        run_group(event.run_id), {"type": "run.event", "event": event.as_message()}
+    )

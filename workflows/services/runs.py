@@ -1,0 +1,193 @@
+"""Starting and controlling runs: start, cancel, resume, retry, re-run from a checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.services import audit_record
+from workflows.engine import dispatch
+from workflows.engine.definitions import StepDef, TemplateDef, validate
+from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
+from workflows.models import Checkpoint, Project, Run, Step, TemplateVersion
+from workflows.services.approvals import gate_cancel_for_step
+from workflows.services.events import event_append
+
+S = Step.Status
+
+
+class RunError(ValueError):
+    """A run cannot do what was asked; the message says why."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def template_def(version: TemplateVersion) -> TemplateDef:
+    return validate(version.definition)
+
+
+def build_steps(run: Run, steps: list[StepDef], *, first_position: int = 0) -> list[Step]:
+    """Step rows for template steps; `needs` name step ids, which are also the keys."""
+    dependents: dict[str, list[str]] = {s.id: [] for s in steps}
+    for step in steps:
+        for need in step.needs:
+            dependents.setdefault(need, []).append(step.id)
+    rows = [
+        Step(
+            run=run,
+            key=step.id,
+            step_id=step.id,
+            kind=step.uses,
+            position=first_position + index,
+            needs=list(step.needs),
+            dependents=dependents[step.id],
+            config=step.with_,
+            for_each=step.for_each,
+            join=str(step.join) if step.for_each is not None else "",
+            max_retries=step.retries,
+            timeout_seconds=step.timeout,
+        )
+        for index, step in enumerate(steps)
+    ]
+    return Step.objects.bulk_create(rows)
+
+
+def run_start(
+    *,
+    project: Project,
+    version: TemplateVersion,
+    spec_id: str = "",
+    params: dict[str, Any] | None = None,
+    started_by: AbstractBaseUser | None,
+    channel: str,
+) -> Run:
+    definition = template_def(version)
+    with transaction.atomic():
+        run = Run.objects.create(
+            project=project,
+            template_version=version,
+            workflow_name=definition.name,
+            spec_id=spec_id,
+            params=params or {},
+            started_by=started_by,
+            max_parallel=definition.max_parallel,
+        )
+        event_append(
+            run_id=run.pk, type="run.queued",
+            data={"workflow": definition.name, "version": version.number, "spec_id": spec_id},
+        )
+        if definition.kind == "autopilot":
+            from workflows.engine.autopilot import autopilot_begin
+
+            autopilot_begin(run, definition)
+        else:
+            build_steps(run, list(definition.steps))
+        queued = run_advance(run)
+        audit_record(
+            action="workflows.run.started", channel=channel, actor=started_by,
+            team=project.team, obj=run,
+            data={"workflow": definition.name, "spec_id": spec_id},
+        )
+        dispatch.after_commit(queued)
+    return run
+
+
+def run_cancel(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
+    """Cancel the run; running shell and agent processes are killed by their workers."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.is_finished:
+            raise RunError(f"Run {run.pk} is already {run.status}.", code="conflict")
+        for step in run.steps.filter(status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)):
+            step_set_status(step, S.CANCELLED, event="step.cancelled", error="the run was cancelled")
+            gate_cancel_for_step(step)
+        run_set_status(run, Run.Status.CANCELLED, error="cancelled")
+        audit_record(
+            action="workflows.run.cancelled", channel=channel, actor=by,
+            team=run.project.team, obj=run,
+        )
+    return run
+
+
+def _reset_unsucceeded(run: Run) -> None:
+    """Make failed, cancelled and skipped steps pending again; succeeded ones stay done."""
+    for step in run.steps.filter(status__in=(S.FAILED, S.CANCELLED, S.SKIPPED)).order_by("position", "id"):
+        step_set_status(
+            step, S.PENDING, event="step.reset", error="", ready=step.parent_id is not None,
+            attempt=0, lease_owner="", lease_until=None, not_before=None, finished_at=None,
+        )
+    # A fan-out whose branches failed runs again as a group: only the branches reset above.
+    for group in run.steps.filter(status=S.PENDING, for_each__isnull=False, parent__isnull=True):
+        if group.branches.exists():
+            step_set_status(group, S.RUNNING, event="step.started", started_at=timezone.now())
+
+
+def run_retry(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
+    """Run a failed or cancelled run again in place; steps that succeeded never run again."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED):
+            raise RunError(f"Only a failed or cancelled run can be retried; this one is {run.status}.", code="conflict")
+        _reset_unsucceeded(run)
+        Run.objects.filter(pk=run.pk).update(finished_at=None, error="")
+        run.finished_at, run.error = None, ""
+        run_set_status(run, Run.Status.QUEUED)
+        queued = run_advance(run)
+        audit_record(
+            action="workflows.run.retried", channel=channel, actor=by,
+            team=run.project.team, obj=run,
+        )
+        dispatch.after_commit(queued)
+    return run
+
+
+def run_resume(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
+    """Resume a failed run from its failed step (the same as retry for a failed run)."""
+    if run.status != Run.Status.FAILED:
+        raise RunError(f"Only a failed run can be resumed; this one is {run.status}.", code="conflict")
+    return run_retry(run=run, by=by, channel=channel)
+
+
+def run_rerun_from_checkpoint(
+    *, run: Run, checkpoint: Checkpoint, by: AbstractBaseUser | None, channel: str
+) -> Run:
+    """A new run of the same template version whose steps up to the checkpoint are done."""
+    if checkpoint.run_id != run.pk:
+        raise RunError("That checkpoint belongs to another run.", code="invalid")
+    done = {
+        c.state["key"]: c.state
+        for c in run.checkpoints.filter(seq__lte=checkpoint.seq).order_by("seq")
+    }
+    with transaction.atomic():
+        new = Run.objects.create(
+            project=run.project, template_version=run.template_version,
+            workflow_name=run.workflow_name, spec_id=run.spec_id, params=run.params,
+            started_by=by, parent=run, max_parallel=run.max_parallel,
+        )
+        event_append(
+            run_id=new.pk, type="run.queued",
+            data={"rerun_of": run.pk, "checkpoint": checkpoint.seq},
+        )
+        for step in run.steps.filter(parent__isnull=True).order_by("position", "id"):
+            state = done.get(step.key)
+            succeeded = state is not None and state["status"] == S.SUCCEEDED
+            Step.objects.create(
+                run=new, key=step.key, step_id=step.step_id, kind=step.kind,
+                position=step.position, needs=step.needs, dependents=step.dependents,
+                config=step.config, for_each=step.for_each, join=step.join,
+                max_retries=step.max_retries, timeout_seconds=step.timeout_seconds,
+                status=S.SUCCEEDED if succeeded else S.PENDING,
+                output=state["output"] if succeeded else {},
+            )
+        queued = run_advance(new)
+        audit_record(
+            action="workflows.run.rerun", channel=channel, actor=by, team=run.project.team,
+            obj=new, data={"from_run": run.pk, "checkpoint": checkpoint.seq},
+        )
+        dispatch.after_commit(queued)
+    return new
