@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from workflows.consumers import RunEventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/runs/<int:run_id>/", RunEventsConsumer.as_asgi()),
+]

@@ -3,20 +3,77 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from accounts.permissions import teams_of
-from workflows.models import Project
+from accounts.models import Role
+from accounts.permissions import has_role, team_ids_with_role, teams_of
+from workflows.models import ApprovalGate, Project, Run
+
+AnyUser = AbstractBaseUser | AnonymousUser
 
 
-def projects_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+def projects_visible_to(user: AnyUser) -> QuerySet[Project]:
     return Project.objects.filter(team__in=teams_of(user)).select_related("team")
 
 
-def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str) -> Project:
-    """The project if the user is in its team; 404 otherwise, so outsiders learn nothing."""
+def get_project_for_user(user: AnyUser, slug: str, *, role: str = Role.VIEWER) -> Project:
+    """The project if the user is in its team; 404 otherwise, so outsiders learn nothing.
+
+    With `role`, a team member whose role is lower gets PermissionDenied (403).
+    """
     project = projects_visible_to(user).filter(slug=slug).first()
     if project is None:
         raise Http404("No such project.")
+    require_role(user, project, role)
     return project
+
+
+def require_role(user: AnyUser, project: Project, role: str) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    if not has_role(user, project.team_id, role):
+        raise PermissionDenied(f"This needs the {role} role in team {project.team.name}.")
+
+
+def runs_visible_to(user: AnyUser) -> QuerySet[Run]:
+    return Run.objects.filter(project__team__in=teams_of(user)).select_related(
+        "project", "project__team", "started_by", "template_version"
+    )
+
+
+def get_run_for_user(user: AnyUser, run_id: int, *, role: str = Role.VIEWER) -> Run:
+    run = runs_visible_to(user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    require_role(user, run.project, role)
+    return run
+
+
+def gates_visible_to(user: AnyUser) -> QuerySet[ApprovalGate]:
+    return ApprovalGate.objects.filter(run__project__team__in=teams_of(user)).select_related(
+        "run", "run__project", "run__started_by", "step"
+    )
+
+
+def gates_to_decide(user: AnyUser) -> QuerySet[ApprovalGate]:
+    """Pending gates on which the user is invited and has not voted yet."""
+    if not user.is_authenticated:
+        return ApprovalGate.objects.none()
+    return (
+        gates_visible_to(user)
+        .filter(status=ApprovalGate.Status.PENDING, invitations__user=user)
+        .exclude(Q(entries__user=user) & Q(entries__kind__in=["approve", "reject"]))
+        .distinct()
+    )
+
+
+def get_gate_for_user(user: AnyUser, gate_id: int) -> ApprovalGate:
+    gate = gates_visible_to(user).filter(pk=gate_id).first()
+    if gate is None:
+        raise Http404("No such approval.")
+    return gate
+
+
+def admin_team_ids(user: AnyUser) -> list[int]:
+    return team_ids_with_role(user, Role.ADMIN)

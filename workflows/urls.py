@@ -2,9 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workflows.views import pages
+from workflows.views import approvals, pages, runs
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("projects/<slug:slug>/", pages.project_detail, name="project_detail"),
+    path("projects/<slug:slug>/specs/<str:spec_id>/", pages.spec_detail, name="spec_detail"),
+    path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/cancel/", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:run_id>/retry/", runs.run_retry, name="run_retry"),
+    path("runs/<int:run_id>/resume/", runs.run_resume, name="run_resume"),
+    path("runs/<int:run_id>/rerun/", runs.run_rerun, name="run_rerun"),
+    path("approvals/", approvals.inbox, name="approvals"),
+    path("approvals/<int:gate_id>/", approvals.detail, name="approval_detail"),
+    path("approvals/link/<str:token>/", approvals.link, name="approval_link"),
 ]

@@ -21,3 +21,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     return render(request, "workflows/project_detail.html", {"project": project})
+
+
+@login_required
+@require_GET
+def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    return render(request, "workflows/project_detail.html", {"project": project})

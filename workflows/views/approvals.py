@@ -1,0 +1,133 @@
+"""Approval pages: the inbox, one gate, and the signed link from the email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.ratelimits import limit
+from workflows.models import ApprovalEntry, ApprovalGate
+from workflows.selectors import gates_to_decide, gates_visible_to, get_gate_for_user
+from workflows.services.approvals import (
+    ApprovalError,
+    approval_comment,
+    approval_decide,
+    blocked_self_approval,
+    link_check,
+    may_decide,
+)
+
+LINK_PROBLEMS = {
+    "forged": ("This link is not valid", "It was not issued by SmartSpec Autopilot, or it was altered."),
+    "expired": ("This link has expired", "The deadline of the approval has passed."),
+    "used": ("This link was already used", "Each approval link works once. Sign in to see the gate."),
+    "decided": ("This approval is closed", "The gate was already decided; nothing more is needed."),
+    "foreign": (
+        "This link belongs to someone else",
+        "It was sent to another approver. Sign out, or decide from your own inbox.",
+    ),
+}
+
+
+def gate_context(gate: ApprovalGate, user: Any) -> dict[str, Any]:
+    """What the gate partial shows: votes, history, form, and what this person may do."""
+    entries = list(gate.entries.select_related("user").order_by("created_at", "id"))
+    approvals = [e for e in entries if e.kind == ApprovalEntry.Kind.APPROVE]
+    voted = {e.user_id for e in entries if e.is_vote}
+    invitations = list(gate.invitations.select_related("user").order_by("user__username"))
+    can_vote = (
+        gate.is_pending
+        and user is not None
+        and user.is_authenticated
+        and user.pk not in voted
+        and may_decide(gate, user)
+    )
+    needs = gate.step.needs
+    inputs = list(gate.run.steps.filter(key__in=needs).values("key", "kind", "status", "output"))
+    return {
+        "gate": gate,
+        "threads": [e for e in entries if e.reply_to_id is None],
+        "replies": {e.pk: [r for r in entries if r.reply_to_id == e.pk] for e in entries},
+        "approval_count": len(approvals),
+        "invitations": invitations,
+        "voted": voted,
+        "can_vote": can_vote,
+        "can_approve": can_vote and not blocked_self_approval(gate, user),
+        "inputs": inputs,
+    }
+
+
+@login_required
+@require_http_methods(["GET"])
+def inbox(request: HttpRequest) -> HttpResponse:
+    to_decide = gates_to_decide(request.user).order_by("deadline", "created_at")
+    recent = gates_visible_to(request.user).exclude(status=ApprovalGate.Status.PENDING)[:20]
+    return render(request, "workflows/approvals.html", {"to_decide": to_decide, "recent": recent})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def detail(request: HttpRequest, gate_id: int) -> HttpResponse:
+    gate = get_gate_for_user(request.user, gate_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        errors = _handle_post(request, gate, channel=ApprovalEntry.Channel.WEB, user=request.user)
+        if not errors:
+            return redirect(request.POST.get("next") or gate.get_absolute_url())
+    gate.refresh_from_db()
+    context = gate_context(gate, request.user) | {"errors": errors, "posted": request.POST}
+    return render(request, "workflows/approval_detail.html", context, status=422 if errors else 200)
+
+
+@limit("strict")
+@require_http_methods(["GET", "POST"])
+def link(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link: GET shows the gate and changes nothing; POST decides."""
+    check = link_check(token, request.user)
+    if not check.ok:
+        title, message = LINK_PROBLEMS[check.problem]
+        return render(
+            request, "workflows/approval_link_problem.html",
+            {"title": title, "message": message, "problem": check.problem}, status=403,
+        )
+    invitation = check.invitation
+    assert invitation is not None
+    gate = invitation.gate
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        errors = _handle_post(request, gate, channel=ApprovalEntry.Channel.EMAIL, user=invitation.user)
+        if not errors:
+            gate.refresh_from_db()
+            return render(request, "workflows/approval_link_done.html", {"gate": gate,
+                          "verdict": request.POST.get("verdict")})
+    context = gate_context(gate, invitation.user) | {
+        "errors": errors, "posted": request.POST, "via_link": True, "link_user": invitation.user,
+    }
+    return render(request, "workflows/approval_link.html", context, status=422 if errors else 200)
+
+
+def _handle_post(request: HttpRequest, gate: ApprovalGate, *, channel: str, user: Any) -> dict[str, str]:
+    """Decide or comment; returns field errors (empty when it worked)."""
+    action = request.POST.get("verdict") or request.POST.get("action")
+    try:
+        if action == "comment":
+            reply_to = gate.entries.filter(pk=request.POST.get("reply_to") or 0).first()
+            approval_comment(gate=gate, user=user, text=request.POST.get("comment", ""),
+                             channel=channel, reply_to=reply_to)
+            messages.success(request, "Comment added.")
+        elif action in ("approve", "reject"):
+            form_data = {f["name"]: request.POST.get(f"form-{f['name']}") for f in gate.form}
+            approval_decide(gate=gate, user=user, verdict=action,
+                            comment=request.POST.get("comment", ""), form_data=form_data,
+                            channel=channel)
+            messages.success(request, "Approved." if action == "approve" else "Rejected.")
+        else:
+            return {"__all__": "Choose approve, reject, or comment."}
+    except ApprovalError as exc:
+        return exc.errors or {"__all__": str(exc)}
+    return {}
