@@ -333,14 +333,21 @@ def _check_agent(with_: dict[str, Any], label: str, problems: list[Problem]) -> 
 
 
 def _check_quality_gate(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
-    for key in ("min_completion", "min_verified_ratio"):
+    for key in ("min_completion_rate", "min_verified_ratio"):
         if key in with_ and not _number_in(with_[key], 0, 1):
             problems.append(Problem("must be a number from 0 to 1", label, f"with.{key}"))
-    if "min_coverage" in with_ and not _number_in(with_["min_coverage"], 0, 100):
-        problems.append(Problem("must be a number from 0 to 100", label, "with.min_coverage"))
-    for key in ("require_tests_passed", "allow_invalid_evidence"):
-        if key in with_ and not isinstance(with_[key], bool):
-            problems.append(Problem("must be true or false", label, f"with.{key}"))
+    if with_.get("min_coverage") is not None and not _number_in(with_["min_coverage"], 0, 100):
+        problems.append(Problem("must be a number from 0 to 100, or null", label, "with.min_coverage"))
+    if "max_invalid_evidence" in with_:
+        _int_in(with_["max_invalid_evidence"], 0, 100_000, "with.max_invalid_evidence", label, problems)
+    if "require_tests_passed" in with_ and not isinstance(with_["require_tests_passed"], bool):
+        problems.append(Problem("must be true or false", label, "with.require_tests_passed"))
+    for key in ("coverage_file", "junit_file"):
+        value = with_.get(key)
+        if value is not None and (
+            not isinstance(value, str) or value.startswith("/") or ".." in value.split("/")
+        ):
+            problems.append(Problem("must be a relative path inside the workspace", label, f"with.{key}"))
 
 
 def _check_noop(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
@@ -440,11 +447,13 @@ _WITH_KEYS: dict[str, set[str]] = {
     "shell": {"command", "env", "cwd", "report"},
     "agent": {"workflow", "prompt"},
     "quality_gate": {
-        "min_completion",
+        "min_completion_rate",
         "min_verified_ratio",
         "require_tests_passed",
         "min_coverage",
-        "allow_invalid_evidence",
+        "max_invalid_evidence",
+        "coverage_file",
+        "junit_file",
     },
     "noop": {"sleep", "fail", "message"},
     "approval": {

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from workflows.engine.autopilot import is_turn_end
 from workflows.models import Checkpoint, Run, Step
 from workflows.services.events import event_append
 
@@ -90,11 +91,24 @@ def run_advance(run: Run, changed: list[Step] | None = None) -> list[int]:
                 if group is not None and group.is_finished:
                     frontier += _dependents(run, group)
             else:
+                if is_turn_end(step):
+                    _extend_autopilot(run, step)
                 frontier += _dependents(run, step)
+    if run.status in Run.FINISHED:
+        return []
     _mark_ready(run, frontier)
     queued = _fill_slots(run)
     _settle_run(run)
     return queued
+
+
+def _extend_autopilot(run: Run, step: Step) -> None:
+    from workflows.engine.autopilot import autopilot_extend
+
+    try:
+        autopilot_extend(run, step)
+    except ValueError as exc:
+        run_set_status(run, Run.Status.FAILED, error=f"autopilot: {exc}")
 
 
 def _dependents(run: Run, step: Step) -> list[Step]:

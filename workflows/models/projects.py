@@ -42,6 +42,11 @@ class Project(models.Model):
         default="python -m pytest -q",
         help_text="How the test_suite_runner workflow runs the project's tests.",
     )
+    quality_thresholds = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Quality gate thresholds that differ from the defaults, e.g. min_coverage.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

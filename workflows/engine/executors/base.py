@@ -68,9 +68,10 @@ class StepContext:
             lines, self._log_lines = self._log_lines, []
         return lines
 
-    def substitute(self, text: str) -> str:
-        """Replace ${{ item }}, ${{ spec_id }}, ${{ run_id }} and ${{ params.NAME }}."""
-        values = {"item": self.item, "spec_id": self.spec_id, "run_id": self.run_id}
+    def substitute(self, text: str, **extra: object) -> str:
+        """Replace ${{ item }}, ${{ spec_id }}, ${{ run_id }}, ${{ params.NAME }} and extras."""
+        values: dict[str, object] = {"item": self.item, "spec_id": self.spec_id, "run_id": self.run_id}
+        values.update(extra)
         values.update({f"params.{k}": v for k, v in self.params.items()})
         for name, value in values.items():
             for token in (f"${{{{ {name} }}}}", f"${{{{{name}}}}}"):

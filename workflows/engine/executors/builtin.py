@@ -1,9 +1,14 @@
-"""The built-in step kinds: they call the SmartSpec domain modules."""
+"""The built-in step kinds: they call the SmartSpec domain modules, nothing else."""
 
 from __future__ import annotations
 
-import time
-
+from workflows.domain.quality_gate import run_quality_gate, write_quality_gate_report
+from workflows.domain.reports import SYNC_WORKFLOW, write_report, write_verification_report
+from workflows.domain.routing import recommend
+from workflows.domain.status import spec_status
+from workflows.domain.sync import sync_checkboxes
+from workflows.domain.verification import verify_spec
+from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
 
 
@@ -15,3 +20,99 @@ def noop(context: StepContext) -> StepResult:
     if context.config.get("fail"):
         return StepResult.fail(context.config.get("message") or "failed on purpose")
     return StepResult.ok(item=context.item) if context.item is not None else StepResult.ok()
+
+
+def _workspace(context: StepContext) -> Workspace:
+    if not context.spec_id:
+        raise ValueError(f"a {context.kind} step needs the run to name a spec (spec_id)")
+    return Workspace(context.project.workspace)
+
+
+def status(context: StepContext) -> StepResult:
+    try:
+        workspace = _workspace(context)
+        current = spec_status(workspace, context.spec_id)
+    except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
+        if isinstance(exc, UnknownSpec):
+            # A spec that does not exist yet is a status too: it needs generate_spec.
+            return StepResult.ok(spec_id=context.spec_id, exists=False,
+                                 recommendation={"workflow": "generate_spec",
+                                                 "reason": "the spec folder does not exist yet",
+                                                 "priority": "high", "estimate_minutes": 10})
+        return StepResult.fail(str(exc))
+    return StepResult.ok(exists=True, status=current.as_dict(),
+                         recommendation=recommend(current).as_dict())
+
+
+def verify_tasks(context: StepContext) -> StepResult:
+    try:
+        workspace = _workspace(context)
+        report = verify_spec(workspace, context.spec_id, run_id=str(context.run_id))
+    except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
+        return StepResult.fail(str(exc))
+    ref = write_verification_report(workspace, report)
+    for task in report.tasks:
+        context.log(f"{task.id}: {task.status} — {'; '.join(task.reasons)}")
+    return StepResult.ok(
+        report=ref.rel_dir, total=report.total, checked=report.checked, verified=report.verified,
+        by_status=report.by_status(), statuses=report.statuses(),
+        checked_not_verified=list(report.checked_not_verified),
+        verified_not_checked=list(report.verified_not_checked),
+    )
+
+
+def sync_tasks(context: StepContext) -> StepResult:
+    """Flip tasks.md checkboxes to match the verification of an earlier step (or a fresh one)."""
+    try:
+        workspace = _workspace(context)
+        location = workspace.spec(context.spec_id)
+    except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
+        return StepResult.fail(str(exc))
+    statuses = next(
+        (out["statuses"] for out in context.inputs.values() if isinstance(out.get("statuses"), dict)),
+        None,
+    )
+    if statuses is None:
+        statuses = verify_spec(workspace, location, run_id=str(context.run_id)).statuses()
+    rel = location.file("tasks.md")
+    read = workspace.read_text(rel)
+    if read.text is None:
+        return StepResult.fail(f"{rel}: {read.message or read.problem}")
+    result = sync_checkboxes(read.text, statuses, filename=rel)
+    if result.changed:
+        workspace.write_text(rel, result.text)
+    for line in result.diff.splitlines():
+        context.log(line)
+    summary = {"spec_id": context.spec_id, "run_id": str(context.run_id), **result.as_dict()}
+    markdown = f"# Sync of {rel}\n\nFlipped: {', '.join(result.flipped) or 'nothing'}\n\n```diff\n{result.diff}```\n"
+    ref = write_report(workspace, SYNC_WORKFLOW, str(context.run_id), summary, markdown)
+    return StepResult.ok(flipped=list(result.flipped), diff=result.diff, report=ref.rel_dir)
+
+
+THRESHOLD_KEYS = (
+    "min_completion_rate", "min_verified_ratio", "require_tests_passed", "min_coverage",
+    "max_invalid_evidence",
+)
+
+
+def quality_gate(context: StepContext) -> StepResult:
+    thresholds = {**context.project.quality_thresholds}
+    thresholds.update({k: v for k, v in context.config.items() if k in THRESHOLD_KEYS})
+    try:
+        workspace = _workspace(context)
+        result = run_quality_gate(
+            workspace, context.spec_id, thresholds=thresholds,
+            coverage_file=context.config.get("coverage_file"),
+            junit_file=context.config.get("junit_file"),
+        )
+    except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
+        return StepResult.fail(str(exc))
+    ref = write_quality_gate_report(workspace, context.spec_id, str(context.run_id), result)
+    for criterion in result.criteria:
+        context.log(f"{'pass' if criterion.passed else 'FAIL'} {criterion.name}: {criterion.reason}")
+    output = {"passed": result.passed, "report": ref.rel_dir,
+              "criteria": [c.as_dict() for c in result.criteria]}
+    if not result.passed:
+        failed = ", ".join(c.name for c in result.failed)
+        return StepResult.fail(f"the quality gate failed: {failed}", **output)
+    return StepResult.ok(**output)

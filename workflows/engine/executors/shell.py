@@ -58,8 +58,14 @@ def working_directory(context: StepContext, relative: str) -> Path:
 
 def run_shell(context: StepContext) -> StepResult:
     config = context.config
+    report_dir = ""
+    if config.get("report"):
+        # Where the command may write junit.xml or coverage.json for the quality gate.
+        report_dir = str(context.workspace / ".spec" / "reports" / str(config["report"]) / str(context.run_id))
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
     try:
-        argv = parse_command(context.substitute(config["command"]), context.project.shell_allowlist)
+        command = context.substitute(config["command"], report_dir=report_dir)
+        argv = parse_command(command, context.project.shell_allowlist)
         cwd = working_directory(context, config.get("cwd", ""))
     except CommandRefused as exc:
         return StepResult.fail(str(exc))
@@ -70,11 +76,19 @@ def run_shell(context: StepContext) -> StepResult:
     return result
 
 
+# What a step's process inherits from the worker: enough to run programs, and none of the
+# app's own settings or secrets (SECRET_KEY, DATABASE_URL, …) that the worker holds.
+INHERITED_ENV = ("HOME", "LANG", "LANGUAGE", "TERM", "TMPDIR", "TZ", "USER", "LOGNAME", "SHELL")
+
+
 def process_env(context: StepContext, extra: dict[str, str]) -> dict[str, str]:
-    """The environment of a step's process: the worker's, with the app's own Python first
-    on PATH (so `python` and `pytest` are the ones installed with the app)."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    """The environment of a step's process, with the app's own Python first on PATH (so
+    `python` and `pytest` are the ones installed with the app)."""
+    env = {k: v for k, v in os.environ.items() if k in INHERITED_ENV or k.startswith("LC_")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    key_name = context.project.agent_api_key_env
+    if key_name and key_name in os.environ:
+        env[key_name] = os.environ[key_name]
     env.update(extra)
     env.update(SMARTSPEC_RUN_ID=str(context.run_id), SMARTSPEC_SPEC_ID=context.spec_id)
     return env

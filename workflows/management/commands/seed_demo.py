@@ -13,7 +13,14 @@ from accounts.models import Membership, Role, Team
 from workflows.models import Project
 from workflows.workspaces import default_workspace_dir
 
-DEMO_WORKSPACE = Path(__file__).resolve().parents[2] / "demo" / "workspace"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+DEMO_WORKSPACE = DEMO_DIR / "workspace"
+# The demo agent stands in for an AI coding CLI (see workflows/demo/demo_agent.py).
+DEMO_AGENT_COMMAND = (
+    f"python {DEMO_DIR / 'demo_agent.py'} --workflow {{workflow}} --spec-dir {{spec_dir}} "
+    "--workspace {workspace}"
+)
+DEMO_TEST_COMMAND = "python -m pytest -q -p no:cacheprovider --junitxml=${{ report_dir }}/junit.xml"
 DEMO_USERS = {
     "demo-admin": Role.ADMIN,
     "demo-approver": Role.APPROVER,
@@ -52,6 +59,10 @@ class Command(BaseCommand):
                     "name": "Demo bookshop",
                     "workspace": str(workspace.resolve()),
                     "shell_allowlist": ["python", "pytest", "echo", "ls", "cat", "sleep"],
+                    "agent_command": DEMO_AGENT_COMMAND,
+                    "test_command": DEMO_TEST_COMMAND,
+                    # The sample tests measure no coverage; every other default applies.
+                    "quality_thresholds": {"min_coverage": None},
                 },
             )
         self.stdout.write(

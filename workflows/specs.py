@@ -1,0 +1,72 @@
+"""The SmartSpec domain as the web app uses it: one status cache per workspace.
+
+The cache (workflows.domain.status.StatusCache) recomputes a spec only when its files
+changed, so pages and the API ask it freely. It lives per process; every process sees
+the same files, so no cross-process invalidation is needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from workflows.domain.routing import Recommendation, recommend
+from workflows.domain.status import SpecDetail, SpecStatus, StatusCache
+from workflows.domain.workspace import UnknownSpec, Workspace, WorkspaceError
+from workflows.models import Project
+
+_caches: dict[str, StatusCache] = {}
+_lock = threading.Lock()
+
+
+class SpecsUnavailable(LookupError):
+    """The project's workspace cannot be read (moved, deleted, not a directory)."""
+
+
+def status_cache(project: Project) -> StatusCache:
+    with _lock:
+        cache = _caches.get(project.workspace)
+        if cache is None:
+            try:
+                cache = StatusCache(Workspace(project.workspace))
+            except WorkspaceError as exc:
+                raise SpecsUnavailable(str(exc)) from None
+            _caches[project.workspace] = cache
+        return cache
+
+
+def cache_stats() -> dict[str, int]:
+    """Hits and misses over every workspace cache of this process (the performance page)."""
+    totals = {"hits": 0, "misses": 0, "entries": 0}
+    with _lock:
+        for cache in _caches.values():
+            for key, value in cache.stats().items():
+                totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+@dataclass(frozen=True)
+class SpecRow:
+    status: SpecStatus
+    next: Recommendation
+
+
+def project_specs(project: Project) -> list[SpecRow]:
+    return [SpecRow(s, recommend(s)) for s in status_cache(project).all()]
+
+
+def project_spec(project: Project, spec_id: str) -> tuple[SpecDetail, Recommendation]:
+    """One spec with its verification; LookupError (UnknownSpec) when there is none."""
+    detail = status_cache(project).detail(spec_id)
+    return detail, recommend(detail.status)
+
+
+__all__ = [
+    "SpecRow",
+    "SpecsUnavailable",
+    "UnknownSpec",
+    "cache_stats",
+    "project_spec",
+    "project_specs",
+    "status_cache",
+]
