@@ -17,7 +17,7 @@ from django.utils import timezone
 from workflows.engine import dispatch
 from workflows.engine.executors import StepResult
 from workflows.engine.worker import complete
-from workflows.models import Step
+from workflows.models import Step, WorkerCluster
 
 logger = logging.getLogger(__name__)
 S = Step.Status
@@ -68,3 +68,17 @@ def fire_timers() -> int:
     from workflows.services.approvals import approvals_fire_timers
 
     return approvals_fire_timers()
+
+
+def cluster_report_in(*, name: str, workers: int) -> None:
+    """Record that this cluster is alive (the dashboard and /readyz count live ones)."""
+    now = timezone.now()
+    host, _, pid = name.rpartition(":")
+    updated = WorkerCluster.objects.filter(name=name).update(last_seen=now, workers=workers)
+    if not updated:
+        WorkerCluster.objects.create(name=name, host=host, pid=int(pid), workers=workers,
+                                     started_at=now, last_seen=now)
+
+
+def cluster_sign_off(*, name: str) -> None:
+    WorkerCluster.objects.filter(name=name).delete()

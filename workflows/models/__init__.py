@@ -2,6 +2,7 @@ from workflows.models.approvals import ApprovalEntry, ApprovalGate, ApprovalInvi
 from workflows.models.projects import Project
 from workflows.models.runs import Checkpoint, Event, Run, Step
 from workflows.models.templates import TemplateVersion, WorkflowTemplate
+from workflows.models.workers import WorkerCluster
 
 __all__ = [
     "ApprovalEntry",
@@ -13,5 +14,6 @@ __all__ = [
     "Run",
     "Step",
     "TemplateVersion",
+    "WorkerCluster",
     "WorkflowTemplate",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,6 +18,9 @@ from workflows.services.approvals import gate_cancel_for_step
 from workflows.services.events import event_append
 
 S = Step.Status
+SPEC_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,199}$")
+# Step kinds that read or write the run's spec, so the run must name one.
+SPEC_KINDS = ("verify_tasks", "sync_tasks", "quality_gate", "status", "agent")
 
 
 class RunError(ValueError):
@@ -67,6 +71,12 @@ def run_start(
     channel: str,
 ) -> Run:
     definition = template_def(version)
+    if spec_id and not SPEC_ID_RE.match(spec_id):
+        raise RunError(f"{spec_id!r} is not a spec id (lowercase letters, digits, '-' and '_').")
+    if not spec_id and any(s.uses in SPEC_KINDS for s in definition.steps) or (
+        not spec_id and definition.kind == "autopilot"
+    ):
+        raise RunError(f"The workflow {definition.name!r} works on a spec: give a spec_id.")
     with transaction.atomic():
         run = Run.objects.create(
             project=project,

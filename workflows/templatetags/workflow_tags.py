@@ -42,3 +42,28 @@ def duration(value: timedelta | float | None) -> str:
 @register.filter
 def percent(part: float, whole: float) -> int:
     return int(round(100 * part / whole)) if whole else 0
+
+
+@register.filter
+def step_summary(step: Any) -> str:
+    """One line saying what a step produced, per kind; the full output sits behind it."""
+    out = step.output or {}
+    if step.kind == "status" and out.get("recommendation"):
+        rec = out["recommendation"]
+        return f"next: {rec.get('workflow')} — {rec.get('reason', '')}"
+    if step.kind == "verify_tasks" and "total" in out:
+        return f"{out.get('verified', 0)} of {out['total']} tasks verified"
+    if step.kind == "sync_tasks" and "flipped" in out:
+        return f"flipped {', '.join(out['flipped'])}" if out["flipped"] else "nothing to flip"
+    if step.kind == "agent" and out.get("artefact"):
+        return f"wrote {out['artefact']}"
+    if step.kind == "quality_gate" and "criteria" in out:
+        failed = [c["name"] for c in out["criteria"] if not c.get("passed")]
+        return "passed" if not failed else f"failed: {', '.join(failed)}"
+    if "exit_code" in out:
+        return f"exit code {out['exit_code']}"
+    if step.kind == "approval" and out.get("decision"):
+        return f"{out['decision']}: {out.get('outcome', '')}"
+    if "branches" in out:
+        return f"{out.get('succeeded', 0)} of {out['branches']} branches succeeded"
+    return ""

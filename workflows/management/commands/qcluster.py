@@ -8,6 +8,8 @@ on) and then every SUPERVISOR_INTERVAL_SECONDS.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from typing import Any
 
@@ -16,7 +18,7 @@ from django.db import close_old_connections
 from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as QClusterCommand
 
-from workflows.engine.supervisor import supervise
+from workflows.engine.supervisor import cluster_report_in, cluster_sign_off, supervise
 
 logger = logging.getLogger("workflows.supervisor")
 
@@ -31,9 +33,15 @@ class Command(QClusterCommand):
             supervise()
             cluster.stop()
             return
+        self._serve(cluster)
+        cluster_sign_off(name=f"{socket.gethostname()}:{os.getpid()}")
+
+    def _serve(self, cluster: Cluster) -> None:
         interval = float(settings.SUPERVISOR_INTERVAL_SECONDS)
+        name = f"{socket.gethostname()}:{os.getpid()}"
         while cluster.sentinel is not None and cluster.sentinel.is_alive():
             try:
+                cluster_report_in(name=name, workers=int(settings.Q_CLUSTER["workers"]))
                 supervise()
             except Exception as exc:
                 # A database hiccup must not stop the cluster; the next pass tries again.

@@ -1,0 +1,163 @@
+"""Runs: start, list, read, control, and follow their events.
+
+POST /runs                 start (members and up): project, workflow, spec_id?, params → 201
+GET  /runs                 my teams' runs; filter by project, spec_id, status
+GET  /runs/{id}            one run with its steps
+POST /runs/{id}/cancel     | members and up; 409 when the run's state does not allow it
+POST /runs/{id}/resume     |
+POST /runs/{id}/retry      |
+GET  /runs/{id}/events     events after sequence `after`, oldest first
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
+
+from accounts.models import Role
+from workflows.api.errors import ApiError, error_responses
+from workflows.api.pagination import PageQuery, page_of
+from workflows.api.projects import project_workspace
+from workflows.api.schemas import (
+    SLUG_PATTERN,
+    SPEC_ID_PATTERN,
+    EventsOut,
+    RunCreateIn,
+    RunDetailOut,
+    RunPageOut,
+    RunStatus,
+)
+from workflows.models import Project, Run, TemplateVersion, WorkflowTemplate
+from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
+from workflows.services.runs import run_cancel, run_resume, run_retry, run_start
+
+router = Router(tags=["runs"])
+
+MAX_EVENTS = 1000
+
+
+class RunFilters(PageQuery):
+    project: str | None = Field(None, pattern=SLUG_PATTERN, description="A project's slug.")
+    spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN)
+    status: RunStatus | None = None
+
+
+class EventsQuery(Schema):
+    after: int = Field(0, ge=0, le=2**62, description="Answer the events after this seq.")
+    limit: int = Field(500, ge=1, le=MAX_EVENTS)
+
+
+@router.post(
+    "", response={201: RunDetailOut, **error_responses(403, 404, 409)}, summary="Start a run"
+)
+def create_run(request: HttpRequest, payload: RunCreateIn) -> Any:
+    project = get_project_for_user(request.user, payload.project, role=Role.MEMBER)
+    run = start_workflow(
+        request, project, payload.workflow, payload.spec_id or "", payload.params
+    )
+    return Status(201, run_detail(run.pk, request))
+
+
+@router.get("", response={200: RunPageOut, **error_responses()}, summary="My teams' runs")
+def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
+    runs = runs_visible_to(request.user).order_by("-created_at", "-id")
+    if filters.project:
+        runs = runs.filter(project__slug=filters.project)
+    if filters.spec_id:
+        runs = runs.filter(spec_id=filters.spec_id)
+    if filters.status:
+        runs = runs.filter(status=filters.status)
+    return page_of(runs, filters)
+
+
+@router.get("/{int:run_id}", response={200: RunDetailOut, **error_responses(404)})
+def get_run(request: HttpRequest, run_id: int) -> Any:
+    return run_detail(run_id, request)
+
+
+def _control(service: Callable[..., Run], verb: str) -> Callable[[HttpRequest, int], Any]:
+    def control(request: HttpRequest, run_id: int) -> Any:
+        run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
+        service(run=run, by=request.user, channel="api")
+        return run_detail(run.pk, request)
+
+    control.__name__ = f"{verb}_run"
+    control.__doc__ = f"{verb.capitalize()} the run (members and up)."
+    return control
+
+
+for _verb, _service in (("cancel", run_cancel), ("resume", run_resume), ("retry", run_retry)):
+    router.post(
+        f"/{{int:run_id}}/{_verb}",
+        response={200: RunDetailOut, **error_responses(403, 404, 409)},
+        summary=f"{_verb.capitalize()} a run",
+        operation_id=f"{_verb}_run",
+    )(_control(_service, _verb))
+
+
+@router.get(
+    "/{int:run_id}/events", response={200: EventsOut, **error_responses(404)},
+    summary="Events after sequence N",
+)
+def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) -> Any:
+    run = get_run_for_user(request.user, run_id)
+    events = list(
+        run.events.filter(seq__gt=query.after).order_by("seq")[: query.limit + 1]
+    )
+    more = len(events) > query.limit
+    events = events[: query.limit]
+    return {
+        "run": run.pk,
+        "after": query.after,
+        "items": [event.as_message() for event in events],
+        "last_seq": events[-1].seq if events else query.after,
+        "more": more,
+    }
+
+
+# --- helpers shared with the intents endpoint ----------------------------------------------------
+
+
+def start_workflow(
+    request: HttpRequest, project: Project, workflow: str, spec_id: str, params: dict[str, Any]
+) -> Run:
+    """Start the latest version of `workflow`; the caller checked the project role."""
+    version = latest_version(workflow)
+    if spec_id:
+        _check_spec_exists(project, spec_id)
+    return run_start(
+        project=project, version=version, spec_id=spec_id, params=params,
+        started_by=request.user, channel="api",
+    )
+
+
+def latest_version(name: str) -> TemplateVersion:
+    template = WorkflowTemplate.objects.filter(name=name).first()
+    version = template.latest if template else None
+    if version is None:
+        raise ApiError(
+            422, f"No workflow named {name!r}.", "invalid",
+            [{"field": "workflow", "message": "no such workflow template"}],
+        )
+    return version
+
+
+def _check_spec_exists(project: Project, spec_id: str) -> None:
+    # Looked up among the specs discovered inside the workspace, never joined to a path.
+    if project_workspace(project).discover_specs().get(spec_id) is None:
+        raise ApiError(
+            422, f"The project has no spec {spec_id!r}.", "invalid",
+            [{"field": "spec_id", "message": "no such spec in the project's workspace"}],
+        )
+
+
+def run_detail(run_id: int, request: HttpRequest) -> Run:
+    """The run as it is now (after a service changed it), for RunDetailOut."""
+    run = runs_visible_to(request.user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run

@@ -1,0 +1,495 @@
+"""Input (`…In`) and output (`…Out`) schemas of the REST API.
+
+Inputs are strict (unknown fields are refused) so a typo in a script fails loudly instead
+of being ignored. Outputs mirror the models and the SmartSpec domain's `as_dict()` shapes.
+Everything here is resolvable at run time: ninja reads these annotations, so nothing is
+imported only under TYPE_CHECKING.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict, StringConstraints
+
+from workflows.api.pagination import PageOut
+
+RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+StepStatus = Literal[
+    "pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"
+]
+GateStatus = Literal["pending", "approved", "rejected", "cancelled"]
+RoleName = Literal["viewer", "member", "approver", "admin"]
+
+# The same shapes the models and the domain accept; checked again by the services.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,49}$"
+SPEC_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,199}$"
+WORKFLOW_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,79}$"
+PROGRAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"  # a program name, never a path
+
+
+ProgramName = Annotated[str, StringConstraints(pattern=PROGRAM_PATTERN)]
+
+
+class StrictIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class FieldErrorOut(Schema):
+    field: str | None = Field(None, description="The field (dotted) the problem is about.")
+    message: str
+    step: str | None = Field(None, description="For workflow templates: the step id.")
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str = Field(..., description="Machine-readable: not_found, forbidden, invalid, …")
+    errors: list[FieldErrorOut] | None = None
+
+
+# --- me ------------------------------------------------------------------------------------
+
+
+class TeamRoleOut(Schema):
+    slug: str
+    name: str
+    role: RoleName
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    email: str
+    is_staff: bool
+    auth: Literal["token", "session"]
+    teams: list[TeamRoleOut]
+
+
+# --- projects and specs -------------------------------------------------------------------------
+
+
+class ProjectCreateIn(StrictIn):
+    team: str = Field(..., pattern=SLUG_PATTERN, description="The team's slug.")
+    slug: str = Field(..., pattern=SLUG_PATTERN)
+    name: str = Field(..., min_length=1, max_length=200)
+    workspace: str = Field(
+        ..., min_length=1, max_length=500,
+        description="Absolute directory on the server, inside the data directory or "
+        "WORKSPACE_ROOTS.",
+    )
+    shell_allowlist: list[ProgramName] = Field(
+        default_factory=list, max_length=100,
+        description="Program names a shell step may run (no paths).",
+    )
+
+
+class ProjectOut(Schema):
+    slug: str
+    name: str
+    team: str
+    workspace: str
+    shell_allowlist: list[str]
+    created_at: datetime
+    url: str
+
+    @staticmethod
+    def resolve_team(obj: Any) -> str:
+        return str(obj.team.slug)
+
+    @staticmethod
+    def resolve_url(obj: Any) -> str:
+        return str(obj.get_absolute_url())
+
+
+class TaskCountsOut(Schema):
+    total: int
+    checked: int
+    verified: int
+
+
+class DriftOut(Schema):
+    checked_not_verified: list[str]
+    verified_not_checked: list[str]
+
+
+class RecommendationOut(Schema):
+    workflow: str
+    reason: str
+    priority: Literal["high", "normal", "low", "none"]
+    estimate_minutes: int
+
+
+class SpecStatusFields(Schema):
+    spec_id: str
+    category: str | None
+    path: str
+    has_spec: bool
+    has_plan: bool
+    has_tasks: bool
+    docs_present: bool
+    tasks: TaskCountsOut
+    completion_rate: float
+    verified_ratio: float
+    implementation_status: Literal["NOT_STARTED", "IN_PROGRESS", "COMPLETED"]
+    drift: DriftOut
+    invalid_hooks: int
+    tests_present: bool
+    tests_passed: bool | None
+    quality_gate_passed: bool | None
+    verified_since_last_change: bool
+    last_verify_run: str | None
+    warnings: list[str]
+
+
+class SpecStatusOut(SpecStatusFields):
+    next: RecommendationOut = Field(..., description="The next workflow of the loop.")
+
+
+class HookOut(Schema):
+    line: int
+    type: str
+    params: dict[str, str]
+    raw: str
+    error: str | None
+    outcome: Literal[
+        "satisfied", "not_satisfied", "invalid_evidence", "invalid_scope", "needs_manual"
+    ]
+    reason: str
+
+
+class TaskOut(Schema):
+    id: str
+    title: str
+    line: int
+    phase: str | None
+    checked: bool
+    status: Literal[
+        "verified", "not_verified", "missing_evidence", "invalid_evidence", "invalid_scope",
+        "needs_manual",
+    ]
+    drift: bool
+    reasons: list[str]
+    matched_hooks: list[int]
+    hooks: list[HookOut]
+
+
+class ParseIssueOut(Schema):
+    line: int
+    severity: str
+    message: str
+
+
+class SpecDetailOut(Schema):
+    spec_id: str
+    status: SpecStatusFields
+    recommendation: RecommendationOut
+    tasks: list[TaskOut] = Field(..., description="Every task with its verification.")
+    issues: list[ParseIssueOut] = Field(..., description="Problems found parsing tasks.md.")
+
+
+# --- workflow templates ---------------------------------------------------------------------------
+
+
+class TemplateOut(Schema):
+    name: str
+    description: str
+    builtin: bool
+    latest_version: int | None
+    updated_at: datetime
+
+
+class TemplateVersionOut(Schema):
+    number: int
+    created_at: datetime
+    created_by: str | None
+
+
+class TemplateDetailOut(TemplateOut):
+    definition: dict[str, Any]
+    source: str
+    versions: list[TemplateVersionOut]
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+class RunCreateIn(StrictIn):
+    project: str = Field(..., pattern=SLUG_PATTERN, description="The project's slug.")
+    workflow: str = Field(..., pattern=WORKFLOW_NAME_PATTERN, description="Template name.")
+    spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepOut(Schema):
+    key: str
+    step_id: str
+    kind: str
+    status: StepStatus
+    position: int
+    needs: list[str]
+    parent: str | None = Field(None, description="For a for_each branch: the group's key.")
+    item: Any = None
+    attempt: int
+    max_retries: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    output: dict[str, Any]
+    error: str
+
+    @staticmethod
+    def resolve_parent(obj: Any) -> str | None:
+        return obj.parent.key if obj.parent_id else None
+
+
+class RunOut(Schema):
+    id: int
+    project: str
+    workflow: str
+    version: int
+    spec_id: str
+    status: RunStatus
+    params: dict[str, Any]
+    started_by: str | None
+    parent: int | None
+    iterations: int
+    last_seq: int
+    error: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    url: str
+
+    # Resolvers read the related rows runs_visible_to() already selects.
+    @staticmethod
+    def resolve_project(obj: Any) -> str:
+        return str(obj.project.slug)
+
+    @staticmethod
+    def resolve_workflow(obj: Any) -> str:
+        return str(obj.workflow_name)
+
+    @staticmethod
+    def resolve_version(obj: Any) -> int:
+        return int(obj.template_version.number)
+
+    @staticmethod
+    def resolve_started_by(obj: Any) -> str | None:
+        return obj.started_by.get_username() if obj.started_by_id else None
+
+    @staticmethod
+    def resolve_parent(obj: Any) -> int | None:
+        return obj.parent_id  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_url(obj: Any) -> str:
+        return f"/runs/{obj.pk}/"  # the page's address is part of the product's contract
+
+
+class RunDetailOut(RunOut):
+    steps: list[StepOut]
+
+    @staticmethod
+    def resolve_steps(obj: Any) -> list[Any]:
+        return list(obj.steps.select_related("parent").order_by("position", "id"))
+
+
+class EventOut(Schema):
+    seq: int
+    type: str
+    step: str | None
+    data: dict[str, Any]
+    at: datetime
+
+
+class EventsOut(Schema):
+    run: int
+    after: int
+    items: list[EventOut]
+    last_seq: int = Field(..., description="Ask again with after=last_seq for what follows.")
+    more: bool = Field(..., description="More events follow beyond this page.")
+
+
+# --- approvals ------------------------------------------------------------------------------------
+
+
+class GateOut(Schema):
+    id: int
+    title: str
+    status: GateStatus
+    run: int
+    project: str
+    spec_id: str
+    step: str
+    quorum: int
+    deadline: datetime | None
+    created_at: datetime
+    decided_at: datetime | None
+    url: str
+
+    # Resolvers read the related rows gates_visible_to() already selects.
+    @staticmethod
+    def resolve_run(obj: Any) -> int:
+        return int(obj.run_id)
+
+    @staticmethod
+    def resolve_project(obj: Any) -> str:
+        return str(obj.run.project.slug)
+
+    @staticmethod
+    def resolve_spec_id(obj: Any) -> str:
+        return str(obj.run.spec_id)
+
+    @staticmethod
+    def resolve_step(obj: Any) -> str:
+        return str(obj.step.key)
+
+    @staticmethod
+    def resolve_url(obj: Any) -> str:
+        from django.urls import NoReverseMatch
+
+        try:
+            return str(obj.get_absolute_url())
+        except NoReverseMatch:  # without a page of its own, its run's page shows the gate
+            return f"/runs/{obj.run_id}/"
+
+
+class InvitationOut(Schema):
+    user: str
+    sent_at: datetime | None
+    escalation: bool
+    voted: Literal["approve", "reject"] | None
+
+
+class EntryOut(Schema):
+    id: int
+    kind: Literal["approve", "reject", "comment", "system"]
+    user: str | None
+    comment: str
+    form_data: dict[str, Any]
+    channel: str
+    reply_to: int | None
+    at: datetime
+
+    @staticmethod
+    def resolve_user(obj: Any) -> str | None:
+        return obj.user.get_username() if obj.user_id else None
+
+    @staticmethod
+    def resolve_reply_to(obj: Any) -> int | None:
+        return obj.reply_to_id  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_at(obj: Any) -> datetime:
+        return obj.created_at  # type: ignore[no-any-return]
+
+
+class GateDetailOut(GateOut):
+    approvers: list[str]
+    allow_self_approval: bool
+    reject_ends: bool
+    on_timeout: str
+    escalated: bool
+    form: list[dict[str, Any]]
+    form_data: dict[str, Any]
+    outcome: str
+    may_decide: bool = Field(..., description="Whether the caller can vote on it now.")
+    invitations: list[InvitationOut]
+    votes: list[EntryOut]
+    entries: list[EntryOut] = Field(..., description="The threaded history, oldest first.")
+
+    @staticmethod
+    def resolve_may_decide(obj: Any, context: dict[str, Any]) -> bool:
+        from workflows.services.approvals import blocked_self_approval, may_decide
+
+        user = context["request"].user
+        voted = obj.entries.filter(user=user, kind__in=["approve", "reject"]).exists()
+        return bool(
+            obj.is_pending and not voted and may_decide(obj, user)
+            and not blocked_self_approval(obj, user)
+        )
+
+    @staticmethod
+    def resolve_invitations(obj: Any) -> list[dict[str, Any]]:
+        votes = dict(
+            obj.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", "kind")
+        )
+        return [
+            {"user": inv.user.get_username(), "sent_at": inv.sent_at,
+             "escalation": inv.escalation, "voted": votes.get(inv.user_id)}
+            for inv in obj.invitations.select_related("user").order_by("id")
+        ]
+
+    @staticmethod
+    def resolve_votes(obj: Any) -> list[Any]:
+        entries = obj.entries.select_related("user").filter(kind__in=["approve", "reject"])
+        return list(entries.order_by("created_at", "id"))
+
+    @staticmethod
+    def resolve_entries(obj: Any) -> list[Any]:
+        return list(obj.entries.select_related("user").order_by("created_at", "id"))
+
+
+class DecisionIn(StrictIn):
+    verdict: Literal["approve", "reject"]
+    comment: str = Field("", max_length=10_000)
+    form: dict[str, Any] = Field(default_factory=dict, description="The gate's form fields.")
+
+
+# --- intents --------------------------------------------------------------------------------------
+
+
+class IntentIn(StrictIn):
+    text: str = Field(..., min_length=1, max_length=2000)
+    project: str | None = Field(
+        None, pattern=SLUG_PATTERN,
+        description="Needed to execute; also lets `core-001` expand to a spec of the project.",
+    )
+    execute: bool = Field(False, description="Perform the action under your permissions.")
+
+
+class IntentActionOut(Schema):
+    kind: Literal["show_status", "start_workflow", "propose_edit", "none"]
+    workflow: str | None
+    spec_id: str | None
+    description: str
+    needs_spec: bool
+
+
+class IntentOut(Schema):
+    intent: Literal["status", "run", "fix", "verify", "modify", "unknown"]
+    spec_id: str | None
+    confidence: float
+    action: IntentActionOut
+    matched: list[str]
+    executed: bool
+    message: str
+    run: RunOut | None = None
+    specs: list[SpecStatusOut] | None = None
+
+
+# --- pages of lists -----------------------------------------------------------------------------
+
+
+class ProjectPageOut(PageOut):
+    items: list[ProjectOut]
+
+
+class SpecPageOut(PageOut):
+    items: list[SpecStatusOut]
+
+
+class TemplatePageOut(PageOut):
+    items: list[TemplateOut]
+
+
+class RunPageOut(PageOut):
+    items: list[RunOut]
+
+
+class GatePageOut(PageOut):
+    items: list[GateOut]

@@ -1,0 +1,53 @@
+"""The command box: free text → what it would do (a preview) → do it on confirmation."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import AuditEntry, Role
+from accounts.permissions import has_role
+from accounts.ratelimits import limit
+from workflows.selectors import get_project_for_user
+from workflows.services.intents import intent_execute, intent_parse
+from workflows.services.runs import RunError
+
+MAX_TEXT = 500
+
+
+@login_required
+@require_POST
+@limit("moderate")
+def command(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    text = request.POST.get("text", "").strip()[:MAX_TEXT]
+    context: dict[str, object] = {"project": project, "text": text}
+    if not text:
+        context["error"] = "Type what you want, e.g. “run autopilot on core-001” or “สถานะ spec-core-001”."
+    elif request.POST.get("confirm") == "1":
+        try:
+            outcome = intent_execute(text=text, project=project, user=request.user,
+                                     channel=AuditEntry.Channel.WEB)
+        except RunError as exc:
+            context["error"] = str(exc)
+        else:
+            if outcome.run is not None:
+                if request.htmx:  # type: ignore[attr-defined]
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = outcome.run.get_absolute_url()
+                    return response
+                return redirect(outcome.run.get_absolute_url())
+            context["message"] = outcome.message
+    else:
+        intent = intent_parse(text=text, project=project)
+        context["intent"] = intent
+        context["can_execute"] = (
+            intent.action.kind == "start_workflow" and not intent.action.needs_spec
+            and has_role(request.user, project.team_id, Role.MEMBER)
+        )
+        if intent.action.kind == "show_status" and intent.spec_id:
+            context["status_url"] = f"{project.get_absolute_url()}specs/{intent.spec_id}/"
+    template = "workflows/_command_result.html" if request.htmx else "workflows/command.html"  # type: ignore[attr-defined]
+    return render(request, template, context, status=200)
