@@ -92,6 +92,19 @@ def project(team_users: TeamUsers, workspace: Path) -> Project:
     )
 
 
+@pytest.fixture
+def eproject(team_users: Any, data_dir: Any) -> Any:
+    """A project with an empty workspace, for engine tests that need no specs."""
+    from workflows.models import Project
+
+    workspace = data_dir / "workspaces" / "engine"
+    workspace.mkdir(parents=True)
+    return Project.objects.create(
+        team=team_users.team, slug="engine", name="Engine", workspace=str(workspace),
+        shell_allowlist=["echo", "python", "sleep", "false", "sh"],
+    )
+
+
 @pytest.fixture(scope="session")
 def daphne_server(django_db_setup: None, django_db_blocker: object) -> Iterator[RunningProcess]:
     """daphne serving the app on a free port, against the test database."""

@@ -35,3 +35,16 @@ def page(browser: object) -> Iterator[object]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def sign_in(page: object, user: object, base_url: str) -> None:
+    """Give the browser a session for `user` without typing a password."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies(  # type: ignore[attr-defined]
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": base_url}]
+    )

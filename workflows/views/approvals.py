@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts.ratelimits import limit
@@ -78,7 +79,9 @@ def detail(request: HttpRequest, gate_id: int) -> HttpResponse:
     if request.method == "POST":
         errors = _handle_post(request, gate, channel=ApprovalEntry.Channel.WEB, user=request.user)
         if not errors:
-            return redirect(request.POST.get("next") or gate.get_absolute_url())
+            target = request.POST.get("next", "")
+            safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+            return redirect(target if target and safe else gate.get_absolute_url())
     gate.refresh_from_db()
     context = gate_context(gate, request.user) | {"errors": errors, "posted": request.POST}
     return render(request, "workflows/approval_detail.html", context, status=422 if errors else 200)

@@ -49,15 +49,3 @@ def seqs(run: Run) -> list[int]:
 def template(**doc: Any) -> str:
     return yaml.safe_dump(doc)
 
-
-@pytest.fixture
-def eproject(team_users: Any, data_dir: Any) -> Any:
-    """A project with an empty workspace, for engine tests that need no specs."""
-    from workflows.models import Project
-
-    workspace = data_dir / "workspaces" / "engine"
-    workspace.mkdir(parents=True)
-    return Project.objects.create(
-        team=team_users.team, slug="engine", name="Engine", workspace=str(workspace),
-        shell_allowlist=["echo", "python", "sleep", "false", "sh"],
-    )
