@@ -56,3 +56,21 @@ def test_the_admin_is_closed_to_non_staff(client, team_users):
     client.force_login(team_users.admin)
     response = client.get("/admin/")
     assert response.status_code == 302
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_the_admin_console_lists_runs_and_cancels_them(client, team_users, project):
+    from tests.workflows.engine.conftest import start, template
+
+    run = start(project, template(name="adm", steps=[{"id": "a", "uses": "noop", "with": {"sleep": 5}}]))
+    team_users.admin.is_staff = team_users.admin.is_superuser = True
+    team_users.admin.save()
+    client.force_login(team_users.admin)
+    listing = client.get("/admin/workflows/run/?status__exact=running&age=1h").content.decode()
+    assert f"/admin/workflows/run/{run.pk}/change/" in listing
+    for name in ["step", "event", "approvalgate", "workflowtemplate", "workercluster", "project"]:
+        assert client.get(f"/admin/workflows/{name}/").status_code == 200, name
+    client.post("/admin/workflows/run/", {"action": "cancel_runs", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert client.get("/admin/django_q/schedule/").status_code == 200

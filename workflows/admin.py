@@ -1,0 +1,215 @@
+"""The Django admin as the operations console: runs, steps, approvals, templates, workers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from workflows.engine.definitions import TemplateInvalid, parse_source
+from workflows.models import (
+    ApprovalEntry,
+    ApprovalGate,
+    ApprovalInvitation,
+    Checkpoint,
+    Event,
+    Project,
+    Run,
+    Step,
+    TemplateVersion,
+    WorkerCluster,
+    WorkflowTemplate,
+)
+from workflows.services import runs as run_services
+from workflows.services.templates import template_save
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "team", "workspace", "created_at"]
+    list_filter = ["team"]
+    search_fields = ["name", "slug", "workspace"]
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    extra = 0
+    can_delete = False
+    fields = ["key", "kind", "status", "attempt", "max_retries", "started_at", "finished_at", "error"]
+    readonly_fields = fields
+    ordering = ["position", "id"]
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        return False
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+    SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("old", "Older")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Run]) -> QuerySet[Run]:
+        value = self.value()
+        if value in self.SPANS:
+            return queryset.filter(created_at__gte=timezone.now() - self.SPANS[value])
+        if value == "old":
+            return queryset.filter(created_at__lt=timezone.now() - self.SPANS["7d"])
+        return queryset
+
+
+def _control(request: HttpRequest, queryset: QuerySet[Run], action: str) -> None:
+    done, refused = 0, []
+    for run in queryset:
+        try:
+            getattr(run_services, f"run_{action}")(run=run, by=request.user, channel="admin")
+            done += 1
+        except run_services.RunError as exc:
+            refused.append(f"run {run.pk}: {exc}")
+    if done:
+        messages.success(request, f"{action.capitalize()}: {done} run(s).")
+    for reason in refused:
+        messages.warning(request, reason)
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["id", "workflow_name", "project", "spec_id", "status", "started_by", "created_at", "finished_at"]
+    list_filter = ["status", "project", AgeFilter, "workflow_name"]
+    search_fields = ["id", "spec_id", "workflow_name", "project__slug"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["project", "template_version", "workflow_name", "spec_id", "status", "params",
+                       "started_by", "parent", "max_parallel", "iterations", "last_seq", "error",
+                       "created_at", "started_at", "finished_at"]
+    inlines = [StepInline]
+    actions = ["cancel_runs", "retry_runs", "resume_runs"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # runs start from a template: the pages, the API, or the command box
+
+    @admin.action(description="Cancel selected runs")
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        _control(request, queryset, "cancel")
+
+    @admin.action(description="Retry selected runs (succeeded steps are kept)")
+    def retry_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        _control(request, queryset, "retry")
+
+    @admin.action(description="Resume selected failed runs from their failed step")
+    def resume_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        _control(request, queryset, "resume")
+
+
+@admin.register(Step)
+class StepAdmin(admin.ModelAdmin):
+    list_display = ["key", "run", "kind", "status", "attempt", "lease_owner", "lease_until", "started_at", "finished_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["key", "run__id"]
+    readonly_fields = [f.name for f in Step._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["run", "seq", "type", "step", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["run__id"]
+    readonly_fields = [f.name for f in Event._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(admin.ModelAdmin):
+    list_display = ["run", "seq", "step", "created_at"]
+    readonly_fields = [f.name for f in Checkpoint._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class InvitationInline(admin.TabularInline):
+    model = ApprovalInvitation
+    extra = 0
+    fields = ["user", "sent_at", "link_used_at", "escalation"]
+    readonly_fields = fields
+
+
+class EntryInline(admin.TabularInline):
+    model = ApprovalEntry
+    extra = 0
+    fields = ["created_at", "user", "kind", "channel", "comment", "form_data", "reply_to"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(ApprovalGate)
+class ApprovalGateAdmin(admin.ModelAdmin):
+    list_display = ["title", "run", "status", "quorum", "deadline", "created_at", "decided_at"]
+    list_filter = ["status", "on_timeout", "escalated"]
+    search_fields = ["title", "run__id"]
+    readonly_fields = [f.name for f in ApprovalGate._meta.fields]
+    inlines = [InvitationInline, EntryInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class VersionInline(admin.TabularInline):
+    model = TemplateVersion
+    extra = 0
+    fields = ["number", "created_by", "created_at", "source"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-number"]
+
+
+@admin.register(WorkflowTemplate)
+class WorkflowTemplateAdmin(admin.ModelAdmin):
+    """Editing the source here saves a new validated version, as the API and pages do."""
+
+    list_display = ["name", "description", "builtin", "updated_at"]
+    list_filter = ["builtin"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["name", "description", "builtin", "created_at", "updated_at"]
+    inlines = [VersionInline]
+    actions = ["revalidate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # new templates are written on /workflows/ or POST /api/v1/workflows
+
+    @admin.action(description="Validate the latest version again")
+    def revalidate(self, request: HttpRequest, queryset: QuerySet[WorkflowTemplate]) -> None:
+        for template in queryset:
+            latest = template.latest
+            if latest is None:
+                continue
+            try:
+                template_save(data=parse_source(latest.source, "application/yaml"),
+                              created_by=request.user, channel="admin")
+            except TemplateInvalid as exc:
+                messages.error(request, f"{template.name}: {exc}")
+            else:
+                messages.success(request, f"{template.name} is valid.")
+
+
+@admin.register(WorkerCluster)
+class WorkerClusterAdmin(admin.ModelAdmin):
+    list_display = ["name", "host", "pid", "workers", "started_at", "last_seen", "alive"]
+    readonly_fields = [f.name for f in WorkerCluster._meta.fields]
+
+    @admin.display(boolean=True)
+    def alive(self, obj: WorkerCluster) -> bool:
+        return obj.is_alive
