@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from workflows.domain.quality_gate import run_quality_gate, write_quality_gate_report
-from workflows.domain.reports import SYNC_WORKFLOW, write_report, write_verification_report
+from workflows.domain.reports import write_verification_report
 from workflows.domain.routing import recommend
 from workflows.domain.status import spec_status
-from workflows.domain.sync import sync_checkboxes
+from workflows.domain.sync import sync_spec_tasks, write_sync_report
 from workflows.domain.verification import verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
@@ -66,26 +66,19 @@ def sync_tasks(context: StepContext) -> StepResult:
     try:
         workspace = _workspace(context)
         location = workspace.spec(context.spec_id)
+        statuses = next(
+            (o["statuses"] for o in context.inputs.values() if isinstance(o.get("statuses"), dict)),
+            None,
+        )
+        source_run = str(context.run_id) if statuses is not None else None
+        if statuses is None:
+            statuses = verify_spec(workspace, location, run_id=str(context.run_id)).statuses()
+        result = sync_spec_tasks(workspace, location, statuses)
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
         return StepResult.fail(str(exc))
-    statuses = next(
-        (out["statuses"] for out in context.inputs.values() if isinstance(out.get("statuses"), dict)),
-        None,
-    )
-    if statuses is None:
-        statuses = verify_spec(workspace, location, run_id=str(context.run_id)).statuses()
-    rel = location.file("tasks.md")
-    read = workspace.read_text(rel)
-    if read.text is None:
-        return StepResult.fail(f"{rel}: {read.message or read.problem}")
-    result = sync_checkboxes(read.text, statuses, filename=rel)
-    if result.changed:
-        workspace.write_text(rel, result.text)
     for line in result.diff.splitlines():
         context.log(line)
-    summary = {"spec_id": context.spec_id, "run_id": str(context.run_id), **result.as_dict()}
-    markdown = f"# Sync of {rel}\n\nFlipped: {', '.join(result.flipped) or 'nothing'}\n\n```diff\n{result.diff}```\n"
-    ref = write_report(workspace, SYNC_WORKFLOW, str(context.run_id), summary, markdown)
+    ref = write_sync_report(workspace, context.spec_id, str(context.run_id), result, source_run)
     return StepResult.ok(flipped=list(result.flipped), diff=result.diff, report=ref.rel_dir)
 
 
