@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count
 from django.utils import timezone
 
 from workflows.engine.autopilot import is_turn_end
@@ -19,11 +20,16 @@ S = Step.Status
 
 
 def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bool:
-    """Compare-and-set a step from its current status; record the event. False if it moved."""
+    """Compare-and-set a step from its current status (and attempt); record the event.
+
+    False when the row moved on meanwhile (another worker, a cancel): nothing is written.
+    """
     now = timezone.now()
     if status in Step.FINISHED:
         fields.setdefault("finished_at", now)
-    updated = Step.objects.filter(pk=step.pk, status=step.status).update(status=status, **fields)
+    updated = Step.objects.filter(pk=step.pk, status=step.status, attempt=step.attempt).update(
+        status=status, **fields
+    )
     if not updated:
         return False
     old = step.status
@@ -33,20 +39,13 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     data: dict[str, Any] = {"status": status, "from": old, "attempt": step.attempt}
     if fields.get("error"):
         data["error"] = fields["error"]
-    event_append(run_id=step.run_id, type=event, step=step, data=data)
+    recorded = event_append(run_id=step.run_id, type=event, step=step, data=data)
     if status in Step.FINISHED and step.parent_id is None:
-        checkpoint(step)
+        Checkpoint.objects.create(
+            run_id=step.run_id, seq=recorded.seq, step=step,
+            state={"key": step.key, "status": step.status, "output": step.output},
+        )
     return True
-
-
-def checkpoint(step: Step) -> None:
-    seq = Run.objects.filter(pk=step.run_id).values_list("last_seq", flat=True).get()
-    Checkpoint.objects.create(
-        run_id=step.run_id,
-        seq=seq,
-        step=step,
-        state={"key": step.key, "status": step.status, "output": step.output},
-    )
 
 
 def run_set_status(run: Run, status: str, *, error: str = "") -> bool:
@@ -96,9 +95,10 @@ def run_advance(run: Run, changed: list[Step] | None = None) -> list[int]:
                 frontier += _dependents(run, step)
     if run.status in Run.FINISHED:
         return []
-    _mark_ready(run, frontier)
-    queued = _fill_slots(run)
-    _settle_run(run)
+    ready = _mark_ready(run, frontier, known={s.key: s.status for s in changed or []})
+    queued = _fill_slots(run, ready)
+    if not (queued and run.status == Run.Status.RUNNING):
+        _settle_run(run)
     return queued
 
 
@@ -117,11 +117,19 @@ def _dependents(run: Run, step: Step) -> list[Step]:
     return list(run.steps.filter(key__in=step.dependents, status=S.PENDING))
 
 
-def _mark_ready(run: Run, frontier: list[Step]) -> None:
-    """Decide each frontier step: skipped (a need failed), ready, or still waiting."""
+def _mark_ready(run: Run, frontier: list[Step], known: dict[str, str]) -> list[Step]:
+    """Decide each frontier step: skipped (a need failed), ready, or still waiting.
+
+    Returns the steps that became ready. `known` holds statuses the caller already has
+    (the steps that just finished), so a chain step whose one need just succeeded costs
+    no query here.
+    """
+    ready: list[Step] = []
     while frontier:
-        needed = {k for s in frontier for k in s.needs}
-        states = dict(run.steps.filter(key__in=needed).values_list("key", "status"))
+        needed = {k for s in frontier for k in s.needs} - known.keys()
+        states = dict(known)
+        if needed:
+            states.update(run.steps.filter(key__in=needed).values_list("key", "status"))
         next_frontier: list[Step] = []
         for step in sorted(frontier, key=lambda s: (s.position, s.pk)):
             need_states = [states.get(k, S.PENDING) for k in step.needs]
@@ -136,20 +144,27 @@ def _mark_ready(run: Run, frontier: list[Step]) -> None:
                     if step.is_finished:
                         next_frontier += _dependents(run, step)
                 elif not step.ready:
-                    Step.objects.filter(pk=step.pk).update(ready=True)
-                    step.ready = True
+                    ready.append(step)
         frontier = next_frontier
+    return ready
 
 
-def _fill_slots(run: Run) -> list[int]:
-    slots = run.max_parallel - run.steps.filter(status__in=(S.QUEUED, S.RUNNING), for_each__isnull=True).count()
-    if slots <= 0:
-        return []
+def _fill_slots(run: Run, ready: list[Step]) -> list[int]:
+    """Queue ready steps while the run has free slots; the rest wait, marked ready."""
+    active = run.steps.filter(status__in=(S.QUEUED, S.RUNNING), for_each__isnull=True).count()
+    slots = run.max_parallel - active
     queued = []
-    ready = run.steps.filter(status=S.PENDING, ready=True).order_by("position", "id")[:slots]
     for step in ready:
-        if step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=timezone.now()):
+        if slots > 0 and step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=timezone.now()):
             queued.append(step.pk)
+            slots -= 1
+        else:
+            Step.objects.filter(pk=step.pk).update(ready=True)
+    if slots > 0 and (not ready or len(queued) == len(ready)):
+        # Steps readied earlier (or fan-out branches) that waited for a slot.
+        for step in run.steps.filter(status=S.PENDING, ready=True).order_by("position", "id")[:slots]:
+            if step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=timezone.now()):
+                queued.append(step.pk)
     return queued
 
 
@@ -194,12 +209,11 @@ def _join(branch: Step) -> Step | None:
     group = Step.objects.get(pk=branch.parent_id)
     if group.status != S.RUNNING:
         return None
-    counts = {S.SUCCEEDED: 0, S.FAILED: 0, S.CANCELLED: 0}
-    total = 0
-    for status in group.branches.values_list("status", flat=True):
-        total += 1
-        if status in counts:
-            counts[status] += 1
+    by_status = dict(
+        group.branches.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    total = sum(by_status.values())
+    counts = {st: by_status.get(st, 0) for st in (S.SUCCEEDED, S.FAILED, S.CANCELLED)}
     need = _join_need(group.join, total)
     done = counts[S.SUCCEEDED]
     lost = counts[S.FAILED] + counts[S.CANCELLED]

@@ -38,8 +38,7 @@ def reap_expired_leases() -> int:
         result = StepResult.fail(
             f"the worker running it stopped responding (lease expired; attempt {step.attempt})"
         )
-        queued = complete(step, result, lease_until__lt=now)
-        dispatch.enqueue(queued)
+        complete(step, result, lease_until__lt=now)
         count += 1
         logger.warning("reaped step %s of run %s (attempt %s)", step.key, step.run_id, step.attempt)
     return count

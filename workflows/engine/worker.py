@@ -38,17 +38,22 @@ def lease_seconds() -> int:
 
 
 def execute_step(step_id: int) -> None:
-    """Run the step if it is still queued, then any single successor it made ready."""
-    next_id: int | None = step_id
-    while next_id is not None:
-        next_id = _execute_one(next_id)
+    """Run the step if it is still queued, then any successor it made ready.
 
-
-def _execute_one(step_id: int) -> int | None:
+    Completing a step and claiming the next one it readied happen in one transaction, and
+    the run is read once per chain: a chain of quick steps costs no queue round trip.
+    """
     step = claim(step_id)
-    if step is None:
-        return None
-    context = _context(step)
+    run: Run | None = None
+    while step is not None:
+        if run is None or run.pk != step.run_id:
+            run = Run.objects.select_related("project").get(pk=step.run_id)
+        result = _execute(step, run)
+        step = complete(step, result, run=run, claim_next=True)
+
+
+def _execute(step: Step, run: Run) -> StepResult:
+    context = _context(step, run)
     heartbeat = Heartbeat.get()
     heartbeat.watch(step, context)
     try:
@@ -60,66 +65,85 @@ def _execute_one(step_id: int) -> int | None:
         heartbeat.release()
     if context.stop_event.is_set() and result.status == "succeeded":
         result = context.interrupted()
-    queued = complete(step, result)
-    if not queued:
-        return None
-    dispatch.enqueue(queued[1:])
-    return queued[0]
+    return result
 
 
-def claim(step_id: int) -> Step | None:
-    """Take a queued step for this worker, or None when it is not ours to run."""
+def claim(step_id: int, run: Run | None = None) -> Step | None:
+    """Take a queued step for this worker, or None when it is not ours to run.
+
+    `run`, when the caller holds it, saves re-checking a run known to be running.
+    """
+    with transaction.atomic(savepoint=False):
+        return _claim(step_id, run)
+
+
+def _claim(step_id: int, run: Run | None) -> Step | None:
     now = timezone.now()
-    with transaction.atomic():
-        step = Step.objects.filter(pk=step_id, status=S.QUEUED).first()
-        if step is None or (step.not_before is not None and step.not_before > now):
-            return None
-        if not step_set_status(
-            step, S.RUNNING, event="step.started",
-            attempt=step.attempt + 1, lease_owner=WORKER_ID,
-            lease_until=now + timedelta(seconds=lease_seconds()), started_at=now,
-            not_before=None,
-        ):
-            return None
-        run = Run.objects.get(pk=step.run_id)
-        if run.status in (Run.Status.QUEUED, Run.Status.WAITING):
-            run_set_status(run, Run.Status.RUNNING)
+    step = Step.objects.filter(pk=step_id, status=S.QUEUED).first()
+    if step is None or (step.not_before is not None and step.not_before > now):
+        return None
+    if not step_set_status(
+        step, S.RUNNING, event="step.started",
+        attempt=step.attempt + 1, lease_owner=WORKER_ID,
+        lease_until=now + timedelta(seconds=lease_seconds()), started_at=now, not_before=None,
+    ):
+        return None
+    if run is not None and run.pk == step.run_id and run.status == Run.Status.RUNNING:
+        return step
+    # Only a queued or waiting run changes here.
+    if Run.objects.filter(
+        pk=step.run_id, status__in=(Run.Status.QUEUED, Run.Status.WAITING)
+    ).update(status=Run.Status.RUNNING):
+        Run.objects.filter(pk=step.run_id, started_at__isnull=True).update(started_at=now)
+        event_append(run_id=step.run_id, type="run.running", data={"status": "running"})
     return step
 
 
-def complete(step: Step, result: StepResult, **guard: object) -> list[int]:
-    """Record the result of this attempt and advance the run; returns newly queued steps.
+def complete(
+    step: Step, result: StepResult, *, run: Run | None = None, claim_next: bool = False,
+    **guard: object,
+) -> Step | None:
+    """Record the result of this attempt and advance the run.
 
-    `guard` adds conditions the step row must still meet (the supervisor passes an expired
-    lease), so two parties can never both complete one attempt.
+    Every change is a compare-and-set on (status, attempt); `guard` adds conditions the row
+    must still meet (the supervisor passes an expired lease), so two parties can never both
+    complete one attempt, and a cancelled or superseded attempt changes nothing. Steps that
+    became ready go to the queue once this commits; with `claim_next`, the first of them is
+    claimed here instead and returned, for this worker to run at once.
     """
     with transaction.atomic():
-        current = Step.objects.filter(
-            pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard
-        ).exists()
-        if not current:
-            return []  # cancelled, or a newer attempt took over: this result is stale
-        fields = {"lease_owner": "", "lease_until": None, "output": result.output}
-        if result.status == "succeeded":
-            step_set_status(step, S.SUCCEEDED, event="step.succeeded", **fields)
-        elif result.status == "waiting":
-            step_set_status(step, S.WAITING, event="step.waiting", **fields)
-            _finish_if_decided(step)
-        elif step.attempt <= step.max_retries:
-            delay = backoff_seconds(step.attempt)
-            step_set_status(
-                step, S.QUEUED, event="step.retrying", error=result.error,
-                not_before=timezone.now() + timedelta(seconds=delay),
-                enqueued_at=timezone.now(), **fields,
-            )
-            return []  # the supervisor sends it once its backoff has passed
-        else:
-            step_set_status(step, S.FAILED, event="step.failed", error=result.error, **fields)
-        run = Run.objects.get(pk=step.run_id)
-        if step.is_finished:
-            return run_advance(run, [step])
-        run_advance(run, [])
+        queued = _record(step, result, run, guard)
+        mine = claim(queued.pop(0), run) if queued and claim_next else None
+        dispatch.after_commit(queued)
+    return mine
+
+
+def _record(step: Step, result: StepResult, run: Run | None, guard: dict[str, object]) -> list[int]:
+    if guard and not Step.objects.filter(
+        pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard
+    ).exists():
         return []
+    fields = {"lease_owner": "", "lease_until": None, "output": result.output}
+    if result.status == "succeeded":
+        moved = step_set_status(step, S.SUCCEEDED, event="step.succeeded", **fields)
+    elif result.status == "waiting":
+        moved = step_set_status(step, S.WAITING, event="step.waiting", **fields)
+        if moved:
+            _finish_if_decided(step)
+    elif step.attempt <= step.max_retries:
+        delay = backoff_seconds(step.attempt)
+        step_set_status(
+            step, S.QUEUED, event="step.retrying", error=result.error,
+            not_before=timezone.now() + timedelta(seconds=delay),
+            enqueued_at=timezone.now(), **fields,
+        )
+        return []  # the supervisor sends it once its backoff has passed
+    else:
+        moved = step_set_status(step, S.FAILED, event="step.failed", error=result.error, **fields)
+    if not moved:
+        return []  # cancelled, or a newer attempt took over: this result is stale
+    run = Run.objects.get(pk=step.run_id) if run is None else run
+    return run_advance(run, [step] if step.is_finished else [])
 
 
 def _finish_if_decided(step: Step) -> None:
@@ -137,20 +161,17 @@ def backoff_seconds(attempt: int) -> float:
     return float(min(base * (2 ** max(0, attempt - 1)), 300.0))
 
 
-def _context(step: Step) -> StepContext:
-    run = Run.objects.select_related("project").get(pk=step.run_id)
-    inputs = dict(
-        Step.objects.filter(run_id=step.run_id, key__in=step.needs).values_list("key", "output")
-    )
-    if step.parent_id is not None:
-        parent = Step.objects.get(pk=step.parent_id)
-        inputs.update(
-            Step.objects.filter(run_id=step.run_id, key__in=parent.needs).values_list("key", "output")
-        )
+def _context(step: Step, run: Run) -> StepContext:
+    def inputs() -> dict[str, dict[str, object]]:
+        keys = list(step.needs)
+        if step.parent_id is not None:
+            keys += Step.objects.get(pk=step.parent_id).needs
+        return dict(Step.objects.filter(run_id=step.run_id, key__in=keys).values_list("key", "output"))
+
     return StepContext(
         run_id=run.pk, step_pk=step.pk, key=step.key, kind=step.kind, attempt=step.attempt,
         config=dict(step.config), item=step.item, spec_id=run.spec_id, params=dict(run.params),
-        project=run.project, inputs=inputs, timeout_seconds=step.timeout_seconds,
+        project=run.project, load_inputs=inputs, timeout_seconds=step.timeout_seconds,
     )
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
 from workflows.models import Event, Run, Step
 
@@ -16,12 +15,14 @@ def event_append(
 ) -> Event:
     """Append an event with the run's next sequence number. Call inside a transaction.
 
-    The counter row on the run is updated first, so concurrent writers to one run queue
-    up on that row and sequences come out gapless and unique.
+    The counter row on the run is bumped first (one UPDATE … RETURNING), so concurrent
+    writers to one run queue up on that row and sequences come out gapless and unique.
     """
-    assert transaction.get_connection().in_atomic_block, "events are written in a transaction"
-    Run.objects.filter(pk=run_id).update(last_seq=F("last_seq") + 1)
-    seq = Run.objects.filter(pk=run_id).values_list("last_seq", flat=True).get()
+    connection = transaction.get_connection()
+    assert connection.in_atomic_block, "events are written in a transaction"
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQ_SQL, [run_id])
+        seq = cursor.fetchone()[0]
     payload = dict(data or {})
     if step is not None:
         payload.setdefault("key", step.key)
@@ -29,6 +30,11 @@ def event_append(
     if settings.REDIS_URL:
         transaction.on_commit(lambda: publish(event))
     return event
+
+
+_NEXT_SEQ_SQL = (
+    f"UPDATE {Run._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq"
+)
 
 
 def run_group(run_id: int) -> str:

@@ -141,7 +141,7 @@ def test_a_stale_attempt_cannot_complete_over_a_newer_one(eproject):
     Step.objects.filter(pk=step.pk).update(status="queued")  # the lease expired, it was re-queued
     newer = claim(step.pk)
     assert newer.attempt == 2
-    assert complete(step, StepResult.fail("late")) == []
+    assert complete(step, StepResult.fail("late")) is None
     assert Step.objects.get(pk=step.pk).status == "running"
     complete(newer, StepResult.ok())
     assert Step.objects.get(pk=step.pk).status == "succeeded"

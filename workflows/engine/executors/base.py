@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,13 +40,18 @@ class StepContext:
     spec_id: str
     params: dict[str, Any]
     project: Project
-    inputs: dict[str, dict[str, Any]]
+    load_inputs: Callable[[], dict[str, dict[str, Any]]]
     timeout_seconds: int | None = None
     started: float = field(default_factory=time.monotonic)
     stop_event: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
     _log_lines: list[str] = field(default_factory=list)
     _log_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """Outputs of the steps this one needs (read on first use: most steps never ask)."""
+        return self.load_inputs()
 
     @property
     def workspace(self) -> Path:

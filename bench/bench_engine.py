@@ -1,0 +1,190 @@
+"""Engine overhead: a chain of no-op steps and a for_each fan-out, beside LangGraph.
+
+    python bench/bench_engine.py [--steps 200] [--items 1000] [--workers 2] [--repeat 3]
+
+It uses a throwaway database: SQLite in a temporary data directory by default; with
+DATABASE_URL=postgres://…/anything and REDIS_URL=redis://… it creates (and drops) the
+database `smartspec_bench` on that server and uses Redis for the queue and channel layer.
+Needs the bench extra: `.venv/bin/uv pip install -r bench/requirements.lock`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def prepare_environment(data_dir: Path) -> str:
+    os.environ["SMARTSPEC_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartspec.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        import psycopg
+
+        parsed = urlparse(url)
+        admin = urlunparse(parsed._replace(path="/postgres"))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS smartspec_bench WITH (FORCE)")
+            conn.execute("CREATE DATABASE smartspec_bench")
+        os.environ["DATABASE_URL"] = urlunparse(parsed._replace(path="/smartspec_bench"))
+        return "PostgreSQL + Redis" if os.environ.get("REDIS_URL") else "PostgreSQL"
+    return "SQLite (WAL) + ORM broker"
+
+
+def setup_django() -> object:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate_all", verbosity=0)
+    from accounts.models import Team
+    from workflows.models import Project
+
+    team = Team.objects.create(slug="bench", name="Bench")
+    workspace = Path(os.environ["SMARTSPEC_DATA_DIR"]) / "workspaces" / "bench"
+    workspace.mkdir(parents=True)
+    return Project.objects.create(team=team, slug="bench", name="Bench", workspace=str(workspace))
+
+
+def version(name: str, steps: list[dict[str, object]], max_parallel: int = 4) -> object:
+    from workflows.services.templates import template_save
+
+    return template_save(data={"name": name, "max_parallel": max_parallel, "steps": steps},
+                         created_by=None, channel="system")
+
+
+def chain_steps(n: int) -> list[dict[str, object]]:
+    return [{"id": "s0", "uses": "noop"}] + [
+        {"id": f"s{i}", "uses": "noop", "needs": [f"s{i - 1}"]} for i in range(1, n)
+    ]
+
+
+def chain_in_process(project: object, n: int) -> float:
+    """Seconds per step with one worker executing in this process (no queue hop)."""
+    from workflows.engine.worker import execute_step
+    from workflows.models import Step
+    from workflows.services.runs import run_start
+
+    template = version("bench-chain", chain_steps(n))
+    began = time.perf_counter()
+    run = run_start(project=project, version=template, started_by=None, channel="system")
+    first = Step.objects.get(run=run, key="s0")
+    execute_step(first.pk)
+    elapsed = time.perf_counter() - began
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.status
+    return elapsed / n
+
+
+def start_cluster(workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "Q_WORKERS": str(workers)}
+    log = open(Path(os.environ["SMARTSPEC_DATA_DIR"]) / "qcluster.log", "wb")  # noqa: SIM115
+    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_cluster_ready() -> None:
+    from workflows.models import WorkerCluster
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not WorkerCluster.objects.exists():
+        time.sleep(0.1)
+
+
+def run_through_cluster(project: object, template: object) -> float:
+    from workflows.models import Run
+    from workflows.services.runs import run_start
+
+    began = time.perf_counter()
+    run = run_start(project=project, version=template, started_by=None, channel="system")
+    while True:
+        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
+        if status in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.02)
+    assert status == "succeeded", status
+    return time.perf_counter() - began
+
+
+def langgraph_chain(n: int, directory: Path) -> float:
+    """LangGraph with its SQLite checkpointer: seconds per step over the same chain."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class State(TypedDict):
+        count: int
+
+    def step(state: State) -> State:
+        return {"count": state["count"] + 1}
+
+    graph = StateGraph(State)
+    for i in range(n):
+        graph.add_node(f"s{i}", step)
+    graph.add_edge(START, "s0")
+    for i in range(1, n):
+        graph.add_edge(f"s{i - 1}", f"s{i}")
+    graph.add_edge(f"s{n - 1}", END)
+    conn = sqlite3.connect(directory / f"langgraph-{time.time_ns()}.sqlite", check_same_thread=False)
+    app = graph.compile(checkpointer=SqliteSaver(conn))
+    began = time.perf_counter()
+    result = app.invoke({"count": 0}, {"configurable": {"thread_id": "bench"}, "recursion_limit": n + 10})
+    elapsed = time.perf_counter() - began
+    assert result["count"] == n
+    conn.close()
+    return elapsed / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="smartspec-bench-") as tmp:
+        label = prepare_environment(Path(tmp))
+        project = setup_django()
+        in_process = statistics.median(chain_in_process(project, args.steps) for _ in range(args.repeat))
+        peer = statistics.median(langgraph_chain(args.steps, Path(tmp)) for _ in range(args.repeat))
+        cluster = start_cluster(args.workers)
+        try:
+            wait_cluster_ready()
+            chain = version("bench-chain", chain_steps(args.steps))
+            through = statistics.median(
+                run_through_cluster(project, chain) for _ in range(args.repeat)
+            ) / args.steps
+            fan = version("bench-fan", [{"id": "fan", "uses": "noop", "for_each": list(range(args.items))}],
+                          max_parallel=args.workers * 4)
+            fan_wall = statistics.median(run_through_cluster(project, fan) for _ in range(args.repeat))
+        finally:
+            os.killpg(cluster.pid, 15)
+            cluster.wait()
+        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            from django.db import connections
+
+            connections.close_all()
+    print(f"configuration: {label}")
+    print(f"chain of {args.steps} no-op steps, one worker in-process: {in_process * 1000:.2f} ms/step")
+    print(f"chain of {args.steps} no-op steps, through a qcluster ({args.workers} workers): {through * 1000:.2f} ms/step")
+    print(f"LangGraph {args.steps}-node chain, SqliteSaver checkpointer: {peer * 1000:.2f} ms/step")
+    print(f"for_each over {args.items} no-op items, {args.workers} workers: {fan_wall:.2f} s wall "
+          f"({fan_wall / args.items * 1000:.2f} ms/item)")
+
+
+if __name__ == "__main__":
+    main()
