@@ -6,13 +6,13 @@ MANAGE := $(BIN)/python manage.py
 PORT   ?= 8000
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 
-.PHONY: run test setup db browser lint typecheck lock clean
+.PHONY: run test setup db static browser lint typecheck lock bench clean
 
 run: db
 	$(MANAGE) seed_demo
 	$(MANAGE) serve --port $(PORT)
 
-test: setup browser
+test: setup browser static
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed
@@ -23,8 +23,10 @@ $(VENV)/.installed: requirements.lock
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	touch $@
 
-db: setup
+db: setup static
 	$(MANAGE) migrate_all
+
+static: setup
 	$(MANAGE) collectstatic --noinput --verbosity 0
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
@@ -44,6 +46,11 @@ typecheck: setup
 # Re-pin every dependency after editing pyproject.toml.
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --generate-hashes --python-version 3.11 -q -c requirements.lock -o bench/requirements.lock
+
+# Benchmarks need a few more packages (LangGraph, websockets): bench/requirements.lock.
+bench: setup
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r bench/requirements.lock
 
 clean:
 	rm -rf $(VENV) staticfiles
