@@ -21,11 +21,7 @@ def role_in(user: AnyUser, team: Team | int) -> Role | None:
     if not user.is_authenticated:
         return None
     team_id = team if isinstance(team, int) else team.pk
-    role = (
-        Membership.objects.filter(user=user, team_id=team_id)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
     return Role(role) if role else None
 
 
@@ -38,6 +34,4 @@ def team_ids_with_role(user: AnyUser, role: str) -> list[int]:
     if not user.is_authenticated:
         return []
     allowed = [r for r, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role(role)]]
-    return list(
-        Membership.objects.filter(user=user, role__in=allowed).values_list("team_id", flat=True)
-    )
+    return list(Membership.objects.filter(user=user, role__in=allowed).values_list("team_id", flat=True))

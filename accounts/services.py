@@ -39,19 +39,23 @@ def token_create(*, user: AbstractBaseUser, name: str, channel: str) -> tuple[Ap
         user=user, name=name, token_hash=hash_token(raw), hint=raw[: len(ApiToken.PREFIX) + 4]
     )
     audit_record(
-        action="accounts.token.created", channel=channel, actor=user, obj=token,
+        action="accounts.token.created",
+        channel=channel,
+        actor=user,
+        obj=token,
         data={"name": name},
     )
     return token, raw
 
 
 def token_revoke(*, token: ApiToken, by: AbstractBaseUser, channel: str) -> bool:
-    changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if changed:
         audit_record(
-            action="accounts.token.revoked", channel=channel, actor=by, obj=token,
+            action="accounts.token.revoked",
+            channel=channel,
+            actor=by,
+            obj=token,
             data={"name": token.name},
         )
     return bool(changed)

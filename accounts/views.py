@@ -15,9 +15,7 @@ from accounts.permissions import teams_of
 from accounts.ratelimits import limit
 from accounts.services import token_create, token_revoke
 
-login = limit("strict", methods=("POST",))(
-    auth_views.LoginView.as_view(redirect_authenticated_user=True)
-)
+login = limit("strict", methods=("POST",))(auth_views.LoginView.as_view(redirect_authenticated_user=True))
 password_reset = limit("strict", methods=("POST",))(
     auth_views.PasswordResetView.as_view(
         subject_template_name="registration/password_reset-subject.txt",
@@ -25,9 +23,7 @@ password_reset = limit("strict", methods=("POST",))(
         html_email_template_name="registration/password_reset-body.html",
     )
 )
-password_reset_confirm = limit("strict", methods=("POST",))(
-    auth_views.PasswordResetConfirmView.as_view()
-)
+password_reset_confirm = limit("strict", methods=("POST",))(auth_views.PasswordResetConfirmView.as_view())
 
 
 @login_required

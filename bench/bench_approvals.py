@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gates", type=int, default=20)
     args = parser.parse_args()
     from bench_engine import prepare_environment, setup_django, start_cluster, wait_cluster_ready
@@ -42,18 +44,27 @@ def main() -> None:
 
         approver = User.objects.create_user("approver", email="a@example.com")
         Membership.objects.create(user=approver, team=project.team, role="approver")
-        version = template_save(data={"name": "gate", "steps": [
-            {"id": "review", "uses": "approval", "with": {"approvers": ["approver"]}},
-            {"id": "next", "uses": "noop", "needs": ["review"]},
-        ]}, created_by=None, channel="system")
+        version = template_save(
+            data={
+                "name": "gate",
+                "steps": [
+                    {"id": "review", "uses": "approval", "with": {"approvers": ["approver"]}},
+                    {"id": "next", "uses": "noop", "needs": ["review"]},
+                ],
+            },
+            created_by=None,
+            channel="system",
+        )
         cluster = start_cluster(2)
         latencies = []
         try:
             wait_cluster_ready()
             for _ in range(args.gates):
                 run = run_start(project=project, version=version, started_by=None, channel="system")
-                while not ApprovalGate.objects.filter(run=run).exists() or \
-                        Run.objects.get(pk=run.pk).status != "waiting":
+                while (
+                    not ApprovalGate.objects.filter(run=run).exists()
+                    or Run.objects.get(pk=run.pk).status != "waiting"
+                ):
                     time.sleep(0.01)
                 gate = ApprovalGate.objects.get(run=run)
                 decided = time.time()
@@ -68,8 +79,10 @@ def main() -> None:
     ms = sorted(x * 1000 for x in latencies)
     p95 = ms[max(0, int(len(ms) * 0.95) - 1)]
     print(f"configuration: {label}")
-    print(f"{len(ms)} gates: deciding vote → next step running: p50 {statistics.median(ms):.0f} ms, "
-          f"p95 {p95:.0f} ms, max {ms[-1]:.0f} ms")
+    print(
+        f"{len(ms)} gates: deciding vote → next step running: p50 {statistics.median(ms):.0f} ms, "
+        f"p95 {p95:.0f} ms, max {ms[-1]:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,9 @@ def setup_django() -> object:
 def version(name: str, steps: list[dict[str, object]], max_parallel: int = 4) -> object:
     from workflows.services.templates import template_save
 
-    return template_save(data={"name": name, "max_parallel": max_parallel, "steps": steps},
-                         created_by=None, channel="system")
+    return template_save(
+        data={"name": name, "max_parallel": max_parallel, "steps": steps}, created_by=None, channel="system"
+    )
 
 
 def chain_steps(n: int) -> list[dict[str, object]]:
@@ -91,8 +92,14 @@ def chain_in_process(project: object, n: int) -> float:
 def start_cluster(workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "Q_WORKERS": str(workers)}
     log = open(Path(os.environ["SMARTSPEC_DATA_DIR"]) / "qcluster.log", "wb")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_cluster_ready() -> None:
@@ -150,7 +157,9 @@ def langgraph_chain(n: int, directory: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
@@ -165,11 +174,15 @@ def main() -> None:
         try:
             wait_cluster_ready()
             chain = version("bench-chain", chain_steps(args.steps))
-            through = statistics.median(
-                run_through_cluster(project, chain) for _ in range(args.repeat)
-            ) / args.steps
-            fan = version("bench-fan", [{"id": "fan", "uses": "noop", "for_each": list(range(args.items))}],
-                          max_parallel=args.workers * 4)
+            through = (
+                statistics.median(run_through_cluster(project, chain) for _ in range(args.repeat))
+                / args.steps
+            )
+            fan = version(
+                "bench-fan",
+                [{"id": "fan", "uses": "noop", "for_each": list(range(args.items))}],
+                max_parallel=args.workers * 4,
+            )
             fan_wall = statistics.median(run_through_cluster(project, fan) for _ in range(args.repeat))
         finally:
             os.killpg(cluster.pid, 15)
@@ -180,10 +193,15 @@ def main() -> None:
             connections.close_all()
     print(f"configuration: {label}")
     print(f"chain of {args.steps} no-op steps, one worker in-process: {in_process * 1000:.2f} ms/step")
-    print(f"chain of {args.steps} no-op steps, through a qcluster ({args.workers} workers): {through * 1000:.2f} ms/step")
+    print(
+        f"chain of {args.steps} no-op steps, through a qcluster ({args.workers} workers): "
+        f"{through * 1000:.2f} ms/step"
+    )
     print(f"LangGraph {args.steps}-node chain, SqliteSaver checkpointer: {peer * 1000:.2f} ms/step")
-    print(f"for_each over {args.items} no-op items, {args.workers} workers: {fan_wall:.2f} s wall "
-          f"({fan_wall / args.items * 1000:.2f} ms/item)")
+    print(
+        f"for_each over {args.items} no-op items, {args.workers} workers: {fan_wall:.2f} s wall "
+        f"({fan_wall / args.items * 1000:.2f} ms/item)"
+    )
 
 
 if __name__ == "__main__":

@@ -55,10 +55,11 @@ def setup() -> tuple[str, int, str]:
     from workflows.services.runs import run_start
     from workflows.services.templates import template_save
 
-    user = User.objects.create_user("watcher", password="x")
+    user = User.objects.create_user("watcher")
     Membership.objects.create(user=user, team=project.team, role="viewer")
-    version = template_save(data={"name": "idle", "steps": [{"id": "a", "uses": "noop"}]},
-                            created_by=None, channel="system")
+    version = template_save(
+        data={"name": "idle", "steps": [{"id": "a", "uses": "noop"}]}, created_by=None, channel="system"
+    )
     run = run_start(project=project, version=version, started_by=None, channel="system")
     client = Client()
     client.force_login(user)
@@ -69,9 +70,10 @@ async def watch(url: str, cookie: str, count: int, after: int) -> list[float]:
     import websockets
 
     latencies: list[float] = []
-    async with websockets.connect(f"{url}?after={after}", additional_headers={
-        "Cookie": f"sessionid={cookie}", "Origin": "http://127.0.0.1"
-    }) as socket:
+    async with websockets.connect(
+        f"{url}?after={after}",
+        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": "http://127.0.0.1"},
+    ) as socket:
         while len(latencies) < count:
             message = json.loads(await asyncio.wait_for(socket.recv(), timeout=60))
             sent = message.get("data", {}).get("t")
@@ -81,7 +83,9 @@ async def watch(url: str, cookie: str, count: int, after: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=0.01)
     args = parser.parse_args()
@@ -96,15 +100,32 @@ def main() -> None:
         connections.close_all()
         port = 8765 + os.getpid() % 1000
         env = {**os.environ, "RATELIMIT_ENABLE": "0", "LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "smartspec.asgi:application"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "smartspec.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(3)
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(run_id), str(args.events),
-                                   str(args.interval)], cwd=ROOT, env=env)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(run_id), str(args.events), str(args.interval)],
+            cwd=ROOT,
+            env=env,
+        )
         try:
-            latencies = asyncio.run(watch(f"ws://127.0.0.1:{port}/ws/runs/{run_id}/", cookie,
-                                          args.events, after))
+            latencies = asyncio.run(
+                watch(f"ws://127.0.0.1:{port}/ws/runs/{run_id}/", cookie, args.events, after)
+            )
         finally:
             writer.wait()
             server.terminate()
@@ -112,8 +133,10 @@ def main() -> None:
     ms = sorted(x * 1000 for x in latencies)
     p50, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
     print(f"configuration: {label}")
-    print(f"{len(ms)} events, one every {args.interval * 1000:.0f} ms: "
-          f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {ms[-1]:.1f} ms (commit in a worker → page)")
+    print(
+        f"{len(ms)} events, one every {args.interval * 1000:.0f} ms: "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {ms[-1]:.1f} ms (commit in a worker → page)"
+    )
 
 
 if __name__ == "__main__":

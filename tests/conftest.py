@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -87,7 +88,10 @@ def workspace(data_dir: Path) -> Path:
 @pytest.fixture
 def project(team_users: TeamUsers, workspace: Path) -> Project:
     return Project.objects.create(
-        team=team_users.team, slug="acme-web", name="Acme web", workspace=str(workspace),
+        team=team_users.team,
+        slug="acme-web",
+        name="Acme web",
+        workspace=str(workspace),
         shell_allowlist=["echo", "python"],
     )
 
@@ -100,7 +104,10 @@ def eproject(team_users: Any, data_dir: Any) -> Any:
     workspace = data_dir / "workspaces" / "engine"
     workspace.mkdir(parents=True)
     return Project.objects.create(
-        team=team_users.team, slug="engine", name="Engine", workspace=str(workspace),
+        team=team_users.team,
+        slug="engine",
+        name="Engine",
+        workspace=str(workspace),
         shell_allowlist=["echo", "python", "sleep", "false", "sh"],
     )
 

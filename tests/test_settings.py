@@ -23,7 +23,11 @@ for i in range(int(sys.argv[1])):
 def _settings_with(**env: str) -> subprocess.CompletedProcess[str]:
     code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "smartspec.settings", **env},
     )
 
@@ -59,9 +63,12 @@ def test_the_database_is_configured_for_several_processes():
 def test_several_processes_write_at_once_without_locking_errors():
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, "150"], cwd=ROOT,
+            [sys.executable, "-c", WRITER, "150"],
+            cwd=ROOT,
             env={**subprocess_env(), "DJANGO_SETTINGS_MODULE": "smartspec.settings"},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(4)
     ]
@@ -72,4 +79,3 @@ def test_several_processes_write_at_once_without_locking_errors():
         assert writer.returncode == 0, err
         assert "locked" not in err
     assert AuditEntry.objects.filter(action="tests.concurrent.write").count() == 750
-

@@ -80,13 +80,36 @@ def _control(request: HttpRequest, queryset: QuerySet[Run], action: str) -> None
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["id", "workflow_name", "project", "spec_id", "status", "started_by", "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "workflow_name",
+        "project",
+        "spec_id",
+        "status",
+        "started_by",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "project", AgeFilter, "workflow_name"]
     search_fields = ["id", "spec_id", "workflow_name", "project__slug"]
     date_hierarchy = "created_at"
-    readonly_fields = ["project", "template_version", "workflow_name", "spec_id", "status", "params",
-                       "started_by", "parent", "max_parallel", "iterations", "last_seq", "error",
-                       "created_at", "started_at", "finished_at"]
+    readonly_fields = [
+        "project",
+        "template_version",
+        "workflow_name",
+        "spec_id",
+        "status",
+        "params",
+        "started_by",
+        "parent",
+        "max_parallel",
+        "iterations",
+        "last_seq",
+        "error",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
     inlines = [StepInline]
     actions = ["cancel_runs", "retry_runs", "resume_runs"]
 
@@ -108,7 +131,17 @@ class RunAdmin(admin.ModelAdmin):
 
 @admin.register(Step)
 class StepAdmin(admin.ModelAdmin):
-    list_display = ["key", "run", "kind", "status", "attempt", "lease_owner", "lease_until", "started_at", "finished_at"]
+    list_display = [
+        "key",
+        "run",
+        "kind",
+        "status",
+        "attempt",
+        "lease_owner",
+        "lease_until",
+        "started_at",
+        "finished_at",
+    ]
     list_filter = ["status", "kind"]
     search_fields = ["key", "run__id"]
     readonly_fields = [f.name for f in Step._meta.fields]
@@ -197,8 +230,11 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             if latest is None:
                 continue
             try:
-                template_save(data=parse_source(latest.source, "application/yaml"),
-                              created_by=request.user, channel="admin")
+                template_save(
+                    data=parse_source(latest.source, "application/yaml"),
+                    created_by=request.user,
+                    channel="admin",
+                )
             except TemplateInvalid as exc:
                 messages.error(request, f"{template.name}: {exc}")
             else:

@@ -37,10 +37,15 @@ def run_chart(runs: list[Run]) -> RunChart:
     for index, (run, secs) in enumerate(zip(runs, seconds, strict=True)):
         height = max(2, int(HEIGHT * secs / longest))
         counts[run.status] = counts.get(run.status, 0) + 1
-        bars.append(Bar(
-            x=PAD + index * (BAR_W + GAP), y=PAD + HEIGHT - height, height=height,
-            status=run.status, run_id=run.pk,
-            title=f"Run {run.pk} · {run.workflow_name} · {run.status} · {secs:.1f}s",
-        ))
+        bars.append(
+            Bar(
+                x=PAD + index * (BAR_W + GAP),
+                y=PAD + HEIGHT - height,
+                height=height,
+                status=run.status,
+                run_id=run.pk,
+                title=f"Run {run.pk} · {run.workflow_name} · {run.status} · {secs:.1f}s",
+            )
+        )
     width = PAD * 2 + max(1, len(runs)) * (BAR_W + GAP)
     return RunChart(bars, width, HEIGHT + PAD * 2, counts)

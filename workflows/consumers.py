@@ -97,4 +97,3 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     def _events_after(self, seq: int) -> list[dict[str, Any]]:
         events = Event.objects.filter(run_id=self.run_id, seq__gt=seq).order_by("seq")[:BATCH]
         return [e.as_message() for e in events]
-

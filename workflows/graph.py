@@ -60,8 +60,12 @@ def step_graph(steps: list[Step]) -> Graph:
     for col, members in sorted(columns.items()):
         for row, step in enumerate(members):
             nodes[step.key] = Node(
-                key=step.key, label=step.key, kind=step.kind, status=step.status,
-                x=PAD + col * (NODE_W + GAP_X), y=PAD + row * (NODE_H + GAP_Y),
+                key=step.key,
+                label=step.key,
+                kind=step.kind,
+                status=step.status,
+                x=PAD + col * (NODE_W + GAP_X),
+                y=PAD + row * (NODE_H + GAP_Y),
                 detail=_detail(step, branches.get(step.pk, [])),
             )
     edges = [

@@ -12,9 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_signs_in_and_out(client, team_users):
-    response = client.post(
-        reverse("login"), {"username": "member-user", "password": PASSWORD}, follow=True
-    )
+    response = client.post(reverse("login"), {"username": "member-user", "password": PASSWORD}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("dashboard")
     assert "member-user" in response.content.decode()
     response = client.post(reverse("logout"), follow=True)
@@ -39,7 +37,11 @@ def test_it_changes_the_password(client, team_users):
     client.force_login(team_users.member)
     response = client.post(
         reverse("password_change"),
-        {"old_password": PASSWORD, "new_password1": "a-new-long-secret", "new_password2": "a-new-long-secret"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-new-long-secret",
+            "new_password2": "a-new-long-secret",
+        },
     )
     assert response.status_code == 302
     team_users.member.refresh_from_db()

@@ -6,8 +6,14 @@ from collections.abc import Iterator
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls
 # (setting up data) are plain synchronous code all the same.
@@ -21,9 +27,7 @@ def browser() -> Iterator[object]:
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is required for browser tests: install Debian's chromium ({CHROMIUM}).")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

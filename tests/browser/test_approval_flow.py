@@ -13,8 +13,11 @@ from tests.processes import start_cluster
 from tests.workflows.engine.conftest import start, template
 from workflows.models import ApprovalGate, Run
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
 
 
 def gated_run(project, user, **gate):
@@ -22,8 +25,12 @@ def gated_run(project, user, **gate):
     steps = [
         {"id": "verify", "uses": "noop"},
         {"id": "review", "uses": "approval", "needs": ["verify"], "with": gate},
-        {"id": "apply", "uses": "shell", "needs": ["review"],
-         "with": {"command": "python -c \"import time; print('applying', flush=True); time.sleep(4)\""}},
+        {
+            "id": "apply",
+            "uses": "shell",
+            "needs": ["review"],
+            "with": {"command": "python -c \"import time; print('applying', flush=True); time.sleep(4)\""},
+        },
     ]
     return start(project, template(name="gated", steps=steps), user)
 
@@ -63,8 +70,10 @@ def link_from(messages, address: str) -> str:
 def test_an_approver_follows_the_emailed_link_fills_the_form_and_the_run_goes_on(
     page, daphne_server, eproject, team_users, mail_cluster
 ):
-    form = [{"name": "risk", "type": "choice", "choices": ["low", "high"], "required": True},
-            {"name": "ticket", "type": "text", "required": True, "min": 3}]
+    form = [
+        {"name": "risk", "type": "choice", "choices": ["low", "high"], "required": True},
+        {"name": "ticket", "type": "text", "required": True, "min": 3},
+    ]
     run = gated_run(eproject, team_users.member, form=form)
     wait_gate(run)
     path = link_from(mail_cluster, "approver-user@example.com")

@@ -12,16 +12,21 @@ from tests.processes import start_cluster, start_daphne
 from tests.workflows.engine.conftest import start, template
 from workflows.models import Run
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
 
 TICKER = "python -c \"import time\nfor i in range(6):\n    print('tick', i, flush=True); time.sleep(0.4)\""
 
 
 def slow_run(project, user):
-    steps = [{"id": "one", "uses": "shell", "with": {"command": TICKER}},
-             {"id": "two", "uses": "shell", "needs": ["one"], "with": {"command": TICKER}},
-             {"id": "three", "uses": "noop", "needs": ["two"]}]
+    steps = [
+        {"id": "one", "uses": "shell", "with": {"command": TICKER}},
+        {"id": "two", "uses": "shell", "needs": ["one"], "with": {"command": TICKER}},
+        {"id": "three", "uses": "noop", "needs": ["two"]},
+    ]
     return start(project, template(name="slow", steps=steps), user)
 
 

@@ -7,9 +7,7 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_demo_member_signs_in_sees_the_dashboard_and_signs_out(
-    page, daphne_server, data_dir, settings
-):
+def test_the_demo_member_signs_in_sees_the_dashboard_and_signs_out(page, daphne_server, data_dir, settings):
     call_command("seed_demo")
     page.goto(daphne_server.url + "/")
     expect(page).to_have_url(daphne_server.url + "/accounts/login/?next=/")

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_dashboard_lists_my_teams_projects_only(client, team_users, project):
     Project.objects.create(
-        team=team_users.other_team, slug="secret", name="Globex secret", workspace="/tmp"
+        team=team_users.other_team, slug="secret", name="Globex secret", workspace="/srv/globex"
     )
     client.force_login(team_users.viewer)
     body = client.get(reverse("dashboard")).content.decode()
@@ -43,8 +43,13 @@ def test_the_admin_lists_users_teams_memberships_and_tokens_for_staff(client, te
     team_users.admin.is_staff = team_users.admin.is_superuser = True
     team_users.admin.save()
     client.force_login(team_users.admin)
-    for name in ["auth/user", "accounts/team", "accounts/membership", "accounts/apitoken",
-                 "accounts/auditentry"]:
+    for name in [
+        "auth/user",
+        "accounts/team",
+        "accounts/membership",
+        "accounts/apitoken",
+        "accounts/auditentry",
+    ]:
         response = client.get(f"/admin/{name}/?q=acme")
         assert response.status_code == 200, name
     response = client.get("/admin/accounts/membership/?role__exact=viewer")

@@ -21,9 +21,14 @@ def test_the_spec_page_shows_every_task_with_its_verification(client, team_users
     client.force_login(team_users.member)
     response = client.get(reverse("spec_detail", args=["acme-web", "spec-core-001-authentication"]))
     body = response.content.decode()
-    for task, status in [("TSK-AUTH-001", "verified"), ("TSK-AUTH-003", "not_verified"),
-                         ("T006", "needs_manual"), ("T007", "missing_evidence"),
-                         ("T008", "invalid_scope"), ("T009", "invalid_evidence")]:
+    for task, status in [
+        ("TSK-AUTH-001", "verified"),
+        ("TSK-AUTH-003", "not_verified"),
+        ("T006", "needs_manual"),
+        ("T007", "missing_evidence"),
+        ("T008", "invalid_scope"),
+        ("T009", "invalid_evidence"),
+    ]:
         assert f'data-task="{task}"' in body and status in body
     assert "sync_tasks_checkboxes" in body
 
@@ -35,7 +40,7 @@ def test_spec_markdown_is_sanitised(client, team_users, project, workspace):
     body = client.get(reverse("spec_detail", args=["acme-web", "spec-feature-002-orders"])).content.decode()
     assert "<strong>bold</strong>" in body
     assert "<script>alert(1)" not in body
-    assert "href=\"javascript" not in body
+    assert 'href="javascript' not in body
 
 
 def test_an_unknown_spec_is_a_clear_404(client, team_users, project):
@@ -65,8 +70,10 @@ def test_a_bad_spec_id_from_the_page_changes_nothing(client, team_users, project
 
 def test_the_run_page_renders_steps_events_and_controls(client, team_users, project):
     client.force_login(team_users.member)
-    client.post(reverse("run_create", args=["acme-web"]),
-                {"spec_id": "spec-core-001-authentication", "workflow": "development-loop"})
+    client.post(
+        reverse("run_create", args=["acme-web"]),
+        {"spec_id": "spec-core-001-authentication", "workflow": "development-loop"},
+    )
     run = drain(Run.objects.get())
     body = client.get(reverse("run_detail", args=[run.pk])).content.decode()
     assert 'data-step="status-1"' in body and 'data-step="sync-1"' in body
@@ -78,8 +85,10 @@ def test_the_run_page_renders_steps_events_and_controls(client, team_users, proj
 
 def test_run_controls_from_the_page(client, team_users, project):
     client.force_login(team_users.member)
-    client.post(reverse("run_create", args=["acme-web"]),
-                {"spec_id": "spec-core-001-authentication", "workflow": "verify-and-sync"})
+    client.post(
+        reverse("run_create", args=["acme-web"]),
+        {"spec_id": "spec-core-001-authentication", "workflow": "verify-and-sync"},
+    )
     run = Run.objects.get()
     client.force_login(team_users.viewer)
     assert client.post(reverse("run_cancel", args=[run.pk])).status_code == 403
@@ -96,8 +105,10 @@ def test_run_controls_from_the_page(client, team_users, project):
 
 def test_another_teams_run_is_404(client, team_users, project):
     client.force_login(team_users.member)
-    client.post(reverse("run_create", args=["acme-web"]),
-                {"spec_id": "spec-core-001-authentication", "workflow": "development-loop"})
+    client.post(
+        reverse("run_create", args=["acme-web"]),
+        {"spec_id": "spec-core-001-authentication", "workflow": "development-loop"},
+    )
     run = Run.objects.get()
     client.force_login(team_users.outsider)
     assert client.get(reverse("run_detail", args=[run.pk])).status_code == 404

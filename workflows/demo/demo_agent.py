@@ -65,7 +65,7 @@ def generate_tasks(spec_dir: Path, spec_id: str) -> None:
         f"- [ ] TSK-{prefix}-002 Input validation\n"
         f"  evidence: code path=src/{module}/validation.py symbol=validate\n\n"
         f"### Phase 2: Docs\n\n- [ ] TSK-{prefix}-003 Document the feature\n"
-        f"  evidence: docs path=docs/{module}.md heading=\"Usage\"\n"
+        f'  evidence: docs path=docs/{module}.md heading="Usage"\n'
     )
 
 
@@ -100,10 +100,14 @@ def implement_hook(workspace: Path, task: str, hook: dict[str, str]) -> None:
     target = workspace / path
     text = target.read_text() if target.exists() else ""
     addition = ""
-    if hook.get("symbol") and not re.search(rf"\b(def|class)\s+{re.escape(hook['symbol'])}\b|^{re.escape(hook['symbol'])}\s*=", text, re.M):
-        addition += f"\n\ndef {hook['symbol']}(*args, **kwargs):\n    \"\"\"{task}.\"\"\"\n    return None\n"
+    if hook.get("symbol") and not re.search(
+        rf"\b(def|class)\s+{re.escape(hook['symbol'])}\b|^{re.escape(hook['symbol'])}\s*=", text, re.M
+    ):
+        addition += f'\n\ndef {hook["symbol"]}(*args, **kwargs):\n    """{task}."""\n    return None\n'
     if hook.get("contains") and hook["contains"] not in text:
-        addition += f"\n# {task}: {hook['contains']}\n" if hook["type"] != "docs" else f"\n{hook['contains']}\n"
+        addition += (
+            f"\n# {task}: {hook['contains']}\n" if hook["type"] != "docs" else f"\n{hook['contains']}\n"
+        )
     if hook.get("heading") and hook["heading"].lower() not in text.lower():
         addition += f"\n## {hook['heading']}\n\nHow to use it.\n"
     if not addition:
@@ -119,9 +123,7 @@ def generate_tests(spec_dir: Path, spec_id: str) -> None:
     tests.mkdir(exist_ok=True)
     name = spec_id.replace("-", "_")
     say(f"Writing tests/test_{name}.py")
-    (tests / f"test_{name}.py").write_text(
-        f"def test_{name}_is_specified():\n    assert True\n"
-    )
+    (tests / f"test_{name}.py").write_text(f"def test_{name}_is_specified():\n    assert True\n")
 
 
 def docs_generator(spec_dir: Path, spec_id: str) -> None:
@@ -149,8 +151,13 @@ def main() -> int:
     say(f"demo agent: {args.workflow} for {spec_id} (prompt of {len(prompt)} characters)")
     if args.workflow == "implement_tasks":
         implement_tasks(workspace, spec_dir)
-    elif args.workflow in ("generate_spec", "generate_plan", "generate_tasks", "generate_tests",
-                           "docs_generator"):
+    elif args.workflow in (
+        "generate_spec",
+        "generate_plan",
+        "generate_tasks",
+        "generate_tests",
+        "docs_generator",
+    ):
         globals()[args.workflow](spec_dir, spec_id)
     else:
         print(f"unknown workflow {args.workflow}", file=sys.stderr)

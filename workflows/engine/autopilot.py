@@ -21,7 +21,11 @@ def settings_of(run: Run, definition: TemplateDef | None = None) -> tuple[int, s
     stored = run.template_version.definition
     max_iterations = run.params.get("max_iterations", stored.get("max_iterations", 10))
     mode = run.params.get("mode", stored.get("mode", "auto"))
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or not 1 <= max_iterations <= 100:
+    if (
+        isinstance(max_iterations, bool)
+        or not isinstance(max_iterations, int)
+        or not 1 <= max_iterations <= 100
+    ):
         raise ValueError("params.max_iterations must be a whole number from 1 to 100")
     if mode not in ("auto", "supervised"):
         raise ValueError("params.mode must be 'auto' or 'supervised'")
@@ -30,8 +34,9 @@ def settings_of(run: Run, definition: TemplateDef | None = None) -> tuple[int, s
 
 def autopilot_begin(run: Run, definition: TemplateDef) -> None:
     settings_of(run, definition)
-    Step.objects.create(run=run, key="status-1", step_id="status", kind="status",
-                        position=0, config={TURN: 1})
+    Step.objects.create(
+        run=run, key="status-1", step_id="status", kind="status", position=0, config={TURN: 1}
+    )
 
 
 def is_turn_end(step: Step) -> bool:
@@ -45,8 +50,9 @@ def autopilot_extend(run: Run, status_step: Step) -> None:
     workflow = recommendation.get("workflow", "done")
     Run.objects.filter(pk=run.pk).update(iterations=turn)
     if workflow == "done":
-        event_append(run_id=run.pk, type="step.progress", step=status_step,
-                     data={"autopilot": "done", "turn": turn})
+        event_append(
+            run_id=run.pk, type="step.progress", step=status_step, data={"autopilot": "done", "turn": turn}
+        )
         return
     max_iterations, mode = settings_of(run)
     specs = steps_for(workflow, run, mode)
@@ -58,18 +64,32 @@ def autopilot_extend(run: Run, status_step: Step) -> None:
     created = []
     for name, kind, config in specs:
         step = Step.objects.create(
-            run=run, key=f"{name}-{turn}" if kind != "status" else f"status-{turn + 1}",
-            step_id=name, kind=kind, position=position, config=config, needs=[previous.key],
-            timeout_seconds=config.pop("_timeout", None), max_retries=config.pop("_retries", 0),
+            run=run,
+            key=f"{name}-{turn}" if kind != "status" else f"status-{turn + 1}",
+            step_id=name,
+            kind=kind,
+            position=position,
+            config=config,
+            needs=[previous.key],
+            timeout_seconds=config.pop("_timeout", None),
+            max_retries=config.pop("_retries", 0),
         )
         Step.objects.filter(pk=previous.pk).update(dependents=[step.key])
         previous.dependents = [step.key]
         previous, position = step, position + 1
         created.append(step.key)
-    event_append(run_id=run.pk, type="step.progress", step=status_step, data={
-        "autopilot": workflow, "turn": turn, "reason": recommendation.get("reason", ""),
-        "added": created, "last_turn": last_turn,
-    })
+    event_append(
+        run_id=run.pk,
+        type="step.progress",
+        step=status_step,
+        data={
+            "autopilot": workflow,
+            "turn": turn,
+            "reason": recommendation.get("reason", ""),
+            "added": created,
+            "last_turn": last_turn,
+        },
+    )
 
 
 def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -78,10 +98,17 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
     if workflow in AGENT_WORKFLOWS:
         steps: list[tuple[str, str, dict[str, Any]]] = []
         if mode == "supervised":
-            steps.append(("approve", "approval", {
-                "title": f"Let the agent run {workflow} on {run.spec_id}?",
-                "approvers": ["role:approver"], "quorum": 1,
-            }))
+            steps.append(
+                (
+                    "approve",
+                    "approval",
+                    {
+                        "title": f"Let the agent run {workflow} on {run.spec_id}?",
+                        "approvers": ["role:approver"],
+                        "quorum": 1,
+                    },
+                )
+            )
         steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
         return steps
     if workflow == "sync_tasks_checkboxes":
@@ -89,8 +116,13 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
     if workflow == "verify_tasks_progress":
         return [("verify", "verify_tasks", {})]
     if workflow == "test_suite_runner":
-        return [("tests", "shell", {"command": project.test_command or "python -m pytest -q",
-                                    "report": "test-suite-runner"})]
+        return [
+            (
+                "tests",
+                "shell",
+                {"command": project.test_command or "python -m pytest -q", "report": "test-suite-runner"},
+            )
+        ]
     if workflow == "quality_gate":
         return [("quality-gate", "quality_gate", {})]
     raise ValueError(f"the autopilot does not know the workflow {workflow!r}")

@@ -170,7 +170,9 @@ def _validate_steps(raw_steps: list[Any], problems: list[Problem]) -> list[StepD
                 problems.append(Problem("duplicate step id", step_id, "id"))
             seen.add(step_id)
         else:
-            problems.append(Problem("must start with a letter and hold letters, digits, '-', '_'", label, "id"))
+            problems.append(
+                Problem("must start with a letter and hold letters, digits, '-', '_'", label, "id")
+            )
         step = _validate_step(raw, label, problems)
         if step is not None:
             steps.append(step)
@@ -197,7 +199,9 @@ def _validate_step(raw: dict[str, Any], label: str, problems: list[Problem]) -> 
         problems.append(Problem(f"unknown field (allowed: {', '.join(sorted(STEP_KEYS))})", label, key))
     uses = raw.get("uses")
     if uses not in STEP_KINDS:
-        problems.append(Problem(f"unknown step kind {uses!r} (one of: {', '.join(STEP_KINDS)})", label, "uses"))
+        problems.append(
+            Problem(f"unknown step kind {uses!r} (one of: {', '.join(STEP_KINDS)})", label, "uses")
+        )
     needs = raw.get("needs", [])
     if isinstance(needs, str):
         needs = [needs]
@@ -238,9 +242,7 @@ def _validate_step(raw: dict[str, Any], label: str, problems: list[Problem]) -> 
     )
 
 
-def _validate_fan_out(
-    for_each: Any, join: Any, uses: Any, label: str, problems: list[Problem]
-) -> None:
+def _validate_fan_out(for_each: Any, join: Any, uses: Any, label: str, problems: list[Problem]) -> None:
     if uses == "approval":
         problems.append(Problem("an approval step cannot fan out", label, "for_each"))
     if isinstance(for_each, list):
@@ -325,9 +327,7 @@ def _check_shell(with_: dict[str, Any], label: str, problems: list[Problem]) -> 
 def _check_agent(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
     workflow = with_.get("workflow")
     if workflow not in AGENT_WORKFLOWS:
-        problems.append(
-            Problem(f"must be one of: {', '.join(AGENT_WORKFLOWS)}", label, "with.workflow")
-        )
+        problems.append(Problem(f"must be one of: {', '.join(AGENT_WORKFLOWS)}", label, "with.workflow"))
     if "prompt" in with_ and not isinstance(with_["prompt"], str):
         problems.append(Problem("must be text", label, "with.prompt"))
 
@@ -359,20 +359,16 @@ def _check_noop(with_: dict[str, Any], label: str, problems: list[Problem]) -> N
 
 def _check_approval(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
     approvers = with_.get("approvers")
-    if not isinstance(approvers, list) or not approvers or not all(
-        isinstance(a, str) and a.strip() for a in approvers
+    if (
+        not isinstance(approvers, list)
+        or not approvers
+        or not all(isinstance(a, str) and a.strip() for a in approvers)
     ):
-        problems.append(
-            Problem("must list usernames and/or role:<role>", label, "with.approvers")
-        )
+        problems.append(Problem("must list usernames and/or role:<role>", label, "with.approvers"))
     else:
         for approver in approvers:
-            if approver.startswith("role:") and approver[5:] not in (
-                "viewer", "member", "approver", "admin"
-            ):
-                problems.append(
-                    Problem(f"unknown role in {approver!r}", label, "with.approvers")
-                )
+            if approver.startswith("role:") and approver[5:] not in ("viewer", "member", "approver", "admin"):
+                problems.append(Problem(f"unknown role in {approver!r}", label, "with.approvers"))
     if "quorum" in with_:
         _int_in(with_["quorum"], 1, 100, "with.quorum", label, problems)
     for key in ("timeout",):
@@ -417,12 +413,8 @@ def _check_form(form: Any, label: str, problems: list[Problem]) -> None:
             problems.append(Problem(f"duplicate field name {item['name']!r}", label, where))
         names.add(item["name"])
         if item.get("type", "text") not in FORM_FIELD_TYPES:
-            problems.append(
-                Problem(f"type must be one of {', '.join(FORM_FIELD_TYPES)}", label, where)
-            )
-        if item.get("type") == "choice" and not (
-            isinstance(item.get("choices"), list) and item["choices"]
-        ):
+            problems.append(Problem(f"type must be one of {', '.join(FORM_FIELD_TYPES)}", label, where))
+        if item.get("type") == "choice" and not (isinstance(item.get("choices"), list) and item["choices"]):
             problems.append(Problem("a choice field needs choices", label, where))
         for bound in ("min", "max"):
             if bound in item and not _number_in(item[bound], -1e12, 1e12):

@@ -42,7 +42,9 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     recorded = event_append(run_id=step.run_id, type=event, step=step, data=data)
     if status in Step.FINISHED and step.parent_id is None:
         Checkpoint.objects.create(
-            run_id=step.run_id, seq=recorded.seq, step=step,
+            run_id=step.run_id,
+            seq=recorded.seq,
+            step=step,
             state={"key": step.key, "status": step.status, "output": step.output},
         )
     return True
@@ -197,7 +199,9 @@ def _fan_out(run: Run, group: Step) -> None:
     ]
     Step.objects.bulk_create(branches)
     event_append(
-        run_id=run.pk, type="step.progress", step=group,
+        run_id=run.pk,
+        type="step.progress",
+        step=group,
         data={"branches": len(items), "join": group.join},
     )
     if not items:
@@ -225,7 +229,10 @@ def _join(branch: Step) -> Step | None:
     elif lost > total - need:
         _cancel_branches(group, reason="the join can no longer be met")
         step_set_status(
-            group, S.FAILED, event="step.failed", output=output,
+            group,
+            S.FAILED,
+            event="step.failed",
+            output=output,
             error=f"{done} of {total} branches succeeded; the join needed {need}",
         )
     return group
@@ -246,9 +253,9 @@ def _cancel_branches(group: Step, *, reason: str) -> None:
 
 def _settle_run(run: Run) -> None:
     """Set the run's status from its steps: running, waiting, or finished."""
-    open_statuses = run.steps.filter(
-        status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)
-    ).values_list("status", flat=True)
+    open_statuses = run.steps.filter(status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)).values_list(
+        "status", flat=True
+    )
     active = set(open_statuses)
     if not active:
         failed = run.steps.filter(status=S.FAILED, parent__isnull=True).exists()
@@ -266,4 +273,3 @@ def _first_error(run: Run) -> str:
     failed = run.steps.filter(status=S.FAILED)
     step = (failed.filter(parent__isnull=True) or failed).order_by("finished_at").first()
     return f"step {step.key}: {step.error}" if step else ""
-

@@ -75,8 +75,9 @@ def cluster_report_in(*, name: str, workers: int) -> None:
     host, _, pid = name.rpartition(":")
     updated = WorkerCluster.objects.filter(name=name).update(last_seen=now, workers=workers)
     if not updated:
-        WorkerCluster.objects.create(name=name, host=host, pid=int(pid), workers=workers,
-                                     started_at=now, last_seen=now)
+        WorkerCluster.objects.create(
+            name=name, host=host, pid=int(pid), workers=workers, started_at=now, last_seen=now
+        )
 
 
 def cluster_sign_off(*, name: str) -> None:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from workflows.engine import dispatch
 from workflows.engine.executors import StepContext, StepResult, executor_for
-from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
+from workflows.engine.scheduler import run_advance, step_set_status
 from workflows.models import ApprovalGate, Run, Step
 from workflows.services.events import event_append
 
@@ -83,24 +83,33 @@ def _claim(step_id: int, run: Run | None) -> Step | None:
     if step is None or (step.not_before is not None and step.not_before > now):
         return None
     if not step_set_status(
-        step, S.RUNNING, event="step.started",
-        attempt=step.attempt + 1, lease_owner=WORKER_ID,
-        lease_until=now + timedelta(seconds=lease_seconds()), started_at=now, not_before=None,
+        step,
+        S.RUNNING,
+        event="step.started",
+        attempt=step.attempt + 1,
+        lease_owner=WORKER_ID,
+        lease_until=now + timedelta(seconds=lease_seconds()),
+        started_at=now,
+        not_before=None,
     ):
         return None
     if run is not None and run.pk == step.run_id and run.status == Run.Status.RUNNING:
         return step
     # Only a queued or waiting run changes here.
-    if Run.objects.filter(
-        pk=step.run_id, status__in=(Run.Status.QUEUED, Run.Status.WAITING)
-    ).update(status=Run.Status.RUNNING):
+    if Run.objects.filter(pk=step.run_id, status__in=(Run.Status.QUEUED, Run.Status.WAITING)).update(
+        status=Run.Status.RUNNING
+    ):
         Run.objects.filter(pk=step.run_id, started_at__isnull=True).update(started_at=now)
         event_append(run_id=step.run_id, type="run.running", data={"status": "running"})
     return step
 
 
 def complete(
-    step: Step, result: StepResult, *, run: Run | None = None, claim_next: bool = False,
+    step: Step,
+    result: StepResult,
+    *,
+    run: Run | None = None,
+    claim_next: bool = False,
     **guard: object,
 ) -> Step | None:
     """Record the result of this attempt and advance the run.
@@ -119,9 +128,10 @@ def complete(
 
 
 def _record(step: Step, result: StepResult, run: Run | None, guard: dict[str, object]) -> list[int]:
-    if guard and not Step.objects.filter(
-        pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard
-    ).exists():
+    if (
+        guard
+        and not Step.objects.filter(pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard).exists()
+    ):
         return []
     fields = {"lease_owner": "", "lease_until": None, "output": result.output}
     if result.status == "succeeded":
@@ -133,9 +143,13 @@ def _record(step: Step, result: StepResult, run: Run | None, guard: dict[str, ob
     elif step.attempt <= step.max_retries:
         delay = backoff_seconds(step.attempt)
         step_set_status(
-            step, S.QUEUED, event="step.retrying", error=result.error,
+            step,
+            S.QUEUED,
+            event="step.retrying",
+            error=result.error,
             not_before=timezone.now() + timedelta(seconds=delay),
-            enqueued_at=timezone.now(), **fields,
+            enqueued_at=timezone.now(),
+            **fields,
         )
         return []  # the supervisor sends it once its backoff has passed
     else:
@@ -169,9 +183,18 @@ def _context(step: Step, run: Run) -> StepContext:
         return dict(Step.objects.filter(run_id=step.run_id, key__in=keys).values_list("key", "output"))
 
     return StepContext(
-        run_id=run.pk, step_pk=step.pk, key=step.key, kind=step.kind, attempt=step.attempt,
-        config=dict(step.config), item=step.item, spec_id=run.spec_id, params=dict(run.params),
-        project=run.project, load_inputs=inputs, timeout_seconds=step.timeout_seconds,
+        run_id=run.pk,
+        step_pk=step.pk,
+        key=step.key,
+        kind=step.kind,
+        attempt=step.attempt,
+        config=dict(step.config),
+        item=step.item,
+        spec_id=run.spec_id,
+        params=dict(run.params),
+        project=run.project,
+        load_inputs=inputs,
+        timeout_seconds=step.timeout_seconds,
     )
 
 

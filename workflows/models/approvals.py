@@ -70,9 +70,7 @@ class ApprovalInvitation(models.Model):
     escalation = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["gate", "user"], name="one_invitation_per_user")
-        ]
+        constraints = [models.UniqueConstraint(fields=["gate", "user"], name="one_invitation_per_user")]
 
     def __str__(self) -> str:
         return f"{self.user} on gate {self.gate_id}"
@@ -94,9 +92,7 @@ class ApprovalEntry(models.Model):
         SYSTEM = "system", "System"
 
     gate = models.ForeignKey(ApprovalGate, on_delete=models.CASCADE, related_name="entries")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     comment = models.TextField(blank=True)
     form_data = models.JSONField(default=dict, blank=True)

@@ -28,11 +28,13 @@ class Run(models.Model):
     workflow_name = models.CharField(max_length=80, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     params = models.JSONField(default=dict, blank=True)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
         help_text="The run this one re-runs from a checkpoint.",
     )
     max_parallel = models.PositiveIntegerField(default=4)
@@ -88,7 +90,11 @@ class Step(models.Model):
     ready = models.BooleanField(default=False, help_text="Its needs succeeded; waits for a slot.")
     config = models.JSONField(default=dict, blank=True, help_text="The step's `with:`.")
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="branches",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="branches",
         help_text="For a for_each branch: the step that fanned out.",
     )
     for_each = models.JSONField(null=True, blank=True)

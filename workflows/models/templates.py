@@ -32,16 +32,12 @@ class TemplateVersion(models.Model):
     number = models.PositiveIntegerField()
     definition = models.JSONField(help_text="The validated template as a JSON object.")
     source = models.TextField(help_text="The template as it was submitted (YAML or JSON).")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["template__name", "-number"]
-        constraints = [
-            models.UniqueConstraint(fields=["template", "number"], name="one_number_per_version")
-        ]
+        constraints = [models.UniqueConstraint(fields=["template", "number"], name="one_number_per_version")]
 
     def __str__(self) -> str:
         return f"{self.template.name} v{self.number}"

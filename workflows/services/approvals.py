@@ -79,7 +79,8 @@ def gate_open(*, step: Step, config: dict[str, Any]) -> ApprovalGate:
         if config.get("timeout"):
             deadline = timezone.now() + timedelta(seconds=parse_duration(config["timeout"]))
         gate = ApprovalGate.objects.create(
-            step=step, run=run,
+            step=step,
+            run=run,
             title=config.get("title") or f"Approve {run.workflow_name} · {run.spec_id or run.project.name}",
             approvers=list(config["approvers"]),
             quorum=int(config.get("quorum", 1)),
@@ -96,20 +97,29 @@ def gate_open(*, step: Step, config: dict[str, Any]) -> ApprovalGate:
         )
         invited = _invite(gate, eligible_users(run, gate.approvers))
         event_append(
-            run_id=run.pk, type="approval.requested", step=step,
-            data={"gate": gate.pk, "title": gate.title, "quorum": gate.quorum,
-                  "approvers": [u.get_username() for u in invited],
-                  "deadline": deadline.isoformat() if deadline else None},
+            run_id=run.pk,
+            type="approval.requested",
+            step=step,
+            data={
+                "gate": gate.pk,
+                "title": gate.title,
+                "quorum": gate.quorum,
+                "approvers": [u.get_username() for u in invited],
+                "deadline": deadline.isoformat() if deadline else None,
+            },
         )
         _note_unreachable_quorum(gate)
     return gate
 
 
-def _invite(gate: ApprovalGate, users: list[AbstractBaseUser], escalation: bool = False) -> list[AbstractBaseUser]:
+def _invite(
+    gate: ApprovalGate, users: list[AbstractBaseUser], escalation: bool = False
+) -> list[AbstractBaseUser]:
     invited = []
     for user in users:
         invitation, created = ApprovalInvitation.objects.get_or_create(
-            gate=gate, user=user,
+            gate=gate,
+            user=user,
             defaults={"nonce": secrets.token_urlsafe(16), "escalation": escalation},
         )
         if created:
@@ -120,14 +130,19 @@ def _invite(gate: ApprovalGate, users: list[AbstractBaseUser], escalation: bool 
 
 def _note_unreachable_quorum(gate: ApprovalGate) -> None:
     voters = [
-        inv.user for inv in gate.invitations.select_related("user")
+        inv.user
+        for inv in gate.invitations.select_related("user")
         if not blocked_self_approval(gate, inv.user)
     ]
     if len(voters) < gate.quorum:
         ApprovalEntry.objects.create(
-            gate=gate, kind=ApprovalEntry.Kind.SYSTEM, channel=ApprovalEntry.Channel.SYSTEM,
-            comment=(f"Only {len(voters)} person(s) may approve, fewer than the quorum of "
-                     f"{gate.quorum}; the gate can only time out or be rejected."),
+            gate=gate,
+            kind=ApprovalEntry.Kind.SYSTEM,
+            channel=ApprovalEntry.Channel.SYSTEM,
+            comment=(
+                f"Only {len(voters)} person(s) may approve, fewer than the quorum of "
+                f"{gate.quorum}; the gate can only time out or be rejected."
+            ),
         )
 
 
@@ -158,20 +173,35 @@ def approval_decide(
         try:
             with transaction.atomic():
                 ApprovalEntry.objects.create(
-                    gate=gate, user=user, kind=verdict, comment=comment.strip(),
-                    form_data=cleaned, channel=channel,
+                    gate=gate,
+                    user=user,
+                    kind=verdict,
+                    comment=comment.strip(),
+                    form_data=cleaned,
+                    channel=channel,
                 )
         except IntegrityError:
             raise ApprovalError("You have already voted on this gate.", "conflict") from None
         ApprovalInvitation.objects.filter(gate=gate, user=user).update(nonce="")
         audit_record(
-            action="workflows.approval.decided", channel=channel, actor=user,
-            team=gate.run.project.team, obj=gate, data={"verdict": verdict, "comment": comment},
+            action="workflows.approval.decided",
+            channel=channel,
+            actor=user,
+            team=gate.run.project.team,
+            obj=gate,
+            data={"verdict": verdict, "comment": comment},
         )
         event_append(
-            run_id=gate.run_id, type="approval.decided", step=gate.step,
-            data={"gate": gate.pk, "user": user.get_username(), "verdict": verdict,
-                  "channel": channel, "comment": comment},
+            run_id=gate.run_id,
+            type="approval.decided",
+            step=gate.step,
+            data={
+                "gate": gate.pk,
+                "user": user.get_username(),
+                "verdict": verdict,
+                "channel": channel,
+                "comment": comment,
+            },
         )
         _settle_votes(gate, verdict, user)
     return gate
@@ -193,15 +223,15 @@ def _settle_votes(gate: ApprovalGate, verdict: str, user: AbstractBaseUser) -> N
         _close(gate, G.REJECTED, f"rejected by {user.get_username()}")
     elif approvals >= gate.quorum:
         names = ", ".join(
-            u.get_username() for u in get_user_model().objects.filter(
-                pk__in=[uid for kind, uid in votes if kind == "approve"]
-            )
+            u.get_username()
+            for u in get_user_model().objects.filter(pk__in=[uid for kind, uid in votes if kind == "approve"])
         )
         _close(gate, G.APPROVED, f"approved by {names}")
     else:
         voted = {uid for _, uid in votes}
         still_possible = sum(
-            1 for inv in gate.invitations.select_related("user")
+            1
+            for inv in gate.invitations.select_related("user")
             if inv.user_id not in voted and not blocked_self_approval(gate, inv.user)
         )
         if approvals + still_possible < gate.quorum:
@@ -220,7 +250,9 @@ def _close(gate: ApprovalGate, status: str, outcome: str) -> None:
         return
     gate.status, gate.outcome, gate.form_data = status, outcome, form_data
     ApprovalEntry.objects.create(
-        gate=gate, kind=ApprovalEntry.Kind.SYSTEM, channel=ApprovalEntry.Channel.SYSTEM,
+        gate=gate,
+        kind=ApprovalEntry.Kind.SYSTEM,
+        channel=ApprovalEntry.Channel.SYSTEM,
         comment=f"Gate {status}: {outcome}.",
     )
     gate_finish_step(gate)
@@ -233,8 +265,13 @@ def gate_finish_step(gate: ApprovalGate) -> None:
     step = Step.objects.get(pk=gate.step_id)
     if step.status != S.WAITING:
         return  # the worker has not marked it waiting yet; it calls this when it does
-    output = {**step.output, "gate": gate.pk, "decision": gate.status, "form": gate.form_data,
-              "outcome": gate.outcome}
+    output = {
+        **step.output,
+        "gate": gate.pk,
+        "decision": gate.status,
+        "form": gate.form_data,
+        "outcome": gate.outcome,
+    }
     if gate.status == G.APPROVED:
         step_set_status(step, S.SUCCEEDED, event="step.succeeded", output=output)
     else:
@@ -250,7 +287,11 @@ def gate_cancel_for_step(step: Step) -> None:
 
 
 def approval_comment(
-    *, gate: ApprovalGate, user: AbstractBaseUser, text: str, channel: str,
+    *,
+    gate: ApprovalGate,
+    user: AbstractBaseUser,
+    text: str,
+    channel: str,
     reply_to: ApprovalEntry | None = None,
 ) -> ApprovalEntry:
     if not text.strip():
@@ -259,12 +300,19 @@ def approval_comment(
         raise ApprovalError("You can only reply to a comment on the same gate.")
     with transaction.atomic():
         entry = ApprovalEntry.objects.create(
-            gate=gate, user=user, kind=ApprovalEntry.Kind.COMMENT, comment=text.strip(),
-            channel=channel, reply_to=reply_to,
+            gate=gate,
+            user=user,
+            kind=ApprovalEntry.Kind.COMMENT,
+            comment=text.strip(),
+            channel=channel,
+            reply_to=reply_to,
         )
         audit_record(
-            action="workflows.approval.commented", channel=channel, actor=user,
-            team=gate.run.project.team, obj=gate,
+            action="workflows.approval.commented",
+            channel=channel,
+            actor=user,
+            team=gate.run.project.team,
+            obj=gate,
         )
     return entry
 
@@ -296,21 +344,38 @@ def _time_out(gate: ApprovalGate) -> None:
         gate.save(update_fields=["deadline", "escalated", "on_timeout", "reminders_sent"])
         invited = _invite(gate, eligible_users(gate.run, gate.escalate_to), escalation=True)
         ApprovalEntry.objects.create(
-            gate=gate, kind=ApprovalEntry.Kind.SYSTEM, channel=ApprovalEntry.Channel.SYSTEM,
-            comment=("Deadline passed: escalated to "
-                     f"{', '.join(u.get_username() for u in invited) or 'nobody new'}."),
+            gate=gate,
+            kind=ApprovalEntry.Kind.SYSTEM,
+            channel=ApprovalEntry.Channel.SYSTEM,
+            comment=(
+                "Deadline passed: escalated to "
+                f"{', '.join(u.get_username() for u in invited) or 'nobody new'}."
+            ),
         )
-        event_append(run_id=gate.run_id, type="approval.escalated", step=gate.step,
-                     data={"gate": gate.pk, "to": [u.get_username() for u in invited]})
+        event_append(
+            run_id=gate.run_id,
+            type="approval.escalated",
+            step=gate.step,
+            data={"gate": gate.pk, "to": [u.get_username() for u in invited]},
+        )
         return
     status = G.APPROVED if gate.on_timeout == ApprovalGate.OnTimeout.APPROVE else G.REJECTED
     _close(gate, status, f"the deadline passed ({gate.on_timeout} on timeout)")
-    audit_record(action="workflows.approval.timed_out", channel="system", team=gate.run.project.team,
-                 obj=gate, data={"status": status})
+    audit_record(
+        action="workflows.approval.timed_out",
+        channel="system",
+        team=gate.run.project.team,
+        obj=gate,
+        data={"status": status},
+    )
 
 
 def _remind(gate: ApprovalGate, now: Any) -> int:
-    due = [r for r in gate.reminders if r not in gate.reminders_sent and gate.deadline - timedelta(seconds=r) <= now]
+    due = [
+        r
+        for r in gate.reminders
+        if r not in gate.reminders_sent and gate.deadline - timedelta(seconds=r) <= now
+    ]
     if not due:
         return 0
     with transaction.atomic():
@@ -362,7 +427,8 @@ def link_check(token: str, current_user: AbstractBaseUser | None = None) -> Link
         return LinkCheck(None, "forged")
     invitation = (
         ApprovalInvitation.objects.select_related("gate__run__project", "user")
-        .filter(gate_id=data["g"], user_id=data["u"]).first()
+        .filter(gate_id=data["g"], user_id=data["u"])
+        .first()
     )
     if invitation is None:
         return LinkCheck(None, "forged")
@@ -382,22 +448,27 @@ def _send(invitation: ApprovalInvitation, template: str) -> None:
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
 
-    invitation = ApprovalInvitation.objects.select_related("gate__run__project", "user").get(
-        pk=invitation.pk
-    )
+    invitation = ApprovalInvitation.objects.select_related("gate__run__project", "user").get(pk=invitation.pk)
     user = invitation.user
     if not user.email or not invitation.nonce:
         return
     gate = invitation.gate
-    context = {"gate": gate, "run": gate.run, "user": user, "link": link_url(invitation),
-               "site_url": settings.SITE_URL}
+    context = {
+        "gate": gate,
+        "run": gate.run,
+        "user": user,
+        "link": link_url(invitation),
+        "site_url": settings.SITE_URL,
+    }
     subject = render_to_string(f"workflows/email/{template}-subject.txt", context).strip()
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"workflows/email/{template}-body.txt", context),
         to=[user.email],
     )
-    message.attach_alternative(render_to_string(f"workflows/email/{template}-body.html", context), "text/html")
+    message.attach_alternative(
+        render_to_string(f"workflows/email/{template}-body.html", context), "text/html"
+    )
     try:
         message.send()
     except OSError as exc:

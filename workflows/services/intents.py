@@ -41,9 +41,7 @@ def intent_parse(*, text: str, project: Project | None) -> Intent:
     return parse_intent(text, known_spec_ids=known)
 
 
-def intent_execute(
-    *, text: str, project: Project, user: AbstractBaseUser, channel: str
-) -> IntentOutcome:
+def intent_execute(*, text: str, project: Project, user: AbstractBaseUser, channel: str) -> IntentOutcome:
     """Parse and carry out what the text asks, under the user's permissions.
 
     Starting a workflow needs the member role and a spec id; editing a spec is only ever
@@ -60,6 +58,11 @@ def intent_execute(
     template = WorkflowTemplate.objects.filter(name=action.workflow).first()
     if template is None or template.latest is None:
         raise RunError(f"The workflow {action.workflow!r} is not installed.", "not_found")
-    run = run_start(project=project, version=template.latest, spec_id=action.spec_id or "",
-                    started_by=user, channel=channel)
+    run = run_start(
+        project=project,
+        version=template.latest,
+        spec_id=action.spec_id or "",
+        started_by=user,
+        channel=channel,
+    )
     return IntentOutcome(intent, True, run, f"Started {action.workflow} on {action.spec_id} (run {run.pk}).")

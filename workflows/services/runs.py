@@ -73,8 +73,10 @@ def run_start(
     definition = template_def(version)
     if spec_id and not SPEC_ID_RE.match(spec_id):
         raise RunError(f"{spec_id!r} is not a spec id (lowercase letters, digits, '-' and '_').")
-    if not spec_id and any(s.uses in SPEC_KINDS for s in definition.steps) or (
-        not spec_id and definition.kind == "autopilot"
+    if (
+        not spec_id
+        and any(s.uses in SPEC_KINDS for s in definition.steps)
+        or (not spec_id and definition.kind == "autopilot")
     ):
         raise RunError(f"The workflow {definition.name!r} works on a spec: give a spec_id.")
     with transaction.atomic():
@@ -88,7 +90,8 @@ def run_start(
             max_parallel=definition.max_parallel,
         )
         event_append(
-            run_id=run.pk, type="run.queued",
+            run_id=run.pk,
+            type="run.queued",
             data={"workflow": definition.name, "version": version.number, "spec_id": spec_id},
         )
         if definition.kind == "autopilot":
@@ -99,8 +102,11 @@ def run_start(
             build_steps(run, list(definition.steps))
         queued = run_advance(run)
         audit_record(
-            action="workflows.run.started", channel=channel, actor=started_by,
-            team=project.team, obj=run,
+            action="workflows.run.started",
+            channel=channel,
+            actor=started_by,
+            team=project.team,
+            obj=run,
             data={"workflow": definition.name, "spec_id": spec_id},
         )
         dispatch.after_commit(queued)
@@ -118,8 +124,11 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
             gate_cancel_for_step(step)
         run_set_status(run, Run.Status.CANCELLED, error="cancelled")
         audit_record(
-            action="workflows.run.cancelled", channel=channel, actor=by,
-            team=run.project.team, obj=run,
+            action="workflows.run.cancelled",
+            channel=channel,
+            actor=by,
+            team=run.project.team,
+            obj=run,
         )
     return run
 
@@ -128,8 +137,16 @@ def _reset_unsucceeded(run: Run) -> None:
     """Make failed, cancelled and skipped steps pending again; succeeded ones stay done."""
     for step in run.steps.filter(status__in=(S.FAILED, S.CANCELLED, S.SKIPPED)).order_by("position", "id"):
         step_set_status(
-            step, S.PENDING, event="step.reset", error="", ready=step.parent_id is not None,
-            attempt=0, lease_owner="", lease_until=None, not_before=None, finished_at=None,
+            step,
+            S.PENDING,
+            event="step.reset",
+            error="",
+            ready=step.parent_id is not None,
+            attempt=0,
+            lease_owner="",
+            lease_until=None,
+            not_before=None,
+            finished_at=None,
         )
     # A fan-out whose branches failed runs again as a group: only the branches reset above.
     for group in run.steps.filter(status=S.PENDING, for_each__isnull=False, parent__isnull=True):
@@ -142,15 +159,20 @@ def run_retry(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED):
-            raise RunError(f"Only a failed or cancelled run can be retried; this one is {run.status}.", code="conflict")
+            raise RunError(
+                f"Only a failed or cancelled run can be retried; this one is {run.status}.", code="conflict"
+            )
         _reset_unsucceeded(run)
         Run.objects.filter(pk=run.pk).update(finished_at=None, error="")
         run.finished_at, run.error = None, ""
         run_set_status(run, Run.Status.QUEUED)
         queued = run_advance(run)
         audit_record(
-            action="workflows.run.retried", channel=channel, actor=by,
-            team=run.project.team, obj=run,
+            action="workflows.run.retried",
+            channel=channel,
+            actor=by,
+            team=run.project.team,
+            obj=run,
         )
         dispatch.after_commit(queued)
     return run
@@ -169,35 +191,50 @@ def run_rerun_from_checkpoint(
     """A new run of the same template version whose steps up to the checkpoint are done."""
     if checkpoint.run_id != run.pk:
         raise RunError("That checkpoint belongs to another run.", code="invalid")
-    done = {
-        c.state["key"]: c.state
-        for c in run.checkpoints.filter(seq__lte=checkpoint.seq).order_by("seq")
-    }
+    done = {c.state["key"]: c.state for c in run.checkpoints.filter(seq__lte=checkpoint.seq).order_by("seq")}
     with transaction.atomic():
         new = Run.objects.create(
-            project=run.project, template_version=run.template_version,
-            workflow_name=run.workflow_name, spec_id=run.spec_id, params=run.params,
-            started_by=by, parent=run, max_parallel=run.max_parallel,
+            project=run.project,
+            template_version=run.template_version,
+            workflow_name=run.workflow_name,
+            spec_id=run.spec_id,
+            params=run.params,
+            started_by=by,
+            parent=run,
+            max_parallel=run.max_parallel,
         )
         event_append(
-            run_id=new.pk, type="run.queued",
+            run_id=new.pk,
+            type="run.queued",
             data={"rerun_of": run.pk, "checkpoint": checkpoint.seq},
         )
         for step in run.steps.filter(parent__isnull=True).order_by("position", "id"):
             state = done.get(step.key)
             succeeded = state is not None and state["status"] == S.SUCCEEDED
             Step.objects.create(
-                run=new, key=step.key, step_id=step.step_id, kind=step.kind,
-                position=step.position, needs=step.needs, dependents=step.dependents,
-                config=step.config, for_each=step.for_each, join=step.join,
-                max_retries=step.max_retries, timeout_seconds=step.timeout_seconds,
+                run=new,
+                key=step.key,
+                step_id=step.step_id,
+                kind=step.kind,
+                position=step.position,
+                needs=step.needs,
+                dependents=step.dependents,
+                config=step.config,
+                for_each=step.for_each,
+                join=step.join,
+                max_retries=step.max_retries,
+                timeout_seconds=step.timeout_seconds,
                 status=S.SUCCEEDED if succeeded else S.PENDING,
                 output=state["output"] if succeeded else {},
             )
         queued = run_advance(new)
         audit_record(
-            action="workflows.run.rerun", channel=channel, actor=by, team=run.project.team,
-            obj=new, data={"from_run": run.pk, "checkpoint": checkpoint.seq},
+            action="workflows.run.rerun",
+            channel=channel,
+            actor=by,
+            team=run.project.team,
+            obj=new,
+            data={"from_run": run.pk, "checkpoint": checkpoint.seq},
         )
         dispatch.after_commit(queued)
     return new

@@ -44,14 +44,20 @@ def template_save(
         if latest is not None and latest.definition == stored:
             return latest
         version = TemplateVersion.objects.create(
-            template=template, number=(latest.number + 1) if latest else 1,
-            definition=stored, source=text, created_by=created_by,
+            template=template,
+            number=(latest.number + 1) if latest else 1,
+            definition=stored,
+            source=text,
+            created_by=created_by,
         )
         template.description = definition.description
         template.updated_at = timezone.now()
         template.save(update_fields=["description", "updated_at"])
         audit_record(
-            action="workflows.template.saved", channel=channel, actor=created_by, obj=template,
+            action="workflows.template.saved",
+            channel=channel,
+            actor=created_by,
+            obj=template,
             data={"version": version.number},
         )
     return version
@@ -61,8 +67,11 @@ def templates_install_builtin() -> list[TemplateVersion]:
     """Install or update the built-in templates shipped in engine/builtin_templates/."""
     return [
         template_save(
-            source=path.read_text(), content_type="application/yaml", created_by=None,
-            channel="system", builtin=True,
+            source=path.read_text(),
+            content_type="application/yaml",
+            created_by=None,
+            channel="system",
+            builtin=True,
         )
         for path in sorted(BUILTIN_DIR.glob("*.yaml"))
     ]

@@ -10,12 +10,26 @@ from workflows.engine.durations import format_duration
 register = template.Library()
 
 STATUS_CLASS = {
-    "succeeded": "ok", "approved": "ok", "verified": "ok", "COMPLETED": "ok", "done": "ok",
-    "failed": "bad", "rejected": "bad", "not_verified": "bad", "invalid_evidence": "bad",
+    "succeeded": "ok",
+    "approved": "ok",
+    "verified": "ok",
+    "COMPLETED": "ok",
+    "done": "ok",
+    "failed": "bad",
+    "rejected": "bad",
+    "not_verified": "bad",
+    "invalid_evidence": "bad",
     "invalid_scope": "bad",
-    "running": "info", "queued": "info", "IN_PROGRESS": "info",
-    "waiting": "warn", "pending": "muted", "needs_manual": "warn", "missing_evidence": "warn",
-    "skipped": "muted", "cancelled": "muted", "NOT_STARTED": "muted",
+    "running": "info",
+    "queued": "info",
+    "IN_PROGRESS": "info",
+    "waiting": "warn",
+    "pending": "muted",
+    "needs_manual": "warn",
+    "missing_evidence": "warn",
+    "skipped": "muted",
+    "cancelled": "muted",
+    "NOT_STARTED": "muted",
 }
 
 

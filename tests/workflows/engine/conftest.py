@@ -28,9 +28,7 @@ def start(project: Any, text_or_version: str | TemplateVersion, user: Any = None
 def drain(run: Run, limit: int = 2000) -> Run:
     """Work the run's queue in this process, as a worker would, until nothing is queued."""
     for _ in range(limit):
-        step = (
-            Step.objects.filter(run=run, status=Step.Status.QUEUED).order_by("position", "id").first()
-        )
+        step = Step.objects.filter(run=run, status=Step.Status.QUEUED).order_by("position", "id").first()
         if step is None:
             break
         execute_step(step.pk)
@@ -48,4 +46,3 @@ def seqs(run: Run) -> list[int]:
 
 def template(**doc: Any) -> str:
     return yaml.safe_dump(doc)
-

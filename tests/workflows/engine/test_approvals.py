@@ -17,11 +17,14 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 def gated(**gate_with):
     gate_with.setdefault("approvers", ["role:approver"])
-    return template(name="gated", steps=[
-        {"id": "before", "uses": "noop"},
-        {"id": "review", "uses": "approval", "needs": ["before"], "with": gate_with},
-        {"id": "after", "uses": "noop", "needs": ["review"]},
-    ])
+    return template(
+        name="gated",
+        steps=[
+            {"id": "before", "uses": "noop"},
+            {"id": "review", "uses": "approval", "needs": ["before"], "with": gate_with},
+            {"id": "after", "uses": "noop", "needs": ["review"]},
+        ],
+    )
 
 
 def waiting_run(eproject, user, **gate_with) -> tuple[Run, ApprovalGate]:
@@ -95,16 +98,28 @@ def test_only_invited_people_decide(eproject, team_users):
 
 
 def test_the_form_is_validated_and_its_data_reaches_the_next_steps(eproject, team_users):
-    form = [{"name": "risk", "type": "choice", "choices": ["low", "high"], "required": True},
-            {"name": "hours", "type": "number", "min": 0, "max": 40},
-            {"name": "notes", "type": "text", "max": 10}]
+    form = [
+        {"name": "risk", "type": "choice", "choices": ["low", "high"], "required": True},
+        {"name": "hours", "type": "number", "min": 0, "max": 40},
+        {"name": "notes", "type": "text", "max": 10},
+    ]
     run, gate = waiting_run(eproject, team_users.member, form=form)
     with pytest.raises(ApprovalError) as info:
-        approval_decide(gate=gate, user=team_users.approver, verdict="approve",
-                        form_data={"risk": "medium", "hours": "99", "notes": "x" * 11}, channel="web")
+        approval_decide(
+            gate=gate,
+            user=team_users.approver,
+            verdict="approve",
+            form_data={"risk": "medium", "hours": "99", "notes": "x" * 11},
+            channel="web",
+        )
     assert set(info.value.errors) == {"risk", "hours", "notes"}
-    approval_decide(gate=gate, user=team_users.approver, verdict="approve",
-                    form_data={"risk": "low", "hours": "3"}, channel="web")
+    approval_decide(
+        gate=gate,
+        user=team_users.approver,
+        verdict="approve",
+        form_data={"risk": "low", "hours": "3"},
+        channel="web",
+    )
     run = drain(run)
     assert run.steps.get(key="review").output["form"] == {"risk": "low", "hours": 3}
 
@@ -126,8 +141,15 @@ def test_a_deadline_can_approve(eproject, team_users):
 
 
 def test_escalation_invites_another_group_with_a_new_deadline(eproject, team_users, smtp_server):
-    run, gate = waiting_run(eproject, team_users.member, approvers=["approver-user"], timeout="1h",
-                            on_timeout="escalate", escalate_to=["role:admin"], escalate_timeout="2h")
+    run, gate = waiting_run(
+        eproject,
+        team_users.member,
+        approvers=["approver-user"],
+        timeout="1h",
+        on_timeout="escalate",
+        escalate_to=["role:admin"],
+        escalate_timeout="2h",
+    )
     ApprovalGate.objects.filter(pk=gate.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     supervise()
     gate.refresh_from_db()
@@ -169,7 +191,9 @@ def emailed_link(smtp_server, address: str) -> str:
     return match.group(1)
 
 
-def test_the_emailed_link_shows_the_gate_on_get_and_decides_on_post(client, eproject, team_users, smtp_server):
+def test_the_emailed_link_shows_the_gate_on_get_and_decides_on_post(
+    client, eproject, team_users, smtp_server
+):
     run, gate = waiting_run(eproject, team_users.member)
     path = emailed_link(smtp_server, "approver-user@example.com")
     page = client.get(path)

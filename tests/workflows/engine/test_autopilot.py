@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from tests.workflows.engine.conftest import drain, start
+from tests.workflows.engine.conftest import drain
 from workflows.domain.status import spec_status
 from workflows.domain.workspace import Workspace
 from workflows.models import ApprovalGate, Project, Run, WorkflowTemplate
@@ -27,8 +26,14 @@ def demo(data_dir) -> Project:
 
 
 def autopilot(project: Project, spec_id: str, user=None, **params) -> Run:
-    run = run_start(project=project, version=builtin("autopilot"), spec_id=spec_id,
-                    params=params, started_by=user, channel="web")
+    run = run_start(
+        project=project,
+        version=builtin("autopilot"),
+        spec_id=spec_id,
+        params=params,
+        started_by=user,
+        channel="web",
+    )
     return drain(run)
 
 
@@ -45,11 +50,19 @@ def test_the_autopilot_takes_a_new_spec_round_the_whole_loop_with_the_demo_agent
     run = autopilot(demo, "spec-feature-009-wishlist")
     assert run.status == "succeeded", run.error
     assert turns(run) == [
-        "generate_spec", "generate_plan", "generate_tasks", "implement_tasks",
-        "sync_tasks_checkboxes", "verify_tasks_progress", "generate_tests",
-        "test_suite_runner", "quality_gate", "docs_generator",
+        "generate_spec",
+        "generate_plan",
+        "generate_tasks",
+        "implement_tasks",
+        "sync_tasks_checkboxes",
+        "verify_tasks_progress",
+        "generate_tests",
+        "test_suite_runner",
+        "quality_gate",
+        "docs_generator",
         # README.md is a spec file: the verification is fresh again only after one more look.
-        "verify_tasks_progress", "done",
+        "verify_tasks_progress",
+        "done",
     ]
     status = spec_status(Workspace(demo.workspace), "spec-feature-009-wishlist")
     assert status.tasks_total == status.tasks_verified == status.tasks_checked == 3
@@ -80,8 +93,13 @@ def test_supervised_mode_puts_an_approval_before_every_agent_step(demo):
 
 
 def test_the_development_loop_takes_one_turn_on_the_demo_spec_with_drift(demo):
-    run = run_start(project=demo, version=builtin("development-loop"),
-                    spec_id="spec-core-001-authentication", started_by=None, channel="web")
+    run = run_start(
+        project=demo,
+        version=builtin("development-loop"),
+        spec_id="spec-core-001-authentication",
+        started_by=None,
+        channel="web",
+    )
     run = drain(run)
     assert run.status == "succeeded", run.error
     assert turns(run) == ["sync_tasks_checkboxes"]
@@ -98,6 +116,12 @@ def test_a_failing_agent_fails_the_run_with_its_reason(demo):
 
 def test_bad_autopilot_params_are_refused_before_anything_runs(demo):
     with pytest.raises(ValueError, match="max_iterations"):
-        run_start(project=demo, version=builtin("autopilot"), spec_id="spec-x",
-                  params={"max_iterations": 0}, started_by=None, channel="web")
+        run_start(
+            project=demo,
+            version=builtin("autopilot"),
+            spec_id="spec-x",
+            params={"max_iterations": 0},
+            started_by=None,
+            channel="web",
+        )
     assert not Run.objects.exists()

@@ -34,11 +34,17 @@ def step_status(run: Run, key: str) -> str:
 
 def test_a_killed_cluster_loses_nothing_and_repeats_no_completed_step(eproject):
     shutil.copy(SCRIPT, eproject.workspace_path / "slow_step.py")
-    steps = [{"id": "s1", "uses": "shell", "retries": 2,
-              "with": {"command": "python slow_step.py s1 0.5"}}]
+    steps = [{"id": "s1", "uses": "shell", "retries": 2, "with": {"command": "python slow_step.py s1 0.5"}}]
     for i in range(2, 5):
-        steps.append({"id": f"s{i}", "uses": "shell", "retries": 2, "needs": [f"s{i - 1}"],
-                      "with": {"command": f"python slow_step.py s{i} 1.5"}})
+        steps.append(
+            {
+                "id": f"s{i}",
+                "uses": "shell",
+                "retries": 2,
+                "needs": [f"s{i - 1}"],
+                "with": {"command": f"python slow_step.py s{i} 1.5"},
+            }
+        )
     env = {"STEP_LEASE_SECONDS": "3", "Q_WORKERS": "2"}
     cluster = start_cluster(**env)
     try:
@@ -68,8 +74,10 @@ def test_a_killed_cluster_loses_nothing_and_repeats_no_completed_step(eproject):
 def test_cancel_stops_a_running_shell_within_two_seconds(eproject):
     cluster = start_cluster()
     try:
-        run = start(eproject, template(name="cancel", steps=[
-            {"id": "long", "uses": "shell", "with": {"command": SPAWNER}}]))
+        run = start(
+            eproject,
+            template(name="cancel", steps=[{"id": "long", "uses": "shell", "with": {"command": SPAWNER}}]),
+        )
         pids = eproject.workspace_path / "pids"
         wait_for(lambda: pids.exists() and pids.read_text(), what="the process to start")
         parent, child = map(int, pids.read_text().split())
@@ -83,8 +91,12 @@ def test_cancel_stops_a_running_shell_within_two_seconds(eproject):
 
 
 def test_after_a_restart_queued_work_carries_on(eproject):
-    run = start(eproject, template(name="later", steps=[{"id": "a", "uses": "noop"},
-                                                        {"id": "b", "uses": "noop", "needs": ["a"]}]))
+    run = start(
+        eproject,
+        template(
+            name="later", steps=[{"id": "a", "uses": "noop"}, {"id": "b", "uses": "noop", "needs": ["a"]}]
+        ),
+    )
     # No cluster was running when the run started (the machine was down); one starts now.
     cluster = start_cluster()
     try:

@@ -37,7 +37,9 @@ steps:
 
 def test_unknown_kind_names_the_step_and_field():
     found = problems({"name": "x", "steps": [{"id": "a", "uses": "teleport"}]})
-    assert found == ["step 'a', uses: unknown step kind 'teleport' (one of: verify_tasks, sync_tasks, quality_gate, status, shell, agent, approval, noop)"]
+    assert found == [
+        "step 'a', uses: unknown step kind 'teleport' (one of: verify_tasks, sync_tasks, quality_gate, status, shell, agent, approval, noop)"
+    ]
 
 
 def test_unknown_need():
@@ -46,11 +48,16 @@ def test_unknown_need():
 
 
 def test_cycle_is_named():
-    found = problems({"name": "x", "steps": [
-        {"id": "a", "uses": "noop", "needs": ["c"]},
-        {"id": "b", "uses": "noop", "needs": ["a"]},
-        {"id": "c", "uses": "noop", "needs": ["b"]},
-    ]})
+    found = problems(
+        {
+            "name": "x",
+            "steps": [
+                {"id": "a", "uses": "noop", "needs": ["c"]},
+                {"id": "b", "uses": "noop", "needs": ["a"]},
+                {"id": "c", "uses": "noop", "needs": ["b"]},
+            ],
+        }
+    )
     assert len(found) == 1 and "cycle" in found[0] and "a → c → b → a" in found[0]
 
 
@@ -66,10 +73,19 @@ def test_bad_duration_and_retries():
 
 
 def test_bad_with_fields():
-    found = problems({"name": "x", "steps": [
-        {"id": "sh", "uses": "shell", "with": {"cmd": "ls"}},
-        {"id": "gate", "uses": "approval", "with": {"approvers": ["role:boss"], "on_timeout": "explode"}},
-    ]})
+    found = problems(
+        {
+            "name": "x",
+            "steps": [
+                {"id": "sh", "uses": "shell", "with": {"cmd": "ls"}},
+                {
+                    "id": "gate",
+                    "uses": "approval",
+                    "with": {"approvers": ["role:boss"], "on_timeout": "explode"},
+                },
+            ],
+        }
+    )
     assert "step 'sh', with.cmd: unknown field (allowed: command, cwd, env, report)" in found
     assert "step 'sh', with.command: a shell step needs a command" in found
     assert "step 'gate', with.approvers: unknown role in 'role:boss'" in found
@@ -77,15 +93,25 @@ def test_bad_with_fields():
 
 
 def test_for_each_and_join():
-    ok = validate({"name": "x", "steps": [
-        {"id": "a", "uses": "noop", "for_each": [1, 2, 3], "join": 2},
-    ]})
+    ok = validate(
+        {
+            "name": "x",
+            "steps": [
+                {"id": "a", "uses": "noop", "for_each": [1, 2, 3], "join": 2},
+            ],
+        }
+    )
     assert ok.steps[0].join == 2
-    found = problems({"name": "x", "steps": [
-        {"id": "a", "uses": "noop", "for_each": [1, 2], "join": 3},
-        {"id": "b", "uses": "noop", "for_each": "everything"},
-        {"id": "c", "uses": "noop", "join": "any"},
-    ]})
+    found = problems(
+        {
+            "name": "x",
+            "steps": [
+                {"id": "a", "uses": "noop", "for_each": [1, 2], "join": 3},
+                {"id": "b", "uses": "noop", "for_each": "everything"},
+                {"id": "c", "uses": "noop", "join": "any"},
+            ],
+        }
+    )
     assert "step 'a', join: k=3 is more than the 2 items" in found
     assert any(p.startswith("step 'b', for_each:") for p in found)
     assert "step 'c', join: join only applies to a step with for_each" in found

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from tests.workflows.engine.conftest import drain, seqs, start, statuses, template
-from workflows.engine.worker import claim, complete, execute_step
 from workflows.engine.executors import StepResult
+from workflows.engine.worker import claim, complete, execute_step
 from workflows.models import Checkpoint, Run, Step
 from workflows.services.runs import (
     RunError,
@@ -97,8 +97,15 @@ def test_join_any_cancels_the_rest_after_the_first_success(eproject):
 
 
 def test_join_k_of_n(eproject):
-    steps = [{"id": "fan", "uses": "shell", "for_each": [0, 1, 0, 1], "join": 2,
-              "with": {"command": "python -c 'import sys; sys.exit(${{ item }})'"}}]
+    steps = [
+        {
+            "id": "fan",
+            "uses": "shell",
+            "for_each": [0, 1, 0, 1],
+            "join": 2,
+            "with": {"command": "python -c 'import sys; sys.exit(${{ item }})'"},
+        }
+    ]
     run = drain(start(eproject, template(name="k", max_parallel=1, steps=steps)))
     assert statuses(run)["fan"] == "succeeded"
     assert run.steps.get(key="fan").output["succeeded"] == 2
@@ -110,8 +117,20 @@ def test_join_k_of_n(eproject):
 
 def test_retry_never_reruns_succeeded_branches(eproject, data_dir):
     marker = data_dir / "ok"
-    steps = [{"id": "fan", "uses": "shell", "for_each": [1, 2, 3],
-              "with": {"command": "python -c \"import pathlib,sys; p=pathlib.Path('" + str(data_dir) + "/ran-${{ item }}'); p.write_text(p.read_text()+'x' if p.exists() else 'x'); sys.exit(0 if ${{ item }} != 2 or pathlib.Path('" + str(marker) + "').exists() else 1)\""}}]
+    steps = [
+        {
+            "id": "fan",
+            "uses": "shell",
+            "for_each": [1, 2, 3],
+            "with": {
+                "command": "python -c \"import pathlib,sys; p=pathlib.Path('"
+                + str(data_dir)
+                + "/ran-${{ item }}'); p.write_text(p.read_text()+'x' if p.exists() else 'x'); sys.exit(0 if ${{ item }} != 2 or pathlib.Path('"
+                + str(marker)
+                + "').exists() else 1)\""
+            },
+        }
+    ]
     run = drain(start(eproject, template(name="rb", max_parallel=1, steps=steps)))
     assert run.status == "failed"
     marker.write_text("now it works")
@@ -161,16 +180,26 @@ def test_resume_continues_from_the_failed_step(eproject, data_dir):
     flag = data_dir / "fixed"
     steps = [
         {"id": "a", "uses": "noop"},
-        {"id": "b", "uses": "shell", "needs": ["a"],
-         "with": {"command": f"python -c \"import pathlib,sys; sys.exit(0 if pathlib.Path('{flag}').exists() else 1)\""}},
+        {
+            "id": "b",
+            "uses": "shell",
+            "needs": ["a"],
+            "with": {
+                "command": f"python -c \"import pathlib,sys; sys.exit(0 if pathlib.Path('{flag}').exists() else 1)\""
+            },
+        },
         {"id": "c", "uses": "noop", "needs": ["b"]},
     ]
     run = drain(start(eproject, template(name="res", steps=steps)))
     assert statuses(run) == {"a": "succeeded", "b": "failed", "c": "skipped"}
     with pytest.raises(RunError):
-        run_resume(run=Run.objects.get(pk=run.pk, status="failed").__class__.objects.create(
-            project=eproject, template_version=run.template_version, workflow_name="x",
-            status="succeeded"), by=None, channel="web")
+        run_resume(
+            run=Run.objects.get(pk=run.pk, status="failed").__class__.objects.create(
+                project=eproject, template_version=run.template_version, workflow_name="x", status="succeeded"
+            ),
+            by=None,
+            channel="web",
+        )
     flag.write_text("")
     run_resume(run=run, by=None, channel="web")
     run = drain(run)

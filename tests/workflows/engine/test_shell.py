@@ -37,9 +37,10 @@ def test_it_splits_like_a_shell_and_checks_the_allowlist():
 
 
 def test_output_streams_as_log_events_and_the_exit_code_decides(eproject):
-    steps = [{"id": "hello", "uses": "shell",
-              "with": {"command": "python -c \"print('one'); print('two')\""}},
-             {"id": "bad", "uses": "shell", "needs": ["hello"], "with": {"command": "false"}}]
+    steps = [
+        {"id": "hello", "uses": "shell", "with": {"command": "python -c \"print('one'); print('two')\""}},
+        {"id": "bad", "uses": "shell", "needs": ["hello"], "with": {"command": "false"}},
+    ]
     run = drain(start(eproject, template(name="sh", steps=steps)))
     lines = [line for e in run.events.filter(type="step.log") for line in e.data["lines"]]
     assert lines == ["one", "two"]
@@ -49,8 +50,15 @@ def test_output_streams_as_log_events_and_the_exit_code_decides(eproject):
 
 
 def test_a_program_outside_the_allowlist_fails_with_the_reason(eproject):
-    run = drain(start(eproject, template(name="deny", steps=[
-        {"id": "x", "uses": "shell", "with": {"command": "curl http://example.com"}}])))
+    run = drain(
+        start(
+            eproject,
+            template(
+                name="deny",
+                steps=[{"id": "x", "uses": "shell", "with": {"command": "curl http://example.com"}}],
+            ),
+        )
+    )
     step = run.steps.get()
     assert step.status == "failed"
     assert "'curl' is not in the project's shell allow-list" in step.error
@@ -69,9 +77,18 @@ def test_a_timeout_kills_the_whole_process_group(eproject):
 
 def test_cwd_and_env_and_a_report(eproject):
     (eproject.workspace_path / "sub").mkdir()
-    steps = [{"id": "w", "uses": "shell", "with": {
-        "command": "python -c \"import os; print(os.getcwd().endswith('sub'), os.environ['GREETING'])\"",
-        "cwd": "sub", "env": {"GREETING": "hi ${{ spec_id }}"}, "report": "test-suite-runner"}}]
+    steps = [
+        {
+            "id": "w",
+            "uses": "shell",
+            "with": {
+                "command": "python -c \"import os; print(os.getcwd().endswith('sub'), os.environ['GREETING'])\"",
+                "cwd": "sub",
+                "env": {"GREETING": "hi ${{ spec_id }}"},
+                "report": "test-suite-runner",
+            },
+        }
+    ]
     run = drain(start(eproject, template(name="cwd", steps=steps), spec_id="spec-x"))
     lines = [line for e in run.events.filter(type="step.log") for line in e.data["lines"]]
     assert lines == ["True hi spec-x"]

@@ -94,7 +94,11 @@ def _check_artefact(result: StepResult, workspace: Workspace, spec_dir: str, wor
 
 
 def _run_endpoint(
-    context: StepContext, workspace: Workspace, spec_dir: str, prompt: str, workflow: str,
+    context: StepContext,
+    workspace: Workspace,
+    spec_dir: str,
+    prompt: str,
+    workflow: str,
     report_dir: str,
 ) -> StepResult:
     project = context.project
@@ -144,7 +148,8 @@ def _stream_chat(context: StepContext, url: str, headers: dict[str, str], body: 
         if response.status_code >= 400:
             response.read()
             raise httpx.HTTPStatusError(
-                f"HTTP {response.status_code}: {response.text[:200]}", request=response.request,
+                f"HTTP {response.status_code}: {response.text[:200]}",
+                request=response.request,
                 response=response,
             )
         for line in response.iter_lines():

@@ -35,13 +35,18 @@ def status(context: StepContext) -> StepResult:
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
         if isinstance(exc, UnknownSpec):
             # A spec that does not exist yet is a status too: it needs generate_spec.
-            return StepResult.ok(spec_id=context.spec_id, exists=False,
-                                 recommendation={"workflow": "generate_spec",
-                                                 "reason": "the spec folder does not exist yet",
-                                                 "priority": "high", "estimate_minutes": 10})
+            return StepResult.ok(
+                spec_id=context.spec_id,
+                exists=False,
+                recommendation={
+                    "workflow": "generate_spec",
+                    "reason": "the spec folder does not exist yet",
+                    "priority": "high",
+                    "estimate_minutes": 10,
+                },
+            )
         return StepResult.fail(str(exc))
-    return StepResult.ok(exists=True, status=current.as_dict(),
-                         recommendation=recommend(current).as_dict())
+    return StepResult.ok(exists=True, status=current.as_dict(), recommendation=recommend(current).as_dict())
 
 
 def verify_tasks(context: StepContext) -> StepResult:
@@ -54,8 +59,12 @@ def verify_tasks(context: StepContext) -> StepResult:
     for task in report.tasks:
         context.log(f"{task.id}: {task.status} — {'; '.join(task.reasons)}")
     return StepResult.ok(
-        report=ref.rel_dir, total=report.total, checked=report.checked, verified=report.verified,
-        by_status=report.by_status(), statuses=report.statuses(),
+        report=ref.rel_dir,
+        total=report.total,
+        checked=report.checked,
+        verified=report.verified,
+        by_status=report.by_status(),
+        statuses=report.statuses(),
         checked_not_verified=list(report.checked_not_verified),
         verified_not_checked=list(report.verified_not_checked),
     )
@@ -83,7 +92,10 @@ def sync_tasks(context: StepContext) -> StepResult:
 
 
 THRESHOLD_KEYS = (
-    "min_completion_rate", "min_verified_ratio", "require_tests_passed", "min_coverage",
+    "min_completion_rate",
+    "min_verified_ratio",
+    "require_tests_passed",
+    "min_coverage",
     "max_invalid_evidence",
 )
 
@@ -94,7 +106,9 @@ def quality_gate(context: StepContext) -> StepResult:
     try:
         workspace = _workspace(context)
         result = run_quality_gate(
-            workspace, context.spec_id, thresholds=thresholds,
+            workspace,
+            context.spec_id,
+            thresholds=thresholds,
             coverage_file=context.config.get("coverage_file"),
             junit_file=context.config.get("junit_file"),
         )
@@ -103,8 +117,11 @@ def quality_gate(context: StepContext) -> StepResult:
     ref = write_quality_gate_report(workspace, context.spec_id, str(context.run_id), result)
     for criterion in result.criteria:
         context.log(f"{'pass' if criterion.passed else 'FAIL'} {criterion.name}: {criterion.reason}")
-    output = {"passed": result.passed, "report": ref.rel_dir,
-              "criteria": [c.as_dict() for c in result.criteria]}
+    output = {
+        "passed": result.passed,
+        "report": ref.rel_dir,
+        "criteria": [c.as_dict() for c in result.criteria],
+    }
     if not result.passed:
         failed = ", ".join(c.name for c in result.failed)
         return StepResult.fail(f"the quality gate failed: {failed}", **output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -61,7 +62,9 @@ def run_shell(context: StepContext) -> StepResult:
     report_dir = ""
     if config.get("report"):
         # Where the command may write junit.xml or coverage.json for the quality gate.
-        report_dir = str(context.workspace / ".spec" / "reports" / str(config["report"]) / str(context.run_id))
+        report_dir = str(
+            context.workspace / ".spec" / "reports" / str(config["report"]) / str(context.run_id)
+        )
         Path(report_dir).mkdir(parents=True, exist_ok=True)
     try:
         command = context.substitute(config["command"], report_dir=report_dir)
@@ -101,9 +104,13 @@ def write_command_report(context: StepContext, name: str, result: StepResult) ->
     workspace = Workspace(context.workspace)
     folder = f".spec/reports/{name}/{context.run_id}"
     summary = {
-        "workflow": name, "run_id": str(context.run_id), "spec_id": context.spec_id,
-        "passed": result.status == "succeeded", "exit_code": result.output.get("exit_code"),
-        "command": result.output.get("command"), "error": result.error,
+        "workflow": name,
+        "run_id": str(context.run_id),
+        "spec_id": context.spec_id,
+        "passed": result.status == "succeeded",
+        "exit_code": result.output.get("exit_code"),
+        "command": result.output.get("command"),
+        "error": result.error,
     }
     workspace.write_text(f"{folder}/summary.json", json.dumps(summary, indent=2) + "\n")
     tail = "\n".join(result.output.get("output_tail", []))
@@ -117,15 +124,24 @@ def write_command_report(context: StepContext, name: str, result: StepResult) ->
 
 
 def run_process(
-    context: StepContext, argv: list[str], *, cwd: Path, env: dict[str, str],
+    context: StepContext,
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
     stdin: bytes | None = None,
 ) -> StepResult:
     """Run argv in its own process group, stream its output as log lines, and kill the whole
     group when the step is cancelled or times out. Exit code 0 means success."""
     try:
         process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
     except OSError as exc:
@@ -192,8 +208,6 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + KILL_GRACE_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
         time.sleep(POLL_SECONDS)
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group may be gone already
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # the group is gone already
     process.wait()

@@ -72,9 +72,7 @@ class Command(BaseCommand):
 
     def _user(self, team: Team, username: str, role: Role) -> None:
         User = get_user_model()
-        user, _ = User.objects.get_or_create(
-            username=username, defaults={"email": f"{username}@example.com"}
-        )
+        user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
         is_admin = role == Role.ADMIN
         user.is_staff = user.is_superuser = is_admin
         user.is_active = True
