@@ -29,7 +29,7 @@ def main() -> None:
     )
     parser.add_argument("--gates", type=int, default=20)
     args = parser.parse_args()
-    from bench_engine import prepare_environment, setup_django, start_cluster, wait_cluster_ready
+    from bench_engine import prepare_environment, setup_django, start_cluster, stop_cluster, wait_cluster_ready
 
     with tempfile.TemporaryDirectory(prefix="smartspec-bench-") as tmp:
         label = prepare_environment(Path(tmp))
@@ -74,8 +74,7 @@ def main() -> None:
                 started = Event.objects.get(run=run, type="step.started", data__key="next").created_at
                 latencies.append(started.timestamp() - decided)
         finally:
-            os.killpg(cluster.pid, 15)
-            cluster.wait()
+            stop_cluster(cluster)
     ms = sorted(x * 1000 for x in latencies)
     p95 = ms[max(0, int(len(ms) * 0.95) - 1)]
     print(f"configuration: {label}")

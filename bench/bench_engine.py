@@ -102,6 +102,16 @@ def start_cluster(workers: int) -> subprocess.Popen[bytes]:
     )
 
 
+def stop_cluster(cluster: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the cluster's main process (it stops its children), SIGKILL if it hangs."""
+    cluster.terminate()
+    try:
+        cluster.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(cluster.pid, 9)
+        cluster.wait()
+
+
 def wait_cluster_ready() -> None:
     from workflows.models import WorkerCluster
 
@@ -185,8 +195,7 @@ def main() -> None:
             )
             fan_wall = statistics.median(run_through_cluster(project, fan) for _ in range(args.repeat))
         finally:
-            os.killpg(cluster.pid, 15)
-            cluster.wait()
+            stop_cluster(cluster)
         if os.environ.get("DATABASE_URL", "").startswith("postgres"):
             from django.db import connections
 

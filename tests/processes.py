@@ -62,9 +62,14 @@ class RunningProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM the main process only, as an operator would, and let it stop its children.
+
+        (Signalling a django-q2 cluster's whole group at once can leave its main process
+        blocked on a lock a dying child held.)
+        """
         if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -73,7 +78,9 @@ class RunningProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no clean-up code runs."""
-        self.stop(signal.SIGKILL)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 def _spawn(args: list[str], name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:

@@ -142,7 +142,7 @@ def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     except OSError as exc:
         return StepResult.fail(f"could not start {argv[0]}: {exc.strerror or exc}")
@@ -163,7 +163,7 @@ def run_process(
     return StepResult.ok(**output)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: if the worker is killed (even with SIGKILL), the kernel kills us too, so
     a step's process never outlives its worker and runs on beside the retried attempt."""
     if sys.platform.startswith("linux"):

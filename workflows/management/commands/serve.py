@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from workflows.engine.executors.shell import die_with_parent
 from workflows.management.commands.seed_demo import DEMO_USERS
 
 STOP_GRACE_SECONDS = 10
@@ -31,7 +33,16 @@ class Command(BaseCommand):
         commands = [web + ["smartspec.asgi:application"]]
         if not no_workers:
             commands.append([sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"])
-        processes = [subprocess.Popen(cmd, cwd=settings.BASE_DIR) for cmd in commands]
+        # Each child in its own session: Ctrl-C reaches this command only, which then stops
+        # each child through its main process (signalling a django-q2 cluster's whole
+        # group at once can leave it blocked on a lock a dying child held).
+        # If this command is killed outright, the kernel stops the children too.
+        processes = [
+            subprocess.Popen(
+                cmd, cwd=settings.BASE_DIR, start_new_session=True, preexec_fn=die_with_parent
+            )
+            for cmd in commands
+        ]
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -78,7 +89,7 @@ class Command(BaseCommand):
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.stdout.write("Stopped.")
 
