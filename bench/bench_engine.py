@@ -28,6 +28,8 @@ def prepare_environment(data_dir: Path) -> str:
     os.environ["SMARTSPEC_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartspec.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
+    # Its own queue and channel prefix, so nothing else on the same Redis takes its messages.
+    os.environ["Q_NAME"] = os.environ["CHANNELS_PREFIX"] = f"smartspec-bench-{os.getpid()}"
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres"):
         import psycopg

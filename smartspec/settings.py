@@ -180,7 +180,8 @@ DATABASE_ROUTERS = ["smartspec.routers.QueueRouter"]
 # --- Queue, channel layer, cache ----------------------------------------------------------
 
 Q_CLUSTER: dict[str, Any] = {
-    "name": "smartspec",
+    # The queue's name (a Redis key prefix): separate installs can share one Redis.
+    "name": envstr("Q_NAME", "smartspec"),
     "workers": envint("Q_WORKERS", 2),
     "timeout": envint("Q_TIMEOUT", 3600),
     "retry": envint("Q_TIMEOUT", 3600) + 60,
