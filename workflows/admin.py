@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from workflows.engine.definitions import TemplateInvalid, parse_source
+from workflows.engine.definitions import TemplateInvalid, parse_source, validate
 from workflows.models import (
     ApprovalEntry,
     ApprovalGate,
@@ -209,36 +210,63 @@ class VersionInline(admin.TabularInline):
     ordering = ["-number"]
 
 
+class TemplateSourceForm(forms.ModelForm):
+    """Edit a template as YAML; saving validates it and adds a version (runs keep theirs)."""
+
+    source = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "spellcheck": "false"}),
+        help_text="YAML or JSON. Saving a changed template adds a new version.",
+    )
+
+    class Meta:
+        model = WorkflowTemplate
+        fields: list[str] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        latest = self.instance.latest if self.instance.pk else None
+        if latest is not None:
+            self.fields["source"].initial = latest.source
+
+    def clean_source(self) -> dict[str, object]:
+        source = self.cleaned_data["source"]
+        try:
+            data = parse_source(source, "application/yaml")
+            definition = validate(data)
+        except TemplateInvalid as exc:
+            raise forms.ValidationError([str(p) for p in exc.problems]) from None
+        if self.instance.pk and definition.name != self.instance.name:
+            raise forms.ValidationError(
+                f"The name must stay {self.instance.name!r}; save a new template on /workflows/."
+            )
+        return {"text": source, "data": data}
+
+
 @admin.register(WorkflowTemplate)
 class WorkflowTemplateAdmin(admin.ModelAdmin):
     """Editing the source here saves a new validated version, as the API and pages do."""
 
+    form = TemplateSourceForm
     list_display = ["name", "description", "builtin", "updated_at"]
     list_filter = ["builtin"]
     search_fields = ["name", "description"]
     readonly_fields = ["name", "description", "builtin", "created_at", "updated_at"]
+    fields = ["name", "description", "builtin", "updated_at", "source"]
     inlines = [VersionInline]
-    actions = ["revalidate"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # new templates are written on /workflows/ or POST /api/v1/workflows
 
-    @admin.action(description="Validate the latest version again")
-    def revalidate(self, request: HttpRequest, queryset: QuerySet[WorkflowTemplate]) -> None:
-        for template in queryset:
-            latest = template.latest
-            if latest is None:
-                continue
-            try:
-                template_save(
-                    data=parse_source(latest.source, "application/yaml"),
-                    created_by=request.user,
-                    channel="admin",
-                )
-            except TemplateInvalid as exc:
-                messages.error(request, f"{template.name}: {exc}")
-            else:
-                messages.success(request, f"{template.name} is valid.")
+    def save_model(
+        self, request: HttpRequest, obj: WorkflowTemplate, form: TemplateSourceForm, change: bool
+    ) -> None:
+        submitted = form.cleaned_data["source"]
+        version = template_save(
+            data=submitted["data"], source=submitted["text"], created_by=request.user,
+            channel="admin",
+        )
+        obj.refresh_from_db()
+        messages.info(request, f"{obj.name} is at version {version.number}.")
 
 
 @admin.register(WorkerCluster)

@@ -79,3 +79,30 @@ def test_the_admin_console_lists_runs_and_cancels_them(client, team_users, proje
     run.refresh_from_db()
     assert run.status == "cancelled"
     assert client.get("/admin/django_q/schedule/").status_code == 200
+
+
+def test_templates_are_edited_in_the_admin_as_new_validated_versions(client, team_users):
+    from workflows.models import WorkflowTemplate
+    from workflows.services.templates import template_save
+
+    template_save(source="name: tiny\nsteps:\n  - id: a\n    uses: noop\n", content_type="application/yaml",
+                  created_by=None, channel="system")
+    template = WorkflowTemplate.objects.get(name="tiny")
+    team_users.admin.is_staff = team_users.admin.is_superuser = True
+    team_users.admin.save()
+    client.force_login(team_users.admin)
+    url = f"/admin/workflows/workflowtemplate/{template.pk}/change/"
+    assert "uses: noop" in client.get(url).content.decode()
+    bad = client.post(url, {"source": "name: tiny\nsteps:\n  - id: a\n    uses: nope\n", **_no_inline()})
+    assert "unknown step kind" in bad.content.decode()
+    assert template.versions.count() == 1
+    good = "name: tiny\nsteps:\n  - id: a\n    uses: noop\n  - id: b\n    uses: noop\n    needs: [a]\n"
+    response = client.post(url, {"source": good, **_no_inline()})
+    assert response.status_code == 302
+    assert template.versions.count() == 2
+    assert template.latest.steps[1]["id"] == "b"
+
+
+def _no_inline() -> dict[str, str]:
+    return {"versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0", "versions-MIN_NUM_FORMS": "0",
+            "versions-MAX_NUM_FORMS": "1000"}
