@@ -17,12 +17,11 @@ from workflows.api.throttling import TierThrottle
 
 DESCRIPTION = """\
 SmartSpec Autopilot's REST API. Authenticate with `Authorization: Bearer <token>` (create a
-token on the Tokens page or with `manage.py create_api_token USERNAME`) or with the browser
-session (unsafe methods then need the `X-CSRFToken` header). Errors are
+token on the Tokens page, /accounts/tokens/, or with `manage.py create_api_token USERNAME`)
+or with the browser session (unsafe methods then need the `X-CSRFToken` header). Errors are
 `{"detail": …, "code": …}`, with `errors` per field where useful. Lists take `limit` and
 `offset` and answer `items` with the total `count`.
 """
-
 
 
 class Api(NinjaAPI):

@@ -17,9 +17,11 @@ from ninja import Query, Router
 from ninja.responses import Status
 
 from accounts.models import Role
+from workflows.api.auth import caller
 from workflows.api.errors import error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.schemas import DecisionIn, GateDetailOut, GatePageOut, GateStatus
+from workflows.api.writes import one_writer
 from workflows.models import ApprovalGate
 from workflows.selectors import gates_to_decide, gates_visible_to, get_gate_for_user, require_role
 from workflows.services.approvals import approval_decide
@@ -34,31 +36,37 @@ class GateFilters(PageQuery):
 @router.get("", response={200: GatePageOut, **error_responses()}, summary="Gates")
 def list_approvals(request: HttpRequest, filters: Query[GateFilters]) -> Any:
     if filters.status == ApprovalGate.Status.PENDING:
-        gates = gates_to_decide(request.user)
+        gates = gates_to_decide(caller(request))
     else:
-        gates = gates_visible_to(request.user).filter(status=filters.status)
+        gates = gates_visible_to(caller(request)).filter(status=filters.status)
     return page_of(gates.order_by("-created_at", "-id"), filters)
 
 
 @router.get(
-    "/{int:gate_id}", response={200: GateDetailOut, **error_responses(404)},
+    "/{int:gate_id}",
+    response={200: GateDetailOut, **error_responses(404)},
     summary="One gate with its history",
 )
 def get_approval(request: HttpRequest, gate_id: int) -> Any:
-    return get_gate_for_user(request.user, gate_id)
+    return get_gate_for_user(caller(request), gate_id)
 
 
 @router.post(
     "/{int:gate_id}/decisions",
-    response={201: GateDetailOut, **error_responses(403, 404, 409)},
+    response={201: GateDetailOut, **error_responses(403, 404, 409, 503)},
     summary="Approve or reject",
 )
 def decide_approval(request: HttpRequest, gate_id: int, payload: DecisionIn) -> Any:
-    gate = get_gate_for_user(request.user, gate_id)
+    gate = get_gate_for_user(caller(request), gate_id)
     # Viewers only read, even when a template names one of them as an approver.
-    require_role(request.user, gate.run.project, Role.MEMBER)
-    gate = approval_decide(
-        gate=gate, user=request.user, verdict=payload.verdict, comment=payload.comment,
-        form_data=payload.form, channel="api",
-    )
-    return Status(201, get_gate_for_user(request.user, gate.pk))
+    require_role(caller(request), gate.run.project, Role.MEMBER)
+    with one_writer():
+        gate = approval_decide(
+            gate=gate,
+            user=caller(request),
+            verdict=payload.verdict,
+            comment=payload.comment,
+            form_data=payload.form,
+            channel="api",
+        )
+    return Status(201, get_gate_for_user(caller(request), gate.pk))

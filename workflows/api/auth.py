@@ -6,9 +6,10 @@ is what `accounts.ratelimits.is_exempt` reads to let staff service tokens throug
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
@@ -26,7 +27,7 @@ class BearerToken(HttpBearer):
         user = token_authenticate(token.strip())
         if user is None:
             return None
-        request.user = user
+        request.user = cast(User, user)
         request.auth_via_token = True  # type: ignore[attr-defined]
         return user
 
@@ -58,3 +59,8 @@ class SessionWithCsrf(APIKeyCookie):
 
 def api_auth() -> list[Any]:
     return [BearerToken(), SessionWithCsrf()]
+
+
+def caller(request: HttpRequest) -> User:
+    """The authenticated user of an API request (every operation requires one)."""
+    return cast(User, request.user)

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
@@ -39,6 +39,7 @@ CODES = {
     422: "invalid",
     429: "rate_limited",
     500: "server_error",
+    503: "busy",
 }
 # The codes the services use, as HTTP statuses.
 SERVICE_STATUS = {"forbidden": 403, "conflict": 409, "not_found": 404, "invalid": 422}
@@ -51,7 +52,10 @@ class ApiError(Exception):
     """Raised by endpoints for an answer that is neither a service nor a selector error."""
 
     def __init__(
-        self, status: int, detail: str, code: str | None = None,
+        self,
+        status: int,
+        detail: str,
+        code: str | None = None,
         errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail)
@@ -70,9 +74,7 @@ def error_responses(*statuses: int) -> dict[int, type[ErrorOut]]:
     return {status: ErrorOut for status in (*COMMON_ERRORS, *statuses)}
 
 
-def error_body(
-    detail: str, code: str, errors: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def error_body(detail: str, code: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": detail, "code": code}
     if errors is not None:
         body["errors"] = errors
@@ -83,7 +85,10 @@ def install(api: NinjaAPI) -> None:
     """Register a handler for every exception an endpoint may let through."""
 
     def answer(
-        request: HttpRequest, status: int, detail: str, code: str,
+        request: HttpRequest,
+        status: int,
+        detail: str,
+        code: str,
         errors: list[dict[str, Any]] | None = None,
     ) -> HttpResponse:
         return api.create_response(request, error_body(detail, code, errors), status=status)
@@ -115,9 +120,7 @@ def install(api: NinjaAPI) -> None:
     def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
         wait = max(1, int(exc.wait or 1))
         # ninja sets Retry-After on this response as well; it is the same number.
-        response = answer(
-            request, 429, f"Too many requests; try again in {wait} s.", "rate_limited"
-        )
+        response = answer(request, 429, f"Too many requests; try again in {wait} s.", "rate_limited")
         response["Retry-After"] = str(wait)
         return response
 
@@ -161,6 +164,16 @@ def install(api: NinjaAPI) -> None:
         logger.info("integrity error answered as 409: %s", exc)
         return answer(request, 409, "That conflicts with an existing object.", "conflict")
 
+    def on_database_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+        if "locked" not in str(exc):
+            return on_anything(request, exc)
+        # SQLite's write lock stayed taken past the busy timeout (workers writing a lot):
+        # nothing was done, and trying again shortly is the right move.
+        logger.warning("database busy in %s %s: %s", request.method, request.path, exc)
+        response = answer(request, 503, "The database is busy; try again.", "busy")
+        response["Retry-After"] = "1"
+        return response
+
     def on_too_large(request: HttpRequest, exc: Exception) -> HttpResponse:
         return answer(request, 413, "The request body is too large.", "too_large")
 
@@ -193,6 +206,7 @@ def install(api: NinjaAPI) -> None:
         (SpecsUnavailable, on_specs_unavailable),
         (ScopeError, on_scope_error),
         (IntegrityError, on_integrity),
+        (OperationalError, on_database_error),
         (RequestDataTooBig, on_too_large),
         (SuspiciousOperation, on_suspicious),
         (RecursionError, on_too_deep),

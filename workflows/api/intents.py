@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from accounts.models import Role
+from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.projects import project_workspace, spec_summary, status_cache
 from workflows.api.runs import run_detail, start_workflow
@@ -26,15 +27,18 @@ router = Router(tags=["intents"])
 
 
 @router.post(
-    "", response={200: IntentOut, **error_responses(403, 404, 409)},
+    "",
+    response={200: IntentOut, **error_responses(403, 404, 409, 503)},
     summary="Understand a request, and optionally carry it out",
 )
 def create_intent(request: HttpRequest, payload: IntentIn) -> Any:
-    project = get_project_for_user(request.user, payload.project) if payload.project else None
+    project = get_project_for_user(caller(request), payload.project) if payload.project else None
     known = _spec_ids(project) if project else None
     intent = parse_intent(payload.text, known_spec_ids=known)
     answer: dict[str, Any] = {
-        **intent.as_dict(), "executed": False, "message": intent.action.description,
+        **intent.as_dict(),
+        "executed": False,
+        "message": intent.action.description,
     }
     if payload.execute:
         answer.update(_execute(request, intent, project))
@@ -55,7 +59,7 @@ def _execute(request: HttpRequest, intent: Intent, project: Project | None) -> d
     if action.kind == "show_status":
         return {"executed": True, "specs": _statuses(project, action.spec_id)}
     # start_workflow: the same rule as POST /runs.
-    require_role(request.user, project, Role.MEMBER)
+    require_role(caller(request), project, Role.MEMBER)
     if not action.spec_id:
         raise _invalid("text", "Name the spec, e.g. spec-core-001-authentication.")
     run = start_workflow(request, project, action.workflow or "", action.spec_id, {})

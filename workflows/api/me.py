@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from accounts.models import Membership
+from workflows.api.auth import caller
 from workflows.api.errors import error_responses
 from workflows.api.schemas import MeOut
 
@@ -16,7 +17,7 @@ router = Router(tags=["me"])
 
 @router.get("", response={200: MeOut, **error_responses()}, summary="The caller")
 def me(request: HttpRequest) -> dict[str, Any]:
-    user = request.user
+    user = caller(request)
     memberships = Membership.objects.filter(user=user).select_related("team")
     return {
         "id": user.pk,

@@ -18,6 +18,7 @@ from ninja.responses import Status
 from accounts.models import Role, Team
 from accounts.permissions import has_role, teams_of
 from workflows import specs
+from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.schemas import (
@@ -27,6 +28,7 @@ from workflows.api.schemas import (
     SpecDetailOut,
     SpecPageOut,
 )
+from workflows.api.writes import one_writer
 from workflows.domain.routing import recommend
 from workflows.domain.status import SpecDetail, StatusCache
 from workflows.domain.workspace import SPEC_ID_RE, Workspace
@@ -40,45 +42,54 @@ router = Router(tags=["projects"])
 
 @router.get("", response={200: ProjectPageOut, **error_responses()}, summary="My projects")
 def list_projects(request: HttpRequest, page: Query[PageQuery]) -> Any:
-    return page_of(projects_visible_to(request.user).order_by("name", "pk"), page)
+    return page_of(projects_visible_to(caller(request)).order_by("name", "pk"), page)
 
 
 @router.post(
-    "", response={201: ProjectOut, **error_responses(403, 404, 409)},
+    "",
+    response={201: ProjectOut, **error_responses(403, 404, 409, 503)},
     summary="Create a project (team admins)",
 )
 def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
     team = _team_for_admin(request, payload.team)
     if Project.objects.filter(slug=payload.slug).exists():
         raise ApiError(409, f"The project slug {payload.slug!r} is taken.", "conflict")
-    project = project_create(
-        team=team, slug=payload.slug, name=payload.name, workspace=payload.workspace,
-        shell_allowlist=payload.shell_allowlist, created_by=request.user, channel="api",
-    )
+    with one_writer():
+        project = project_create(
+            team=team,
+            slug=payload.slug,
+            name=payload.name,
+            workspace=payload.workspace,
+            shell_allowlist=payload.shell_allowlist,
+            created_by=caller(request),
+            channel="api",
+        )
     return Status(201, project)
 
 
 @router.get("/{slug}", response={200: ProjectOut, **error_responses(404)}, summary="One project")
 def get_project(request: HttpRequest, slug: str) -> Any:
-    return get_project_for_user(request.user, slug)
+    return get_project_for_user(caller(request), slug)
 
 
 @router.get(
-    "/{slug}/specs", response={200: SpecPageOut, **error_responses(404, 409)},
+    "/{slug}/specs",
+    response={200: SpecPageOut, **error_responses(404, 409)},
     summary="Every spec with its status and next step",
 )
 def list_specs(request: HttpRequest, slug: str, page: Query[PageQuery]) -> Any:
-    project = get_project_for_user(request.user, slug)
+    project = get_project_for_user(caller(request), slug)
     specs = [spec_summary(detail) for detail in status_cache(project).details()]
     return page_of(specs, page)
 
 
 @router.get(
-    "/{slug}/specs/{spec_id}", response={200: SpecDetailOut, **error_responses(404, 409)},
+    "/{slug}/specs/{spec_id}",
+    response={200: SpecDetailOut, **error_responses(404, 409)},
     summary="One spec: status, recommendation, tasks with their verification",
 )
 def get_spec(request: HttpRequest, slug: str, spec_id: str) -> Any:
-    project = get_project_for_user(request.user, slug)
+    project = get_project_for_user(caller(request), slug)
     if not SPEC_ID_RE.match(spec_id):
         # Not even shaped like an id (e.g. "..", "x/../y"): it names no spec, so no lookup.
         raise Http404("No such spec.")
@@ -89,9 +100,7 @@ def get_spec(request: HttpRequest, slug: str, spec_id: str) -> Any:
         "status": detail.status.as_dict(),
         "recommendation": recommend(detail.status).as_dict(),
         "tasks": [task.as_dict() for task in report.tasks],
-        "issues": [
-            {"line": i.line, "severity": i.severity, "message": i.message} for i in report.issues
-        ],
+        "issues": [{"line": i.line, "severity": i.severity, "message": i.message} for i in report.issues],
     }
 
 
@@ -100,10 +109,10 @@ def spec_summary(detail: SpecDetail) -> dict[str, Any]:
 
 
 def _team_for_admin(request: HttpRequest, slug: str) -> Team:
-    team = teams_of(request.user).filter(slug=slug).first()
+    team = teams_of(caller(request)).filter(slug=slug).first()
     if team is None:
         raise Http404("No such team.")
-    if not has_role(request.user, team, Role.ADMIN):
+    if not has_role(caller(request), team, Role.ADMIN):
         raise ApiError(403, f"Creating a project needs the admin role in {team.name}.")
     return team
 

@@ -19,6 +19,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from accounts.models import Role
+from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.projects import project_workspace
@@ -31,6 +32,7 @@ from workflows.api.schemas import (
     RunPageOut,
     RunStatus,
 )
+from workflows.api.writes import one_writer
 from workflows.models import Project, Run, TemplateVersion, WorkflowTemplate
 from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
 from workflows.services.runs import run_cancel, run_resume, run_retry, run_start
@@ -51,20 +53,16 @@ class EventsQuery(Schema):
     limit: int = Field(500, ge=1, le=MAX_EVENTS)
 
 
-@router.post(
-    "", response={201: RunDetailOut, **error_responses(403, 404, 409)}, summary="Start a run"
-)
+@router.post("", response={201: RunDetailOut, **error_responses(403, 404, 409, 503)}, summary="Start a run")
 def create_run(request: HttpRequest, payload: RunCreateIn) -> Any:
-    project = get_project_for_user(request.user, payload.project, role=Role.MEMBER)
-    run = start_workflow(
-        request, project, payload.workflow, payload.spec_id or "", payload.params
-    )
+    project = get_project_for_user(caller(request), payload.project, role=Role.MEMBER)
+    run = start_workflow(request, project, payload.workflow, payload.spec_id or "", payload.params)
     return Status(201, run_detail(run.pk, request))
 
 
 @router.get("", response={200: RunPageOut, **error_responses()}, summary="My teams' runs")
 def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
-    runs = runs_visible_to(request.user).order_by("-created_at", "-id")
+    runs = runs_visible_to(caller(request)).order_by("-created_at", "-id")
     if filters.project:
         runs = runs.filter(project__slug=filters.project)
     if filters.spec_id:
@@ -81,8 +79,9 @@ def get_run(request: HttpRequest, run_id: int) -> Any:
 
 def _control(service: Callable[..., Run], verb: str) -> Callable[[HttpRequest, int], Any]:
     def control(request: HttpRequest, run_id: int) -> Any:
-        run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
-        service(run=run, by=request.user, channel="api")
+        run = get_run_for_user(caller(request), run_id, role=Role.MEMBER)
+        with one_writer():
+            service(run=run, by=caller(request), channel="api")
         return run_detail(run.pk, request)
 
     control.__name__ = f"{verb}_run"
@@ -93,21 +92,20 @@ def _control(service: Callable[..., Run], verb: str) -> Callable[[HttpRequest, i
 for _verb, _service in (("cancel", run_cancel), ("resume", run_resume), ("retry", run_retry)):
     router.post(
         f"/{{int:run_id}}/{_verb}",
-        response={200: RunDetailOut, **error_responses(403, 404, 409)},
+        response={200: RunDetailOut, **error_responses(403, 404, 409, 503)},
         summary=f"{_verb.capitalize()} a run",
         operation_id=f"{_verb}_run",
     )(_control(_service, _verb))
 
 
 @router.get(
-    "/{int:run_id}/events", response={200: EventsOut, **error_responses(404)},
+    "/{int:run_id}/events",
+    response={200: EventsOut, **error_responses(404)},
     summary="Events after sequence N",
 )
 def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) -> Any:
-    run = get_run_for_user(request.user, run_id)
-    events = list(
-        run.events.filter(seq__gt=query.after).order_by("seq")[: query.limit + 1]
-    )
+    run = get_run_for_user(caller(request), run_id)
+    events = list(run.events.filter(seq__gt=query.after).order_by("seq")[: query.limit + 1])
     more = len(events) > query.limit
     events = events[: query.limit]
     return {
@@ -129,10 +127,15 @@ def start_workflow(
     version = latest_version(workflow)
     if spec_id:
         _check_spec_exists(project, spec_id)
-    return run_start(
-        project=project, version=version, spec_id=spec_id, params=params,
-        started_by=request.user, channel="api",
-    )
+    with one_writer():
+        return run_start(
+            project=project,
+            version=version,
+            spec_id=spec_id,
+            params=params,
+            started_by=caller(request),
+            channel="api",
+        )
 
 
 def latest_version(name: str) -> TemplateVersion:
@@ -140,7 +143,9 @@ def latest_version(name: str) -> TemplateVersion:
     version = template.latest if template else None
     if version is None:
         raise ApiError(
-            422, f"No workflow named {name!r}.", "invalid",
+            422,
+            f"No workflow named {name!r}.",
+            "invalid",
             [{"field": "workflow", "message": "no such workflow template"}],
         )
     return version
@@ -150,14 +155,16 @@ def _check_spec_exists(project: Project, spec_id: str) -> None:
     # Looked up among the specs discovered inside the workspace, never joined to a path.
     if project_workspace(project).discover_specs().get(spec_id) is None:
         raise ApiError(
-            422, f"The project has no spec {spec_id!r}.", "invalid",
+            422,
+            f"The project has no spec {spec_id!r}.",
+            "invalid",
             [{"field": "spec_id", "message": "no such spec in the project's workspace"}],
         )
 
 
 def run_detail(run_id: int, request: HttpRequest) -> Run:
     """The run as it is now (after a service changed it), for RunDetailOut."""
-    run = runs_visible_to(request.user).filter(pk=run_id).first()
+    run = runs_visible_to(caller(request)).filter(pk=run_id).first()
     if run is None:
         raise Http404("No such run.")
     return run

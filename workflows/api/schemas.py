@@ -17,9 +17,7 @@ from pydantic import ConfigDict, StringConstraints
 from workflows.api.pagination import PageOut
 
 RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
-StepStatus = Literal[
-    "pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"
-]
+StepStatus = Literal["pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
 GateStatus = Literal["pending", "approved", "rejected", "cancelled"]
 RoleName = Literal["viewer", "member", "approver", "admin"]
 
@@ -78,12 +76,14 @@ class ProjectCreateIn(StrictIn):
     slug: str = Field(..., pattern=SLUG_PATTERN)
     name: str = Field(..., min_length=1, max_length=200)
     workspace: str = Field(
-        ..., min_length=1, max_length=500,
-        description="Absolute directory on the server, inside the data directory or "
-        "WORKSPACE_ROOTS.",
+        ...,
+        min_length=1,
+        max_length=500,
+        description="Absolute directory on the server, inside the data directory or WORKSPACE_ROOTS.",
     )
     shell_allowlist: list[ProgramName] = Field(
-        default_factory=list, max_length=100,
+        default_factory=list,
+        max_length=100,
         description="Program names a shell step may run (no paths).",
     )
 
@@ -156,9 +156,7 @@ class HookOut(Schema):
     params: dict[str, str]
     raw: str
     error: str | None
-    outcome: Literal[
-        "satisfied", "not_satisfied", "invalid_evidence", "invalid_scope", "needs_manual"
-    ]
+    outcome: Literal["satisfied", "not_satisfied", "invalid_evidence", "invalid_scope", "needs_manual"]
     reason: str
 
 
@@ -169,7 +167,11 @@ class TaskOut(Schema):
     phase: str | None
     checked: bool
     status: Literal[
-        "verified", "not_verified", "missing_evidence", "invalid_evidence", "invalid_scope",
+        "verified",
+        "not_verified",
+        "missing_evidence",
+        "invalid_evidence",
+        "invalid_scope",
         "needs_manual",
     ]
     drift: bool
@@ -409,18 +411,19 @@ class GateDetailOut(GateOut):
         user = context["request"].user
         voted = obj.entries.filter(user=user, kind__in=["approve", "reject"]).exists()
         return bool(
-            obj.is_pending and not voted and may_decide(obj, user)
-            and not blocked_self_approval(obj, user)
+            obj.is_pending and not voted and may_decide(obj, user) and not blocked_self_approval(obj, user)
         )
 
     @staticmethod
     def resolve_invitations(obj: Any) -> list[dict[str, Any]]:
-        votes = dict(
-            obj.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", "kind")
-        )
+        votes = dict(obj.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", "kind"))
         return [
-            {"user": inv.user.get_username(), "sent_at": inv.sent_at,
-             "escalation": inv.escalation, "voted": votes.get(inv.user_id)}
+            {
+                "user": inv.user.get_username(),
+                "sent_at": inv.sent_at,
+                "escalation": inv.escalation,
+                "voted": votes.get(inv.user_id),
+            }
             for inv in obj.invitations.select_related("user").order_by("id")
         ]
 
@@ -446,7 +449,8 @@ class DecisionIn(StrictIn):
 class IntentIn(StrictIn):
     text: str = Field(..., min_length=1, max_length=2000)
     project: str | None = Field(
-        None, pattern=SLUG_PATTERN,
+        None,
+        pattern=SLUG_PATTERN,
         description="Needed to execute; also lets `core-001` expand to a spec of the project.",
     )
     execute: bool = Field(False, description="Perform the action under your permissions.")

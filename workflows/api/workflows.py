@@ -21,9 +21,11 @@ from ninja.responses import Status
 
 from accounts.models import Role
 from accounts.permissions import team_ids_with_role
+from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.schemas import TemplateDetailOut, TemplatePageOut
+from workflows.api.writes import one_writer
 from workflows.engine.definitions import NAME_RE, parse_source
 from workflows.models import WorkflowTemplate
 from workflows.services.templates import template_save
@@ -86,8 +88,10 @@ def list_workflows(request: HttpRequest, page: Query[PageQuery]) -> Any:
 
 
 @router.post(
-    "", response={201: TemplateDetailOut, **error_responses(403, 413, 415)},
-    openapi_extra=_CREATE_OPENAPI, summary="Validate and save a template",
+    "",
+    response={201: TemplateDetailOut, **error_responses(403, 413, 415, 503)},
+    openapi_extra=_CREATE_OPENAPI,
+    summary="Validate and save a template",
 )
 def create_workflow(request: HttpRequest) -> Any:
     _check_may_save(request)
@@ -95,16 +99,18 @@ def create_workflow(request: HttpRequest) -> Any:
     text = _body_text(request)
     data = parse_source(text, content_type)
     _check_not_builtin(request, data.get("name"))
-    version = template_save(
-        data=data, source=text, content_type=content_type, created_by=request.user,
-        channel="api",
-    )
+    with one_writer():
+        version = template_save(
+            data=data,
+            source=text,
+            content_type=content_type,
+            created_by=caller(request),
+            channel="api",
+        )
     return Status(201, _detail(version.template))
 
 
-@router.get(
-    "/{name}", response={200: TemplateDetailOut, **error_responses(404)}, summary="One template"
-)
+@router.get("/{name}", response={200: TemplateDetailOut, **error_responses(404)}, summary="One template")
 def get_workflow(request: HttpRequest, name: str) -> Any:
     template = _with_version(WorkflowTemplate.objects.filter(name=name)).first()
     if template is None:
@@ -113,14 +119,14 @@ def get_workflow(request: HttpRequest, name: str) -> Any:
 
 
 def _check_may_save(request: HttpRequest) -> None:
-    user = request.user
+    user = caller(request)
     if not (user.is_staff or team_ids_with_role(user, Role.ADMIN)):
         raise ApiError(403, "Saving a workflow template needs the admin role in a team.")
 
 
 def _check_not_builtin(request: HttpRequest, name: object) -> None:
     builtin = WorkflowTemplate.objects.filter(name=str(name), builtin=True).exists()
-    if builtin and not request.user.is_staff:
+    if builtin and not caller(request).is_staff:
         raise ApiError(403, f"{name!r} is a built-in template; only staff may change it.")
 
 
@@ -149,7 +155,8 @@ def _refuse_yaml_aliases(text: str) -> None:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 raise ApiError(
-                    422, "YAML anchors and aliases are not accepted in templates.",
+                    422,
+                    "YAML anchors and aliases are not accepted in templates.",
                     "invalid_template",
                     [{"field": None, "step": None, "message": "remove the *alias"}],
                 )

@@ -1,0 +1,113 @@
+"""POST /intents: understand free text; with execute, act under the caller's permissions."""
+
+from __future__ import annotations
+
+import pytest
+
+from workflows.models import Run
+
+pytestmark = pytest.mark.django_db
+
+SPEC = "spec-core-001-authentication"
+
+
+def test_it_parses_without_doing_anything(as_user, team_users, project):
+    response = as_user(team_users.viewer).post("/intents", {"text": f"please verify {SPEC}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["intent"] == "verify" and body["spec_id"] == SPEC
+    assert 0 < body["confidence"] <= 1
+    assert body["action"]["kind"] == "start_workflow"
+    assert body["action"]["workflow"] == "verify-and-sync"
+    assert body["executed"] is False and body["run"] is None
+    assert not Run.objects.exists()
+
+
+def test_a_project_lets_short_ids_expand(as_user, team_users, project):
+    body = (
+        as_user(team_users.viewer)
+        .post("/intents", {"text": "status of core-001", "project": "acme-web"})
+        .json()
+    )
+    assert body["intent"] == "status" and body["spec_id"] == SPEC
+
+
+def test_thai_text_is_understood(as_user, team_users, project):
+    body = as_user(team_users.viewer).post("/intents", {"text": f"ตรวจสอบ {SPEC} หน่อย"}).json()
+    assert body["intent"] == "verify" and body["spec_id"] == SPEC
+
+
+def test_executing_a_status_request_reads_the_specs(as_user, team_users, project):
+    body = (
+        as_user(team_users.viewer)
+        .post("/intents", {"text": f"status of {SPEC}", "project": "acme-web", "execute": True})
+        .json()
+    )
+    assert body["executed"] is True
+    assert [s["spec_id"] for s in body["specs"]] == [SPEC]
+    assert body["specs"][0]["next"]["workflow"]
+
+
+def test_executing_a_verify_request_starts_the_workflow(as_user, team_users, project):
+    response = as_user(team_users.member).post(
+        "/intents", {"text": f"verify {SPEC}", "project": "acme-web", "execute": True}
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["executed"] is True
+    run = Run.objects.get(pk=body["run"]["id"])
+    assert (run.workflow_name, run.spec_id, run.started_by) == (
+        "verify-and-sync",
+        SPEC,
+        team_users.member,
+    )
+
+
+def test_run_starts_the_autopilot_for_the_named_spec(as_user, team_users, project):
+    pytest.importorskip("workflows.engine.autopilot")
+    response = as_user(team_users.member).post(
+        "/intents", {"text": f"run autopilot on {SPEC}", "project": "acme-web", "execute": True}
+    )
+    assert response.status_code == 200, response.content
+    assert Run.objects.get(pk=response.json()["run"]["id"]).workflow_name == "autopilot"
+
+
+def test_viewers_cannot_start_workflows_by_intent(as_user, team_users, project):
+    response = as_user(team_users.viewer).post(
+        "/intents", {"text": f"verify {SPEC}", "project": "acme-web", "execute": True}
+    )
+    assert response.status_code == 403
+    assert not Run.objects.exists()
+
+
+def test_execute_needs_a_project_and_a_spec(as_user, team_users, project):
+    api = as_user(team_users.member)
+    no_project = api.post("/intents", {"text": f"verify {SPEC}", "execute": True})
+    assert no_project.status_code == 422
+    assert no_project.json()["errors"][0]["field"] == "project"
+    no_spec = api.post("/intents", {"text": "verify it", "project": "acme-web", "execute": True})
+    assert no_spec.status_code == 422
+    unknown = api.post("/intents", {"text": "verify spec-nowhere", "project": "acme-web", "execute": True})
+    assert unknown.status_code == 422
+    assert not Run.objects.exists()
+
+
+def test_edits_are_only_proposed(as_user, team_users, project):
+    body = (
+        as_user(team_users.member)
+        .post("/intents", {"text": f"rename {SPEC}", "project": "acme-web", "execute": True})
+        .json()
+    )
+    assert body["intent"] == "modify" and body["executed"] is False
+
+
+def test_another_teams_project_is_404(as_user, team_users, project):
+    response = as_user(team_users.outsider).post(
+        "/intents", {"text": f"status of {SPEC}", "project": "acme-web", "execute": True}
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 2001}, {"text": 5}])
+def test_bad_intent_bodies_are_422(as_user, team_users, body):
+    assert as_user(team_users.viewer).post("/intents", body).status_code == 422
