@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from workflows.models import Event, Run, Step
+
+logger = logging.getLogger(__name__)
 
 
 def event_append(
@@ -45,7 +50,8 @@ def publish(event: Event) -> None:
     """Send a committed event to every page watching its run (with Redis configured).
 
     Without Redis, pages read new events from the event table instead; see
-    docs/architecture.md.
+    docs/architecture.md. A failed send loses nothing: the event is in the table, and the
+    pages' slow poll picks it up.
     """
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
@@ -53,6 +59,20 @@ def publish(event: Event) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(
-        run_group(event.run_id), {"type": "run.event", "event": event.as_message()}
-    )
+    message = {"type": "run.event", "event": event.as_message()}
+
+    def send() -> None:
+        try:
+            async_to_sync(layer.group_send)(run_group(event.run_id), message)
+        except Exception as exc:
+            logger.warning("could not publish event %s of run %s: %s", event.seq, event.run_id, exc)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        send()
+        return
+    # A sync caller inside a running event loop cannot block on it: send from a thread.
+    sender = threading.Thread(target=send)
+    sender.start()
+    sender.join()
