@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 
-from accounts.models import Team
+from accounts.models import Profile, Team
 from accounts.permissions import teams_of
 
 SESSION_KEY = "current_team_id"
@@ -28,4 +30,32 @@ class CurrentTeamMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.team = SimpleLazyObject(lambda: current_team(request))  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+def saved_language(user: object) -> str | None:
+    """The language the user chose in the user menu, if they chose one we still offer."""
+    code = Profile.objects.filter(user=user).values_list("language", flat=True).first()
+    if code and code in dict(settings.LANGUAGES):
+        return code
+    return None
+
+
+class UserLanguageMiddleware:
+    """Shows a signed-in user's pages in the language saved in their profile.
+
+    Runs after AuthenticationMiddleware. LocaleMiddleware has already picked a language from
+    the cookie or Accept-Language; a saved choice wins over both, on every device.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            code = saved_language(user)
+            if code is not None:
+                translation.activate(code)
+                request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -104,3 +105,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+class Profile(models.Model):
+    """Per-user preferences, created the first time a user saves one."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    language = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="Language code of the web interface; empty follows the browser.",
+    )
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
+
+    @classmethod
+    def for_user(cls, user: Any) -> Profile:
+        profile, _ = cls.objects.get_or_create(user=user)
+        return profile

@@ -37,4 +37,5 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke_view, name="token_revoke"),
     path("team/", views.team_switch, name="team_switch"),
+    path("language/", views.language_switch, name="user_language"),
 ]

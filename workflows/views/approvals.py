@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.ratelimits import limit
@@ -24,13 +26,25 @@ from workflows.services.approvals import (
 )
 
 LINK_PROBLEMS = {
-    "forged": ("This link is not valid", "It was not issued by SmartSpec Autopilot, or it was altered."),
-    "expired": ("This link has expired", "The deadline of the approval has passed."),
-    "used": ("This link was already used", "Each approval link works once. Sign in to see the gate."),
-    "decided": ("This approval is closed", "The gate was already decided; nothing more is needed."),
+    "forged": (
+        gettext_lazy("This link is not valid"),
+        gettext_lazy("It was not issued by SmartSpec Autopilot, or it was altered."),
+    ),
+    "expired": (
+        gettext_lazy("This link has expired"),
+        gettext_lazy("The deadline of the approval has passed."),
+    ),
+    "used": (
+        gettext_lazy("This link was already used"),
+        gettext_lazy("Each approval link works once. Sign in to see the gate."),
+    ),
+    "decided": (
+        gettext_lazy("This approval is closed"),
+        gettext_lazy("The gate was already decided; nothing more is needed."),
+    ),
     "foreign": (
-        "This link belongs to someone else",
-        "It was sent to another approver. Sign out, or decide from your own inbox.",
+        gettext_lazy("This link belongs to someone else"),
+        gettext_lazy("It was sent to another approver. Sign out, or decide from your own inbox."),
     ),
 }
 
@@ -122,15 +136,15 @@ def _handle_post(request: HttpRequest, gate: ApprovalGate, *, channel: str, user
             reply_to = gate.entries.filter(pk=request.POST.get("reply_to") or 0).first()
             approval_comment(gate=gate, user=user, text=request.POST.get("comment", ""),
                              channel=channel, reply_to=reply_to)
-            messages.success(request, "Comment added.")
+            messages.success(request, _("Comment added."))
         elif action in ("approve", "reject"):
             form_data = {f["name"]: request.POST.get(f"form-{f['name']}") for f in gate.form}
             approval_decide(gate=gate, user=user, verdict=action,
                             comment=request.POST.get("comment", ""), form_data=form_data,
                             channel=channel)
-            messages.success(request, "Approved." if action == "approve" else "Rejected.")
+            messages.success(request, _("Approved.") if action == "approve" else _("Rejected."))
         else:
-            return {"__all__": "Choose approve, reject, or comment."}
+            return {"__all__": _("Choose approve, reject, or comment.")}
     except ApprovalError as exc:
         return exc.errors or {"__all__": str(exc)}
     return {}

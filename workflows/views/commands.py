@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditEntry, Role
@@ -25,7 +26,7 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
     text = request.POST.get("text", "").strip()[:MAX_TEXT]
     context: dict[str, object] = {"project": project, "text": text}
     if not text:
-        context["error"] = "Type what you want, e.g. “run autopilot on core-001” or “สถานะ spec-core-001”."
+        context["error"] = _("Type what you want, e.g. “run autopilot on core-001” or “สถานะ spec-core-001”.")
     elif request.POST.get("confirm") == "1":
         try:
             outcome = intent_execute(text=text, project=project, user=request.user,

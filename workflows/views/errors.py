@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 
 def _render(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -11,7 +13,7 @@ def _render(request: HttpRequest, status: int, title: str, message: str) -> Http
         return JsonResponse({"detail": message, "code": title.lower().replace(" ", "_")}, status=status)
     try:
         body = render_to_string(
-            "error.html", {"status": status, "title": title, "message": message}, request=request
+            "error.html", {"status": status, "title": _(title), "message": _(message)}, request=request
         )
     except Exception:  # the layout itself may be what failed: fall back to plain text
         body = f"{status} {title}: {message}"
@@ -19,18 +21,22 @@ def _render(request: HttpRequest, status: int, title: str, message: str) -> Http
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 404, "Not found", "There is nothing here, or you may not see it.")
+    return _render(request, 404, gettext_noop("Not found"),
+                   gettext_noop("There is nothing here, or you may not see it."))
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 403, "Forbidden", "Your role in this team does not allow that.")
+    return _render(request, 403, gettext_noop("Forbidden"),
+                   gettext_noop("Your role in this team does not allow that."))
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 400, "Bad request", "The request could not be understood.")
+    return _render(request, 400, gettext_noop("Bad request"),
+                   gettext_noop("The request could not be understood."))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return _render(
-        request, 500, "Server error", "Something went wrong on our side; it has been logged."
+        request, 500, gettext_noop("Server error"),
+        gettext_noop("Something went wrong on our side; it has been logged."),
     )

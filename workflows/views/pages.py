@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AuditEntry, Role
@@ -79,7 +80,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
     try:
         detail, recommendation = project_spec(project, spec_id)
     except (UnknownSpec, SpecsUnavailable) as exc:
-        return render(request, "error.html", {"status": 404, "title": "Not found",
+        return render(request, "error.html", {"status": 404, "title": _("Not found"),
                       "message": str(exc)}, status=404)
     workspace = status_cache(project).workspace
     documents = []
@@ -112,7 +113,7 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
     template = WorkflowTemplate.objects.filter(name=name).first()
     version = template.latest if template else None
     if version is None:
-        messages.error(request, f"There is no workflow named {name!r}.")
+        messages.error(request, _("There is no workflow named %(name)s.") % {"name": repr(name)})
         return redirect(project.get_absolute_url())
     try:
         run = run_start(project=project, version=version, spec_id=spec_id,
@@ -120,5 +121,6 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
     except (RunError, ValueError) as exc:
         messages.error(request, str(exc))
         return redirect(project.get_absolute_url())
-    messages.success(request, f"Started {name} on {spec_id or project.name}.")
+    messages.success(request, _("Started %(workflow)s on %(target)s.")
+                     % {"workflow": name, "target": spec_id or project.name})
     return redirect(run.get_absolute_url())

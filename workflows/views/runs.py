@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AuditEntry, Role
@@ -19,6 +20,7 @@ from workflows.models import ApprovalGate, Run
 from workflows.selectors import get_run_for_user
 from workflows.services import runs as run_services
 from workflows.views.approvals import gate_context
+
 
 def run_context(run: Run, user: Any) -> dict[str, Any]:
     steps = list(run.steps.order_by("position", "id"))
@@ -59,13 +61,14 @@ def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
     try:
         if action == "cancel":
             run_services.run_cancel(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
-            messages.success(request, f"Run {run.pk} cancelled.")
+            messages.success(request, _("Run %(run)s cancelled.") % {"run": run.pk})
         elif action == "retry":
             run_services.run_retry(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
-            messages.success(request, f"Run {run.pk} is running again from where it stopped.")
+            messages.success(request, _("Run %(run)s is running again from where it stopped.")
+                             % {"run": run.pk})
         elif action == "resume":
             run_services.run_resume(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
-            messages.success(request, f"Run {run.pk} resumes from its failed step.")
+            messages.success(request, _("Run %(run)s resumes from its failed step.") % {"run": run.pk})
     except run_services.RunError as exc:
         messages.error(request, str(exc))
     return redirect(run.get_absolute_url())
@@ -97,5 +100,6 @@ def run_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
     new = run_services.run_rerun_from_checkpoint(
         run=run, checkpoint=checkpoint, by=request.user, channel=AuditEntry.Channel.WEB
     )
-    messages.success(request, f"Run {new.pk} re-runs run {run.pk} from its checkpoint #{checkpoint.seq}.")
+    messages.success(request, _("Run %(new)s re-runs run %(run)s from its checkpoint #%(seq)s.")
+                     % {"new": new.pk, "run": run.pk, "seq": checkpoint.seq})
     return redirect(new.get_absolute_url())

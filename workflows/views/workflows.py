@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import AuditEntry, Role
@@ -52,7 +53,8 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         except TemplateInvalid as exc:
             problems = exc.problems
         else:
-            messages.success(request, f"Saved {version.template.name} as version {version.number}.")
+            messages.success(request, _("Saved %(name)s as version %(number)s.")
+                             % {"name": version.template.name, "number": version.number})
             return redirect("workflow_detail", name=version.template.name)
     templates = WorkflowTemplate.objects.prefetch_related("versions")
     return render(request, "workflows/workflows.html", {
