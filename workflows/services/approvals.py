@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from accounts.middleware import saved_language
 from accounts.models import ROLE_RANK, Membership, Role
 from accounts.services import audit_record
 from workflows.engine import dispatch
@@ -460,15 +461,13 @@ def _send(invitation: ApprovalInvitation, template: str) -> None:
         "link": link_url(invitation),
         "site_url": settings.SITE_URL,
     }
-    subject = render_to_string(f"workflows/email/{template}-subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"workflows/email/{template}-body.txt", context),
-        to=[user.email],
-    )
-    message.attach_alternative(
-        render_to_string(f"workflows/email/{template}-body.html", context), "text/html"
-    )
+    # Each approver reads the email in the language they chose for the pages.
+    with translation.override(saved_language(user) or settings.LANGUAGE_CODE):
+        subject = render_to_string(f"workflows/email/{template}-subject.txt", context).strip()
+        body = render_to_string(f"workflows/email/{template}-body.txt", context)
+        html = render_to_string(f"workflows/email/{template}-body.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=body, to=[user.email])
+    message.attach_alternative(html, "text/html")
     try:
         message.send()
     except OSError as exc:

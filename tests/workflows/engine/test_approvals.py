@@ -263,3 +263,13 @@ def test_a_link_token_is_bound_to_its_gate_and_person(eproject, team_users):
     token = link_token(invitation)
     other = ApprovalInvitation.objects.get(gate=gate, user=team_users.admin)
     assert token != link_token(other)
+
+
+def test_each_approver_gets_the_email_in_their_language(eproject, team_users, smtp_server):
+    from accounts.models import Profile
+
+    Profile.objects.create(user=team_users.approver, language="th")
+    waiting_run(eproject, team_users.member)
+    subjects = {m.rcpt_tos[0]: str(m.message()["Subject"]).strip() for m in smtp_server}
+    assert subjects["approver-user@example.com"].startswith("[SmartSpec] รอการอนุมัติ")
+    assert subjects["admin-user@example.com"].startswith("[SmartSpec] Approval needed")
