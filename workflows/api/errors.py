@@ -133,7 +133,8 @@ def install(api: NinjaAPI) -> None:
         return answer(request, 422, "The request has invalid fields.", "invalid", errors)
 
     def on_run_error(request: HttpRequest, exc: RunError) -> HttpResponse:
-        return answer(request, SERVICE_STATUS.get(exc.code, 422), str(exc), exc.code)
+        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else None
+        return answer(request, SERVICE_STATUS.get(exc.code, 422), str(exc), exc.code, errors)
 
     def on_template_invalid(request: HttpRequest, exc: TemplateInvalid) -> HttpResponse:
         errors = [dict(p.as_dict()) for p in exc.problems]

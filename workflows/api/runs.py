@@ -125,8 +125,6 @@ def start_workflow(
 ) -> Run:
     """Start the latest version of `workflow`; the caller checked the project role."""
     version = latest_version(workflow)
-    if spec_id:
-        _check_spec_exists(project, spec_id)
     with one_writer():
         return run_start(
             project=project,
@@ -149,17 +147,6 @@ def latest_version(name: str) -> TemplateVersion:
             [{"field": "workflow", "message": "no such workflow template"}],
         )
     return version
-
-
-def _check_spec_exists(project: Project, spec_id: str) -> None:
-    # Looked up among the specs discovered inside the workspace, never joined to a path.
-    if project_workspace(project).discover_specs().get(spec_id) is None:
-        raise ApiError(
-            422,
-            f"The project has no spec {spec_id!r}.",
-            "invalid",
-            [{"field": "spec_id", "message": "no such spec in the project's workspace"}],
-        )
 
 
 def run_detail(run_id: int, request: HttpRequest) -> Run:

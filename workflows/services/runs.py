@@ -16,6 +16,7 @@ from workflows.engine.scheduler import run_advance, run_set_status, step_set_sta
 from workflows.models import Checkpoint, Project, Run, Step, TemplateVersion
 from workflows.services.approvals import gate_cancel_for_step
 from workflows.services.events import event_append
+from workflows.specs import SpecsUnavailable, status_cache
 
 S = Step.Status
 SPEC_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,199}$")
@@ -24,11 +25,12 @@ SPEC_KINDS = ("verify_tasks", "sync_tasks", "quality_gate", "status", "agent")
 
 
 class RunError(ValueError):
-    """A run cannot do what was asked; the message says why."""
+    """A run cannot do what was asked; the message says why (and `field`, which input)."""
 
-    def __init__(self, message: str, code: str = "invalid") -> None:
+    def __init__(self, message: str, code: str = "invalid", field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.field = field
 
 
 def template_def(version: TemplateVersion) -> TemplateDef:
@@ -61,6 +63,28 @@ def build_steps(run: Run, steps: list[StepDef], *, first_position: int = 0) -> l
     return Step.objects.bulk_create(rows)
 
 
+def _check_spec(project: Project, definition: TemplateDef, spec_id: str) -> None:
+    """A run names a spec its steps can use: an existing one, or for the autopilot (which
+    starts by writing spec.md) a new id."""
+    if spec_id and not SPEC_ID_RE.match(spec_id):
+        raise RunError(
+            f"{spec_id!r} is not a spec id (lowercase letters, digits, '-' and '_').", field="spec_id"
+        )
+    needs_spec = definition.kind == "autopilot" or any(s.uses in SPEC_KINDS for s in definition.steps)
+    if needs_spec and not spec_id:
+        raise RunError(f"The workflow {definition.name!r} works on a spec: give a spec_id.", field="spec_id")
+    if spec_id and definition.kind != "autopilot" and not _spec_exists(project, spec_id):
+        raise RunError(f"The project has no spec {spec_id!r}.", field="spec_id")
+
+
+def _spec_exists(project: Project, spec_id: str) -> bool:
+    # Looked up among the specs found inside the workspace, never joined to a path.
+    try:
+        return status_cache(project).workspace.discover_specs().get(spec_id) is not None
+    except SpecsUnavailable:
+        return False
+
+
 def run_start(
     *,
     project: Project,
@@ -71,14 +95,7 @@ def run_start(
     channel: str,
 ) -> Run:
     definition = template_def(version)
-    if spec_id and not SPEC_ID_RE.match(spec_id):
-        raise RunError(f"{spec_id!r} is not a spec id (lowercase letters, digits, '-' and '_').")
-    if (
-        not spec_id
-        and any(s.uses in SPEC_KINDS for s in definition.steps)
-        or (not spec_id and definition.kind == "autopilot")
-    ):
-        raise RunError(f"The workflow {definition.name!r} works on a spec: give a spec_id.")
+    _check_spec(project, definition, spec_id)
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
