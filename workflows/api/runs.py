@@ -22,7 +22,6 @@ from accounts.models import Role
 from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
-from workflows.api.projects import project_workspace
 from workflows.api.schemas import (
     SLUG_PATTERN,
     SPEC_ID_PATTERN,
