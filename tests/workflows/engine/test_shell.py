@@ -77,6 +77,8 @@ def test_a_timeout_kills_the_whole_process_group(eproject):
 
 def test_cwd_and_env_and_a_report(eproject):
     (eproject.workspace_path / "sub").mkdir()
+    (eproject.workspace_path / "specs" / "spec-x").mkdir(parents=True)
+    (eproject.workspace_path / "specs" / "spec-x" / "spec.md").write_text("# spec-x\n")
     steps = [
         {
             "id": "w",
