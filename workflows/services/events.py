@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 from typing import Any
 
@@ -73,32 +74,54 @@ def run_group(run_id: int) -> str:
 
 
 def publish(event: Event) -> None:
-    """Send a committed event to every page watching its run (with Redis configured).
+    """Wake every page watching the event's run (with Redis configured).
 
-    Without Redis, pages read new events from the event table instead; see
-    docs/architecture.md. A failed send loses nothing: the event is in the table, and the
-    pages' slow poll picks it up.
+    The group message is only a wake-up: the consumer reads what it has not sent yet from
+    the event table, so messages may be coalesced, reordered or lost without any page
+    missing an event (a slow poll covers a lost one). Sends go through one event loop per
+    process, in a thread of its own, so a step never waits for Redis and a process keeps one
+    connection pool instead of opening a connection per event.
     """
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
+    _Publisher.get().wake(event.run_id, event.seq)
 
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": "run.event", "event": event.as_message()}
 
-    def send() -> None:
+class _Publisher:
+    _instance: _Publisher | None = None
+    _pid = 0
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.latest: dict[int, int] = {}  # run id → highest seq not yet sent
+        thread = threading.Thread(target=self.loop.run_forever, name="event-publisher", daemon=True)
+        thread.start()
+
+    @classmethod
+    def get(cls) -> _Publisher:
+        with cls._lock:
+            if cls._instance is None or cls._pid != os.getpid():
+                cls._instance, cls._pid = _Publisher(), os.getpid()
+            return cls._instance
+
+    def wake(self, run_id: int, seq: int) -> None:
+        self.loop.call_soon_threadsafe(self._queue, run_id, seq)
+
+    def _queue(self, run_id: int, seq: int) -> None:
+        # Runs on the loop: one pending send per run carries its highest sequence.
+        pending = run_id in self.latest
+        self.latest[run_id] = max(seq, self.latest.get(run_id, 0))
+        if not pending:
+            self.loop.create_task(self._send(run_id))
+
+    async def _send(self, run_id: int) -> None:
+        from channels.layers import get_channel_layer
+
+        seq = self.latest.pop(run_id)
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        message = {"type": "run.event", "event": {"run": run_id, "seq": seq}}
         try:
-            async_to_sync(layer.group_send)(run_group(event.run_id), message)
+            await layer.group_send(run_group(run_id), message)
         except Exception as exc:
-            logger.warning("could not publish event %s of run %s: %s", event.seq, event.run_id, exc)
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        send()
-        return
-    # A sync caller inside a running event loop cannot block on it: send from a thread.
-    sender = threading.Thread(target=send)
-    sender.start()
-    sender.join()
+            logger.warning("could not wake the pages of run %s at #%s: %s", run_id, seq, exc)
