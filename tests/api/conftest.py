@@ -34,6 +34,9 @@ class ApiClient:
         data = body if isinstance(body, str | bytes) else json.dumps(body or {})
         return self.client.post(API + path, data, content_type=content_type)
 
+    def patch(self, path: str, body: Any = None) -> Any:
+        return self.client.patch(API + path, json.dumps(body or {}), content_type="application/json")
+
 
 @pytest.fixture(autouse=True)
 def fresh_rate_counters() -> Iterator[None]:

@@ -34,6 +34,7 @@ NOT_TEAM_SCOPED = {
 # permission check can stop it.
 BODIES: dict[tuple[str, str], Any] = {
     ("post", "/projects"): {"team": "acme", "slug": "walked", "name": "W", "workspace": "{ws}"},
+    ("patch", "/projects/{slug}"): {"shell_allowlist": ["rm"]},
     ("post", "/workflows"): {"name": "walked", "steps": [{"id": "a", "uses": "noop"}]},
     ("post", "/runs"): {"project": "acme-web", "workflow": "tiny", "spec_id": SPEC},
     ("post", "/runs/{run_id}/cancel"): {},
@@ -97,12 +98,13 @@ def call(client: Any, method: str, path: str, acme: dict[str, Any]) -> Any:
     body = BODIES[(method, path)]
     if isinstance(body, dict) and body.get("workspace") == "{ws}":
         body = {**body, "workspace": acme["workspace"]}
-    return client.post(url, body)
+    return getattr(client, method)(url, body)
 
 
 def snapshot() -> tuple[Any, ...]:
     return (
         Project.objects.count(),
+        sorted((p.slug, p.name, tuple(p.shell_allowlist)) for p in Project.objects.all()),
         Run.objects.count(),
         sorted(Run.objects.values_list("pk", "status")),
         sorted(ApprovalGate.objects.values_list("pk", "status")),

@@ -190,3 +190,26 @@ def test_lists_are_paginated(as_user, team_users, project):
     too_big = as_user(team_users.viewer).get("/projects", limit=100_000)
     assert too_big.status_code == 422
     assert too_big.json()["errors"][0]["field"] == "limit"
+
+
+def test_a_team_admin_changes_the_shell_allowlist_and_it_is_audited(as_user, team_users, project):
+    from accounts.models import AuditEntry
+
+    response = as_user(team_users.admin).patch("/projects/acme-web", {"shell_allowlist": ["pytest", "make", "make"]})
+    assert response.status_code == 200
+    assert response.json()["shell_allowlist"] == ["make", "pytest"]
+    project.refresh_from_db()
+    assert project.shell_allowlist == ["make", "pytest"]
+    entry = AuditEntry.objects.get(action="workflows.project.updated")
+    assert entry.actor == team_users.admin and entry.channel == "api"
+
+
+def test_only_team_admins_change_a_project(as_user, team_users, project):
+    for user in (team_users.viewer, team_users.member, team_users.approver):
+        response = as_user(user).patch("/projects/acme-web", {"shell_allowlist": ["rm"]})
+        assert response.status_code == 403, user
+    assert as_user(team_users.outsider).patch("/projects/acme-web", {"name": "x"}).status_code == 404
+    bad = as_user(team_users.admin).patch("/projects/acme-web", {"shell_allowlist": ["/bin/rm"]})
+    assert bad.status_code == 422
+    project.refresh_from_db()
+    assert project.shell_allowlist == ["echo", "python"] and project.name == "Acme web"

@@ -25,6 +25,7 @@ from workflows.api.schemas import (
     ProjectCreateIn,
     ProjectOut,
     ProjectPageOut,
+    ProjectUpdateIn,
     SpecDetailOut,
     SpecPageOut,
 )
@@ -34,7 +35,7 @@ from workflows.domain.status import SpecDetail, StatusCache
 from workflows.domain.workspace import SPEC_ID_RE, Workspace
 from workflows.models import Project
 from workflows.selectors import get_project_for_user, projects_visible_to
-from workflows.services.projects import project_create
+from workflows.services.projects import project_create, project_update
 from workflows.workspaces import WorkspaceNotAllowed, workspace_resolve
 
 router = Router(tags=["projects"])
@@ -65,6 +66,20 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
             channel="api",
         )
     return Status(201, project)
+
+
+@router.patch(
+    "/{slug}",
+    response={200: ProjectOut, **error_responses(403, 404, 503)},
+    summary="Rename a project or change its shell allow-list (team admins)",
+)
+def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) -> Any:
+    project = get_project_for_user(caller(request), slug, role=Role.ADMIN)
+    with one_writer():
+        return project_update(
+            project=project, updated_by=caller(request), channel="api",
+            name=payload.name, shell_allowlist=payload.shell_allowlist,
+        )
 
 
 @router.get("/{slug}", response={200: ProjectOut, **error_responses(404)}, summary="One project")

@@ -88,6 +88,13 @@ class ProjectCreateIn(StrictIn):
     )
 
 
+class ProjectUpdateIn(StrictIn):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    shell_allowlist: list[ProgramName] | None = Field(
+        None, max_length=100, description="Program names a shell step may run (no paths)."
+    )
+
+
 class ProjectOut(Schema):
     slug: str
     name: str

@@ -38,3 +38,33 @@ def project_create(
             data={"slug": slug, "workspace": str(resolved)},
         )
     return project
+
+
+def project_update(
+    *,
+    project: Project,
+    updated_by: AbstractBaseUser,
+    channel: str,
+    name: str | None = None,
+    shell_allowlist: list[str] | None = None,
+) -> Project:
+    """Rename a project or change which programs its shell steps may run (team admins)."""
+    changes: dict[str, object] = {}
+    if name is not None and name != project.name:
+        changes["name"] = name
+    if shell_allowlist is not None:
+        allowlist = sorted(set(shell_allowlist))
+        if allowlist != project.shell_allowlist:
+            changes["shell_allowlist"] = allowlist
+    if not changes:
+        return project
+    with transaction.atomic():
+        before = {field: getattr(project, field) for field in changes}
+        for field, value in changes.items():
+            setattr(project, field, value)
+        project.save(update_fields=list(changes))
+        audit_record(
+            action="workflows.project.updated", channel=channel, actor=updated_by,
+            team=project.team, obj=project, data={"before": before, "after": changes},
+        )
+    return project
