@@ -7,6 +7,7 @@ PostgreSQL and Redis. A bad value fails loudly at start-up.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -100,6 +101,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "workflows.observability.logging.RequestIdMiddleware",
+    "workflows.observability.metrics.RequestLatencyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -304,18 +307,41 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Logging -------------------------------------------------------------------------------
 
-LOG_LEVEL = envstr("LOG_LEVEL", "INFO")
+# One JSON object per line from web and worker processes (workflows/observability/logging.py):
+# timestamp, level, logger, event, and request_id / user / run_id / step_id where known.
+# LOG_FORMAT=console renders the same lines as key=value text for people.
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+LOG_FORMAT = envstr("LOG_FORMAT", "json").lower()
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not json or console.")
+LOGGING_CONFIG = "workflows.observability.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "structured": {"()": "workflows.observability.logging.formatter", "fmt": LOG_FORMAT}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Listed to drop Django's own console handler, which would print lines twice.
+        "django": {"level": LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
 }
+
+# /metrics answers staff (session or bearer token) and these addresses or networks.
+METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS has {_network!r}, which is not an IP address or network."
+        ) from None
 
 # --- Product settings ------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from workflows.engine import dispatch
 from workflows.engine.executors import StepContext, StepResult, executor_for
 from workflows.engine.scheduler import run_advance, step_set_status
 from workflows.models import ApprovalGate, Run, Step
+from workflows.observability.logging import bind_step, unbind_step
 from workflows.services.events import event_append
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def _execute(step: Step, run: Run) -> StepResult:
     context = _context(step, run)
     heartbeat = Heartbeat.get()
     heartbeat.watch(step, context)
+    log_tokens = bind_step(step)
     try:
         result = executor_for(step.kind)(context)
     except Exception as exc:
@@ -63,6 +65,7 @@ def _execute(step: Step, run: Run) -> StepResult:
         result = StepResult.fail(f"{type(exc).__name__}: {exc}")
     finally:
         heartbeat.release()
+        unbind_step(log_tokens)
     if context.stop_event.is_set() and result.status == "succeeded":
         result = context.interrupted()
     return result
