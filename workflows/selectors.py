@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Role
-from accounts.permissions import has_role, team_ids_with_role, teams_of
+from accounts.permissions import has_role, teams_of
 from workflows.models import ApprovalGate, Project, Run
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -73,7 +73,3 @@ def get_gate_for_user(user: AnyUser, gate_id: int) -> ApprovalGate:
     if gate is None:
         raise Http404("No such approval.")
     return gate
-
-
-def admin_team_ids(user: AnyUser) -> list[int]:
-    return team_ids_with_role(user, Role.ADMIN)

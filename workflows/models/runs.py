@@ -132,9 +132,6 @@ class Step(models.Model):
     def is_group(self) -> bool:
         return self.for_each is not None and self.parent_id is None
 
-    def can_retry(self) -> bool:
-        return self.attempt <= self.max_retries
-
     @property
     def duration(self) -> timedelta | None:
         if self.started_at is None:
