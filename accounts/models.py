@@ -110,9 +110,7 @@ class AuditEntry(models.Model):
 class Profile(models.Model):
     """Per-user preferences, created the first time a user saves one."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     language = models.CharField(
         max_length=16,
         blank=True,

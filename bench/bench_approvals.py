@@ -11,7 +11,6 @@ measures the time from the decision's commit to the next step's `step.started` e
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,13 @@ def main() -> None:
     )
     parser.add_argument("--gates", type=int, default=20)
     args = parser.parse_args()
-    from bench_engine import prepare_environment, setup_django, start_cluster, stop_cluster, wait_cluster_ready
+    from bench_engine import (
+        prepare_environment,
+        setup_django,
+        start_cluster,
+        stop_cluster,
+        wait_cluster_ready,
+    )
 
     with tempfile.TemporaryDirectory(prefix="smartspec-bench-") as tmp:
         label = prepare_environment(Path(tmp))

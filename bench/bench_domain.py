@@ -102,9 +102,7 @@ def build_tasks(rng: random.Random, files: list[tuple[str, str, int]], tasks: in
     return "\n".join(lines)
 
 
-def build_specs(
-    root: Path, rng: random.Random, files: list[tuple[str, str, int]], specs: int
-) -> None:
+def build_specs(root: Path, rng: random.Random, files: list[tuple[str, str, int]], specs: int) -> None:
     for s in range(specs):
         folder = root / "specs" / f"cat{s % 10}" / f"spec-bulk-{s:04d}-feature"
         folder.mkdir(parents=True)
@@ -141,9 +139,7 @@ def bench_verification(root: Path, text: str, repeat: int) -> None:
         seconds, cpu, report = cpu_timed(verify)
         runs.append(seconds)
         cpus.append(cpu)
-    print(
-        f"tasks.md: {len(document.tasks)} tasks, {hooks} hooks, parse alone {parse_s * 1000:.0f} ms"
-    )
+    print(f"tasks.md: {len(document.tasks)} tasks, {hooks} hooks, parse alone {parse_s * 1000:.0f} ms")
     print(
         f"verification (parse + verify, fresh file cache each run): first {runs[0] * 1000:.0f} ms, "
         f"best {min(runs) * 1000:.0f} ms, median {statistics.median(runs) * 1000:.0f} ms "

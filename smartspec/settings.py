@@ -320,9 +320,7 @@ LOGGING_CONFIG = "workflows.observability.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "structured": {"()": "workflows.observability.logging.formatter", "fmt": LOG_FORMAT}
-    },
+    "formatters": {"structured": {"()": "workflows.observability.logging.formatter", "fmt": LOG_FORMAT}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

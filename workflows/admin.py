@@ -262,7 +262,9 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     ) -> None:
         submitted = form.cleaned_data["source"]
         version = template_save(
-            data=submitted["data"], source=submitted["text"], created_by=request.user,
+            data=submitted["data"],
+            source=submitted["text"],
+            created_by=request.user,
             channel="admin",
         )
         obj.refresh_from_db()

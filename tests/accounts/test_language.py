@@ -107,9 +107,7 @@ def test_an_invalid_language_changes_nothing_and_says_so(client, team_users):
     assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "th"
 
 
-def test_a_saved_language_wins_over_the_browser_and_a_browser_language_works_without_one(
-    client, team_users
-):
+def test_a_saved_language_wins_over_the_browser_and_a_browser_language_works_without_one(client, team_users):
     Profile.objects.create(user=team_users.member, language="en")
     member = Client(HTTP_ACCEPT_LANGUAGE="th")
     member.force_login(team_users.member)
@@ -146,9 +144,7 @@ def test_the_language_view_needs_post_and_a_csrf_token_and_stays_on_this_site(te
 
     client = Client()
     client.force_login(team_users.member)
-    response = client.post(
-        reverse("user_language"), {"language": "th", "next": "https://evil.example/"}
-    )
+    response = client.post(reverse("user_language"), {"language": "th", "next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == reverse("dashboard")
 
 

@@ -195,7 +195,9 @@ def test_lists_are_paginated(as_user, team_users, project):
 def test_a_team_admin_changes_the_shell_allowlist_and_it_is_audited(as_user, team_users, project):
     from accounts.models import AuditEntry
 
-    response = as_user(team_users.admin).patch("/projects/acme-web", {"shell_allowlist": ["pytest", "make", "make"]})
+    response = as_user(team_users.admin).patch(
+        "/projects/acme-web", {"shell_allowlist": ["pytest", "make", "make"]}
+    )
     assert response.status_code == 200
     assert response.json()["shell_allowlist"] == ["make", "pytest"]
     project.refresh_from_db()

@@ -79,9 +79,7 @@ def test_spec_status_of_a_workspace_without_specs(tmp_path: Path) -> None:
 def test_spec_status_exits_2_for_a_missing_workspace(tmp_path: Path) -> None:
     code, out, err = run("spec_status", str(tmp_path / "nope"))
     assert code == 2 and out == ""
-    assert (
-        err.strip() == f"spec_status: workspace '{tmp_path / 'nope'}' is not an existing directory"
-    )
+    assert err.strip() == f"spec_status: workspace '{tmp_path / 'nope'}' is not an existing directory"
 
 
 def test_verify_tasks_exits_1_when_a_task_is_checked_but_not_verified(ws: Path) -> None:
@@ -135,9 +133,7 @@ def test_verify_tasks_exits_2_for_an_unknown_spec(ws: Path) -> None:
 
 def test_verify_tasks_exits_2_for_a_missing_workspace(tmp_path: Path) -> None:
     code, _, err = run("verify_tasks", str(tmp_path / "nope"), SPEC)
-    assert (
-        code == 2 and "is not an existing directory" in err and len(err.strip().splitlines()) == 1
-    )
+    assert code == 2 and "is not an existing directory" in err and len(err.strip().splitlines()) == 1
 
 
 def test_verify_tasks_exits_2_for_a_run_id_that_is_a_path(ws: Path) -> None:

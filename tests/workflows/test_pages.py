@@ -85,8 +85,12 @@ def test_templates_are_edited_in_the_admin_as_new_validated_versions(client, tea
     from workflows.models import WorkflowTemplate
     from workflows.services.templates import template_save
 
-    template_save(source="name: tiny\nsteps:\n  - id: a\n    uses: noop\n", content_type="application/yaml",
-                  created_by=None, channel="system")
+    template_save(
+        source="name: tiny\nsteps:\n  - id: a\n    uses: noop\n",
+        content_type="application/yaml",
+        created_by=None,
+        channel="system",
+    )
     template = WorkflowTemplate.objects.get(name="tiny")
     team_users.admin.is_staff = team_users.admin.is_superuser = True
     team_users.admin.save()
@@ -104,5 +108,9 @@ def test_templates_are_edited_in_the_admin_as_new_validated_versions(client, tea
 
 
 def _no_inline() -> dict[str, str]:
-    return {"versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0", "versions-MIN_NUM_FORMS": "0",
-            "versions-MAX_NUM_FORMS": "1000"}
+    return {
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+        "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000",
+    }

@@ -19,8 +19,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, database
 def test_it_serves_pages_and_workers_and_stops_cleanly_on_ctrl_c(team_users):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=subprocess_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -59,8 +64,12 @@ def test_a_port_in_use_gets_a_clear_message(db):
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=subprocess_env(),
-            capture_output=True, text=True, timeout=60,
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     assert f"Port {port} on 127.0.0.1 is in use" in result.stderr

@@ -77,8 +77,11 @@ def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) ->
     project = get_project_for_user(caller(request), slug, role=Role.ADMIN)
     with one_writer():
         return project_update(
-            project=project, updated_by=caller(request), channel="api",
-            name=payload.name, shell_allowlist=payload.shell_allowlist,
+            project=project,
+            updated_by=caller(request),
+            channel="api",
+            name=payload.name,
+            shell_allowlist=payload.shell_allowlist,
         )
 
 

@@ -134,9 +134,7 @@ def _validate(kind: str, params: tuple[tuple[str, str], ...]) -> str | None:
         if keys.count(key) > 1:
             return f"key {key!r} given more than once"
         if key not in required and key not in optional:
-            return (
-                f"unknown key {key!r} for a {kind} hook (allowed: {', '.join(required + optional)})"
-            )
+            return f"unknown key {key!r} for a {kind} hook (allowed: {', '.join(required + optional)})"
     for key in required:
         if key not in keys:
             return f"a {kind} hook needs {key}="

@@ -64,9 +64,7 @@ _THAI = "\u0e00-\u0e7f"
 _TOKEN_RE = re.compile(rf"(?P<thai>[{_THAI}]+)|(?P<word>[a-z0-9]+(?:['’][a-z]+)?)")
 # Spec ids are ASCII; the boundaries are ASCII too so Thai letters may touch them.
 _FULL_ID_RE = re.compile(r"(?<![a-z0-9_-])spec-[a-z0-9][a-z0-9_-]*[a-z0-9]")
-_SHORT_ID_RE = re.compile(
-    r"(?<![a-z0-9_-])[a-z][a-z0-9]*-\d{3,}(?:-[a-z0-9][a-z0-9_]*)*(?![a-z0-9_-])"
-)
+_SHORT_ID_RE = re.compile(r"(?<![a-z0-9_-])[a-z][a-z0-9]*-\d{3,}(?:-[a-z0-9][a-z0-9_]*)*(?![a-z0-9_-])")
 
 
 @dataclass(frozen=True)
@@ -210,9 +208,7 @@ def _confidence(scores: dict[str, float], intent: str, has_spec: bool) -> float:
 def _action(intent: str, spec_id: str | None) -> IntentAction:
     target = spec_id or "which spec?"
     if intent == "status":
-        what = (
-            f"Show the status and next step of {spec_id}" if spec_id else "Show every spec's status"
-        )
+        what = f"Show the status and next step of {spec_id}" if spec_id else "Show every spec's status"
         return IntentAction("show_status", None, spec_id, what)
     if intent in WORKFLOWS:
         workflow = WORKFLOWS[intent]

@@ -127,9 +127,7 @@ def evaluate_quality_gate(
 def _at_least(name: str, actual: float, minimum: float) -> Criterion:
     ok = actual >= minimum
     verdict = "meets" if ok else "is below"
-    return Criterion(
-        name, ok, round(actual, 4), minimum, f"{name} {actual:.0%} {verdict} {minimum:.0%}"
-    )
+    return Criterion(name, ok, round(actual, 4), minimum, f"{name} {actual:.0%} {verdict} {minimum:.0%}")
 
 
 def _invalid(count: int, maximum: int) -> Criterion:
@@ -171,9 +169,7 @@ def gather_inputs(
     for the spec, then the workspace root."""
     folders = _result_folders(workspace, status.spec_id)
     tests_passed, tests_source = _tests_result(workspace, status, folders, junit_file)
-    names = (
-        [coverage_file] if coverage_file else [f"{d}{n}" for d in folders for n in COVERAGE_FILES]
-    )
+    names = [coverage_file] if coverage_file else [f"{d}{n}" for d in folders for n in COVERAGE_FILES]
     coverage = _first_readable(workspace, names)
     return GateInputs(
         completion_rate=status.completion_rate,
@@ -235,9 +231,7 @@ def write_quality_gate_report(
     workspace: Workspace, spec_id: str, run_id: str, result: QualityGateResult
 ) -> ReportRef:
     summary = {"spec_id": spec_id, "run_id": run_id, **result.as_dict()}
-    rows = [
-        f"| {c.name} | {'pass' if c.passed else 'FAIL'} | {c.reason} |" for c in result.criteria
-    ]
+    rows = [f"| {c.name} | {'pass' if c.passed else 'FAIL'} | {c.reason} |" for c in result.criteria]
     markdown = "\n".join(
         [
             f"# Quality gate: {spec_id}",

@@ -134,9 +134,7 @@ def read_summary(workspace: Workspace, ref: ReportRef) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def latest_report(
-    workspace: Workspace, workflow: str, *, spec_id: str | None = None
-) -> ReportEntry | None:
+def latest_report(workspace: Workspace, workflow: str, *, spec_id: str | None = None) -> ReportEntry | None:
     return ReportIndex.load(workspace).latest(workflow, spec_id)
 
 
@@ -162,9 +160,7 @@ class ReportIndex:
         memo = {} if memo is None else memo
         entries: dict[str, list[ReportEntry]] = {}
         for workflow in cls.WORKFLOWS:
-            entries[workflow] = [
-                _entry(workspace, ref, memo) for ref in list_reports(workspace, workflow)
-            ]
+            entries[workflow] = [_entry(workspace, ref, memo) for ref in list_reports(workspace, workflow)]
         return cls(entries)
 
     def latest(self, workflow: str, spec_id: str | None = None) -> ReportEntry | None:
@@ -179,17 +175,13 @@ class ReportIndex:
         return tuple(e.ref if e else None for e in found)
 
 
-def _entry(
-    workspace: Workspace, ref: ReportRef, memo: dict[tuple[str, str], ReportEntry]
-) -> ReportEntry:
+def _entry(workspace: Workspace, ref: ReportRef, memo: dict[tuple[str, str], ReportEntry]) -> ReportEntry:
     cached = memo.get((ref.workflow, ref.run_id))
     if cached is not None and cached.ref.stamp == ref.stamp:
         return cached
     summary = read_summary(workspace, ref) or {}
     spec_id = summary.get("spec_id")
-    entry = ReportEntry(
-        ref, spec_id if isinstance(spec_id, str) else None, _passed(workspace, ref, summary)
-    )
+    entry = ReportEntry(ref, spec_id if isinstance(spec_id, str) else None, _passed(workspace, ref, summary))
     memo[(ref.workflow, ref.run_id)] = entry
     return entry
 

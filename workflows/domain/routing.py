@@ -92,9 +92,7 @@ def _drift(s: SpecStatus) -> Recommendation | None:
         parts.append(f"checked but not verified: {', '.join(s.checked_not_verified)}")
     if s.verified_not_checked:
         parts.append(f"verified but not checked: {', '.join(s.verified_not_checked)}")
-    return _fixed(
-        "sync_tasks_checkboxes", "checkbox drift (" + "; ".join(parts) + ")", Priority.HIGH
-    )
+    return _fixed("sync_tasks_checkboxes", "checkbox drift (" + "; ".join(parts) + ")", Priority.HIGH)
 
 
 def _tasks_left(s: SpecStatus) -> Recommendation | None:
@@ -128,9 +126,7 @@ def _quality_gate(s: SpecStatus) -> Recommendation | None:
     if s.quality_gate_passed is True:
         return None
     reason = (
-        "the last quality gate failed"
-        if s.quality_gate_passed is False
-        else "the quality gate has not run"
+        "the last quality gate failed" if s.quality_gate_passed is False else "the quality gate has not run"
     )
     return _fixed("quality_gate", reason, Priority.NORMAL)
 

@@ -153,9 +153,7 @@ def spec_detail(workspace: Workspace, spec: SpecLocation | str) -> SpecDetail:
     """The status of one spec, computed from scratch (no cache)."""
     location = workspace.spec(spec) if isinstance(spec, str) else spec
     index = ReportIndex.load(workspace)
-    return _compute(
-        workspace, _snapshot(workspace, location, index, _parse), index, FileCache(workspace)
-    )
+    return _compute(workspace, _snapshot(workspace, location, index, _parse), index, FileCache(workspace))
 
 
 def spec_status(workspace: Workspace, spec: SpecLocation | str) -> SpecStatus:
@@ -177,9 +175,7 @@ def _parse(
     return parse_tasks(read.text), None
 
 
-def _snapshot(
-    workspace: Workspace, location: SpecLocation, index: ReportIndex, parse: Parser
-) -> _Snapshot:
+def _snapshot(workspace: Workspace, location: SpecLocation, index: ReportIndex, parse: Parser) -> _Snapshot:
     stamps = workspace.child_stamps(location.rel_dir, STATE_FILES)
     document, problem = parse(workspace, location, stamps[2])
     return _Snapshot(
@@ -202,9 +198,7 @@ def _hook_stamp(workspace: Workspace, rel: str) -> tuple[str, str | None, Stamp 
     return rel, path, stamp_of(path)
 
 
-def _compute(
-    workspace: Workspace, snap: _Snapshot, index: ReportIndex, files: FileCache
-) -> SpecDetail:
+def _compute(workspace: Workspace, snap: _Snapshot, index: ReportIndex, files: FileCache) -> SpecDetail:
     location = snap.location
     report = verify_document(
         workspace,

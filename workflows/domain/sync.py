@@ -59,9 +59,7 @@ def sync_checkboxes(
         lines[task.line - 1] = line[:at] + ("x" if wanted else " ") + line[at + 1 :]
         flipped.append(task.id)
     new_text = "\n".join(lines)
-    return SyncResult(
-        new_text, unified_diff(text, new_text, filename), tuple(flipped), tuple(untouched)
-    )
+    return SyncResult(new_text, unified_diff(text, new_text, filename), tuple(flipped), tuple(untouched))
 
 
 def _is_verified(value: str | bool) -> bool:
@@ -89,9 +87,7 @@ def statuses_from_summary(summary: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def latest_verify_summary(
-    workspace: Workspace, spec_id: str
-) -> tuple[ReportRef, dict[str, Any]] | None:
+def latest_verify_summary(workspace: Workspace, spec_id: str) -> tuple[ReportRef, dict[str, Any]] | None:
     for ref in reversed(list_reports(workspace, VERIFY_WORKFLOW)):
         summary = read_summary(workspace, ref)
         if summary is not None and summary.get("spec_id") == spec_id:

@@ -167,9 +167,7 @@ class VerificationReport:
                 "verified_not_checked": list(self.verified_not_checked),
             },
             "tasks": [t.as_dict() for t in self.tasks],
-            "issues": [
-                {"line": i.line, "severity": i.severity, "message": i.message} for i in self.issues
-            ],
+            "issues": [{"line": i.line, "severity": i.severity, "message": i.message} for i in self.issues],
             "warnings": list(self.warnings),
         }
 

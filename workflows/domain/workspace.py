@@ -299,9 +299,7 @@ def discover_specs(workspace: Workspace) -> SpecIndex:
         if _has_spec_files(entry.path):
             _add_spec(found, warnings, entry.name, None, rel)
             continue
-        children = [
-            c for c in _subdirs(workspace, Path(entry.path), rel, warnings) if _looks_like_spec(c)
-        ]
+        children = [c for c in _subdirs(workspace, Path(entry.path), rel, warnings) if _looks_like_spec(c)]
         if children:
             _add_category(found, warnings, entry.name, rel, children)
         elif entry.name.startswith("spec-"):
@@ -339,9 +337,7 @@ def _add_spec(
         found[spec_id] = SpecLocation(spec_id, category, rel)
 
 
-def _subdirs(
-    workspace: Workspace, path: Path | str, rel: str, warnings: list[str]
-) -> list[os.DirEntry[str]]:
+def _subdirs(workspace: Workspace, path: Path | str, rel: str, warnings: list[str]) -> list[os.DirEntry[str]]:
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)
     except OSError:

@@ -35,8 +35,11 @@ def event_append(
         payload.setdefault("key", step.key)
     now = timezone.now()
     values = {
-        "run": run_id, "type": type, "step": step.pk if step is not None else None,
-        "data": json.dumps(payload), "at": connection.ops.adapt_datetimefield_value(now),
+        "run": run_id,
+        "type": type,
+        "step": step.pk if step is not None else None,
+        "data": json.dumps(payload),
+        "at": connection.ops.adapt_datetimefield_value(now),
     }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -64,7 +64,11 @@ def project_update(
             setattr(project, field, value)
         project.save(update_fields=list(changes))
         audit_record(
-            action="workflows.project.updated", channel=channel, actor=updated_by,
-            team=project.team, obj=project, data={"before": before, "after": changes},
+            action="workflows.project.updated",
+            channel=channel,
+            actor=updated_by,
+            team=project.team,
+            obj=project,
+            data={"before": before, "after": changes},
         )
     return project

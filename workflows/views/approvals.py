@@ -109,8 +109,10 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     if not check.ok:
         title, message = LINK_PROBLEMS[check.problem]
         return render(
-            request, "workflows/approval_link_problem.html",
-            {"title": title, "message": message, "problem": check.problem}, status=403,
+            request,
+            "workflows/approval_link_problem.html",
+            {"title": title, "message": message, "problem": check.problem},
+            status=403,
         )
     invitation = check.invitation
     assert invitation is not None
@@ -120,10 +122,16 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
         errors = _handle_post(request, gate, channel=ApprovalEntry.Channel.EMAIL, user=invitation.user)
         if not errors:
             gate.refresh_from_db()
-            return render(request, "workflows/approval_link_done.html", {"gate": gate,
-                          "verdict": request.POST.get("verdict")})
+            return render(
+                request,
+                "workflows/approval_link_done.html",
+                {"gate": gate, "verdict": request.POST.get("verdict")},
+            )
     context = gate_context(gate, invitation.user) | {
-        "errors": errors, "posted": request.POST, "via_link": True, "link_user": invitation.user,
+        "errors": errors,
+        "posted": request.POST,
+        "via_link": True,
+        "link_user": invitation.user,
     }
     return render(request, "workflows/approval_link.html", context, status=422 if errors else 200)
 
@@ -134,14 +142,20 @@ def _handle_post(request: HttpRequest, gate: ApprovalGate, *, channel: str, user
     try:
         if action == "comment":
             reply_to = gate.entries.filter(pk=request.POST.get("reply_to") or 0).first()
-            approval_comment(gate=gate, user=user, text=request.POST.get("comment", ""),
-                             channel=channel, reply_to=reply_to)
+            approval_comment(
+                gate=gate, user=user, text=request.POST.get("comment", ""), channel=channel, reply_to=reply_to
+            )
             messages.success(request, _("Comment added."))
         elif action in ("approve", "reject"):
             form_data = {f["name"]: request.POST.get(f"form-{f['name']}") for f in gate.form}
-            approval_decide(gate=gate, user=user, verdict=action,
-                            comment=request.POST.get("comment", ""), form_data=form_data,
-                            channel=channel)
+            approval_decide(
+                gate=gate,
+                user=user,
+                verdict=action,
+                comment=request.POST.get("comment", ""),
+                form_data=form_data,
+                channel=channel,
+            )
             messages.success(request, _("Approved.") if action == "approve" else _("Rejected."))
         else:
             return {"__all__": _("Choose approve, reject, or comment.")}

@@ -29,8 +29,9 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
         context["error"] = _("Type what you want, e.g. “run autopilot on core-001” or “สถานะ spec-core-001”.")
     elif request.POST.get("confirm") == "1":
         try:
-            outcome = intent_execute(text=text, project=project, user=request.user,
-                                     channel=AuditEntry.Channel.WEB)
+            outcome = intent_execute(
+                text=text, project=project, user=request.user, channel=AuditEntry.Channel.WEB
+            )
         except RunError as exc:
             context["error"] = str(exc)
         else:
@@ -45,7 +46,8 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
         intent = intent_parse(text=text, project=project)
         context["intent"] = intent
         context["can_execute"] = (
-            intent.action.kind == "start_workflow" and not intent.action.needs_spec
+            intent.action.kind == "start_workflow"
+            and not intent.action.needs_spec
             and has_role(request.user, project.team_id, Role.MEMBER)
         )
         if intent.action.kind == "show_status" and intent.spec_id:

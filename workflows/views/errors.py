@@ -21,22 +21,27 @@ def _render(request: HttpRequest, status: int, title: str, message: str) -> Http
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 404, gettext_noop("Not found"),
-                   gettext_noop("There is nothing here, or you may not see it."))
+    return _render(
+        request, 404, gettext_noop("Not found"), gettext_noop("There is nothing here, or you may not see it.")
+    )
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 403, gettext_noop("Forbidden"),
-                   gettext_noop("Your role in this team does not allow that."))
+    return _render(
+        request, 403, gettext_noop("Forbidden"), gettext_noop("Your role in this team does not allow that.")
+    )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 400, gettext_noop("Bad request"),
-                   gettext_noop("The request could not be understood."))
+    return _render(
+        request, 400, gettext_noop("Bad request"), gettext_noop("The request could not be understood.")
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return _render(
-        request, 500, gettext_noop("Server error"),
+        request,
+        500,
+        gettext_noop("Server error"),
         gettext_noop("Something went wrong on our side; it has been logged."),
     )

@@ -80,8 +80,9 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
     try:
         detail, recommendation = project_spec(project, spec_id)
     except (UnknownSpec, SpecsUnavailable) as exc:
-        return render(request, "error.html", {"status": 404, "title": _("Not found"),
-                      "message": str(exc)}, status=404)
+        return render(
+            request, "error.html", {"status": 404, "title": _("Not found"), "message": str(exc)}, status=404
+        )
     workspace = status_cache(project).workspace
     documents = []
     for name in ("spec.md", "plan.md", "tasks.md", "README.md"):
@@ -116,11 +117,18 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, _("There is no workflow named %(name)s.") % {"name": repr(name)})
         return redirect(project.get_absolute_url())
     try:
-        run = run_start(project=project, version=version, spec_id=spec_id,
-                        started_by=request.user, channel=AuditEntry.Channel.WEB)
+        run = run_start(
+            project=project,
+            version=version,
+            spec_id=spec_id,
+            started_by=request.user,
+            channel=AuditEntry.Channel.WEB,
+        )
     except (RunError, ValueError) as exc:
         messages.error(request, str(exc))
         return redirect(project.get_absolute_url())
-    messages.success(request, _("Started %(workflow)s on %(target)s.")
-                     % {"workflow": name, "target": spec_id or project.name})
+    messages.success(
+        request,
+        _("Started %(workflow)s on %(target)s.") % {"workflow": name, "target": spec_id or project.name},
+    )
     return redirect(run.get_absolute_url())

@@ -41,6 +41,7 @@ def run_context(run: Run, user: Any) -> dict[str, Any]:
         "checkpoints": run.checkpoints.select_related("step").order_by("seq"),
     }
 
+
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
@@ -56,6 +57,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     context |= {"events": events, "logs": dict(logs), "last_seq": run.last_seq}
     return render(request, "workflows/run_detail.html", context)
 
+
 def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
     run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
     try:
@@ -64,8 +66,9 @@ def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
             messages.success(request, _("Run %(run)s cancelled.") % {"run": run.pk})
         elif action == "retry":
             run_services.run_retry(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
-            messages.success(request, _("Run %(run)s is running again from where it stopped.")
-                             % {"run": run.pk})
+            messages.success(
+                request, _("Run %(run)s is running again from where it stopped.") % {"run": run.pk}
+            )
         elif action == "resume":
             run_services.run_resume(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
             messages.success(request, _("Run %(run)s resumes from its failed step.") % {"run": run.pk})
@@ -73,11 +76,13 @@ def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
         messages.error(request, str(exc))
     return redirect(run.get_absolute_url())
 
+
 @login_required
 @require_POST
 @limit("moderate")
 def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "cancel")
+
 
 @login_required
 @require_POST
@@ -85,11 +90,13 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "retry")
 
+
 @login_required
 @require_POST
 @limit("moderate")
 def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "resume")
+
 
 @login_required
 @require_POST
@@ -100,6 +107,9 @@ def run_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
     new = run_services.run_rerun_from_checkpoint(
         run=run, checkpoint=checkpoint, by=request.user, channel=AuditEntry.Channel.WEB
     )
-    messages.success(request, _("Run %(new)s re-runs run %(run)s from its checkpoint #%(seq)s.")
-                     % {"new": new.pk, "run": run.pk, "seq": checkpoint.seq})
+    messages.success(
+        request,
+        _("Run %(new)s re-runs run %(run)s from its checkpoint #%(seq)s.")
+        % {"new": new.pk, "run": run.pk, "seq": checkpoint.seq},
+    )
     return redirect(new.get_absolute_url())

@@ -48,19 +48,33 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied("Saving workflows needs the admin role in a team.")
         source = request.POST.get("source", "")
         try:
-            version = template_save(source=source, content_type="application/yaml",
-                                    created_by=request.user, channel=AuditEntry.Channel.WEB)
+            version = template_save(
+                source=source,
+                content_type="application/yaml",
+                created_by=request.user,
+                channel=AuditEntry.Channel.WEB,
+            )
         except TemplateInvalid as exc:
             problems = exc.problems
         else:
-            messages.success(request, _("Saved %(name)s as version %(number)s.")
-                             % {"name": version.template.name, "number": version.number})
+            messages.success(
+                request,
+                _("Saved %(name)s as version %(number)s.")
+                % {"name": version.template.name, "number": version.number},
+            )
             return redirect("workflow_detail", name=version.template.name)
     templates = WorkflowTemplate.objects.prefetch_related("versions")
-    return render(request, "workflows/workflows.html", {
-        "templates": templates, "source": source, "problems": problems,
-        "can_edit": can_edit_templates(request.user),
-    }, status=422 if problems else 200)
+    return render(
+        request,
+        "workflows/workflows.html",
+        {
+            "templates": templates,
+            "source": source,
+            "problems": problems,
+            "can_edit": can_edit_templates(request.user),
+        },
+        status=422 if problems else 200,
+    )
 
 
 @login_required
@@ -70,11 +84,23 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
     versions = list(template.versions.select_related("created_by"))
     latest = versions[0] if versions else None
     steps = [
-        Step(key=s["id"], needs=list(s.get("needs", [])), kind=s["uses"], status="pending",
-             for_each=s.get("for_each"))
+        Step(
+            key=s["id"],
+            needs=list(s.get("needs", [])),
+            kind=s["uses"],
+            status="pending",
+            for_each=s.get("for_each"),
+        )
         for s in (latest.steps if latest else [])
     ]
-    return render(request, "workflows/workflow_detail.html", {
-        "template": template, "versions": versions, "latest": latest,
-        "graph": step_graph(steps), "can_edit": can_edit_templates(request.user),
-    })
+    return render(
+        request,
+        "workflows/workflow_detail.html",
+        {
+            "template": template,
+            "versions": versions,
+            "latest": latest,
+            "graph": step_graph(steps),
+            "can_edit": can_edit_templates(request.user),
+        },
+    )

@@ -21,9 +21,7 @@ def test_it_parses_each_hook_type() -> None:
 
 
 def test_it_reads_double_single_and_escaped_quotes() -> None:
-    hook = parse_hook(
-        'code path="a b/c.py" contains=\'single "inner"\' regex="esc \\"quote\\" \\\\ end"'
-    )
+    hook = parse_hook('code path="a b/c.py" contains=\'single "inner"\' regex="esc \\"quote\\" \\\\ end"')
     assert hook.path == "a b/c.py"
     assert hook.get("contains") == 'single "inner"'
     assert hook.get("regex") == 'esc "quote" \\ end'

@@ -67,9 +67,7 @@ def test_a_spec_meeting_every_threshold_passes() -> None:
         ({"invalid_evidence": 1}, "invalid_evidence", 1),
     ],
 )
-def test_each_criterion_can_fail_on_its_own(
-    change: dict[str, Any], criterion: str, actual: Any
-) -> None:
+def test_each_criterion_can_fail_on_its_own(change: dict[str, Any], criterion: str, actual: Any) -> None:
     result = evaluate_quality_gate(_inputs(**change))
     assert not result.passed
     assert [c.name for c in result.failed] == [criterion]
@@ -86,9 +84,7 @@ def test_reasons_show_actual_and_threshold() -> None:
 
 def test_thresholds_can_be_overridden_and_switched_off() -> None:
     loose = {"min_completion_rate": 0.5, "min_coverage": 70, "max_invalid_evidence": 2}
-    assert evaluate_quality_gate(
-        _inputs(completion_rate=0.5, coverage=70, invalid_evidence=2), loose
-    ).passed
+    assert evaluate_quality_gate(_inputs(completion_rate=0.5, coverage=70, invalid_evidence=2), loose).passed
     off = {"min_coverage": None, "require_tests_passed": False}
     result = evaluate_quality_gate(_inputs(coverage=None, tests_passed=None), off)
     assert result.passed and "coverage" not in _criteria(result)

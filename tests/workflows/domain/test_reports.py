@@ -117,13 +117,11 @@ def test_the_index_memo_skips_unchanged_summaries(basic_ws: Workspace) -> None:
     ("xml", "expected"),
     [
         (
-            '<testsuites tests="5" failures="0" errors="0" skipped="1">'
-            '<testsuite tests="5"/></testsuites>',
+            '<testsuites tests="5" failures="0" errors="0" skipped="1"><testsuite tests="5"/></testsuites>',
             JUnitResult(5, 0, 0, 1),
         ),
         (
-            '<testsuites><testsuite tests="2" failures="1"/>'
-            '<testsuite tests="3" errors="1"/></testsuites>',
+            '<testsuites><testsuite tests="2" failures="1"/><testsuite tests="3" errors="1"/></testsuites>',
             JUnitResult(5, 1, 1, 0),
         ),
         ('<testsuite tests="3" failures="0" errors="0" skips="2"/>', JUnitResult(3, 0, 0, 2)),

@@ -81,9 +81,7 @@ def test_row_checkbox_drift_syncs_the_checkboxes() -> None:
     assert (rec.workflow, rec.priority, rec.estimate_minutes) == (
         "sync_tasks_checkboxes", Priority.HIGH, 2,
     )  # fmt: skip
-    assert rec.reason == (
-        "checkbox drift (checked but not verified: T4; verified but not checked: T2)"
-    )
+    assert rec.reason == ("checkbox drift (checked but not verified: T4; verified but not checked: T2)")
 
 
 def test_row_some_tasks_left_implements_the_remaining_ones() -> None:

@@ -87,9 +87,7 @@ def test_tests_present_through_the_spec_tests_folder(basic_root: Path) -> None:
 
 def test_tests_passed_and_quality_gate_come_from_the_latest_reports(basic_ws: Workspace) -> None:
     write_report(basic_ws, TEST_WORKFLOW, "t1", {"spec_id": BASIC_SPEC, "passed": True}, "")
-    write_report(
-        basic_ws, QUALITY_GATE_WORKFLOW, "g1", {"spec_id": BASIC_SPEC, "passed": False}, ""
-    )
+    write_report(basic_ws, QUALITY_GATE_WORKFLOW, "g1", {"spec_id": BASIC_SPEC, "passed": False}, "")
     status = spec_status(basic_ws, BASIC_SPEC)
     assert status.tests_passed is True and status.quality_gate_passed is False
 

@@ -65,10 +65,7 @@ def test_every_status_other_than_verified_unchecks() -> None:
 def test_crlf_a_bom_and_unicode_survive() -> None:
     text = "\ufeff# งาน\r\n- [ ] T1 ผิดพลาด 🚀\r\n  evidence: code path=a.py\r\n- [x] T2 ä\r\n"
     result = sync_checkboxes(text, {"T1": "verified", "T2": "not_verified"})
-    assert (
-        result.text
-        == "\ufeff# งาน\r\n- [x] T1 ผิดพลาด 🚀\r\n  evidence: code path=a.py\r\n- [ ] T2 ä\r\n"
-    )
+    assert result.text == "\ufeff# งาน\r\n- [x] T1 ผิดพลาด 🚀\r\n  evidence: code path=a.py\r\n- [ ] T2 ä\r\n"
 
 
 def test_it_writes_tasks_md_changing_only_the_checkbox_bytes(basic_ws: Workspace) -> None:
@@ -111,17 +108,15 @@ def test_it_syncs_from_the_latest_written_verify_report(basic_ws: Workspace) -> 
 
 def test_statuses_from_a_malformed_summary() -> None:
     assert statuses_from_summary({}) == {}
-    assert statuses_from_summary(
-        {"tasks": [{"id": 3}, "x", {"id": "T1", "status": "verified"}]}
-    ) == {"T1": "verified"}
+    assert statuses_from_summary({"tasks": [{"id": 3}, "x", {"id": "T1", "status": "verified"}]}) == {
+        "T1": "verified"
+    }
 
 
 # --- property: only checkbox characters ever change -----------------------------------------
 
 IDS = ["T1", "T2", "T3", "TSK-A-001", "X9"]
-_free_text = st.text(
-    st.characters(exclude_characters="\n", exclude_categories=("Cs",)), max_size=20
-)
+_free_text = st.text(st.characters(exclude_characters="\n", exclude_categories=("Cs",)), max_size=20)
 _task_line = st.builds(
     lambda indent, bullet, box, task_id, title: f"{indent}{bullet} [{box}] {task_id} {title}",
     st.sampled_from(["", "  ", "\t", "   "]),
@@ -162,9 +157,7 @@ def test_sync_changes_only_checkbox_characters(
     for old, new in zip(before.tasks, after.tasks, strict=True):
         expected = statuses[old.id] == "verified" if old.id in statuses else old.checked
         assert new.checked == expected
-    flipped = [
-        o.id for o, n in zip(before.tasks, after.tasks, strict=True) if o.checked != n.checked
-    ]
+    flipped = [o.id for o, n in zip(before.tasks, after.tasks, strict=True) if o.checked != n.checked]
     assert list(result.flipped) == flipped
     assert (result.diff == "") == (result.text == text)
     assert sync_checkboxes(result.text, statuses).text == result.text

@@ -76,9 +76,7 @@ def test_hooks_before_the_first_task_are_orphan_warnings() -> None:
 
 
 def test_fenced_code_is_ignored() -> None:
-    text = (
-        "```\n- [x] FAKE-1 In a fence\n```\n- [ ] T1 Real\n~~~~\nevidence: code path=a.py\n~~~~\n"
-    )
+    text = "```\n- [x] FAKE-1 In a fence\n```\n- [ ] T1 Real\n~~~~\nevidence: code path=a.py\n~~~~\n"
     doc = parse_tasks(text)
     assert [t.id for t in doc.tasks] == ["T1"] and doc.tasks[0].hooks == ()
 

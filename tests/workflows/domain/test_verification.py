@@ -169,9 +169,7 @@ def _result(outcome: HookOutcome) -> HookResult:
         ((HookOutcome.NEEDS_MANUAL, HookOutcome.NEEDS_MANUAL), TaskStatus.NEEDS_MANUAL),
     ],
 )
-def test_precedence_of_mixed_outcomes(
-    outcomes: tuple[HookOutcome, ...], status: TaskStatus
-) -> None:
+def test_precedence_of_mixed_outcomes(outcomes: tuple[HookOutcome, ...], status: TaskStatus) -> None:
     assert decide_status(tuple(_result(o) for o in outcomes)) is status
 
 

@@ -29,9 +29,7 @@ from workflows.domain.workspace import (
         ("src/a\x00b", "path contains a NUL byte"),
     ],
 )
-def test_it_refuses_paths_that_do_not_stay_inside(
-    basic_ws: Workspace, rel: str, reason: str
-) -> None:
+def test_it_refuses_paths_that_do_not_stay_inside(basic_ws: Workspace, rel: str, reason: str) -> None:
     assert path_problem(rel) == reason
     with pytest.raises(ScopeError) as caught:
         basic_ws.resolve(rel)
@@ -199,9 +197,7 @@ def test_child_stamps_follow_symlinks_only_inside(basic_root: Path, tmp_path: Pa
     outside.write_text("# out")
     (spec / "tasks.md").symlink_to(outside)
     ws = Workspace(basic_root)
-    stamps = ws.child_stamps(
-        "specs/spec-feature-002-orders", ("spec.md", "plan.md", "tasks.md", "x")
-    )
+    stamps = ws.child_stamps("specs/spec-feature-002-orders", ("spec.md", "plan.md", "tasks.md", "x"))
     assert stamps[0] == ws.stamp("specs/spec-feature-002-orders/spec.md") is not None
     assert stamps[1] == ws.stamp("docs/auth.md") is not None
     assert stamps[2:] == (None, None)

@@ -38,9 +38,7 @@ class Command(BaseCommand):
         # group at once can leave it blocked on a lock a dying child held).
         # If this command is killed outright, the kernel stops the children too.
         processes = [
-            subprocess.Popen(
-                cmd, cwd=settings.BASE_DIR, start_new_session=True, preexec_fn=die_with_parent
-            )
+            subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True, preexec_fn=die_with_parent)
             for cmd in commands
         ]
         stopping = False

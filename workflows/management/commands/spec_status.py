@@ -59,9 +59,7 @@ class Command(BaseCommand):
         ]
         widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
         for row in table:
-            self.stdout.write(
-                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            )
+            self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         for status, rec in rows:
             self.stdout.write(f"{status.spec_id}: {rec.workflow} because {rec.reason}")
         if not rows:

@@ -65,8 +65,7 @@ class Command(BaseCommand):
 
     def _text(self, report: VerificationReport, written: str | None) -> None:
         self.stdout.write(
-            f"{report.spec_id}: {report.total} tasks, {report.checked} checked, "
-            f"{report.verified} verified"
+            f"{report.spec_id}: {report.total} tasks, {report.checked} checked, {report.verified} verified"
         )
         width = max((len(t.id) for t in report.tasks), default=0)
         for task in report.tasks:
