@@ -7,13 +7,14 @@ event; none of them talks to the queue. They return the ids of steps that became
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Count
 from django.utils import timezone
 
+from workflows.engine import rows
 from workflows.engine.autopilot import is_turn_end
-from workflows.models import Checkpoint, Run, Step
+from workflows.models import Run, Step
 from workflows.services.events import event_append
 
 S = Step.Status
@@ -27,10 +28,7 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     now = timezone.now()
     if status in Step.FINISHED:
         fields.setdefault("finished_at", now)
-    updated = Step.objects.filter(pk=step.pk, status=step.status, attempt=step.attempt).update(
-        status=status, **fields
-    )
-    if not updated:
+    if not rows.step_update(step.pk, {"status": status, **fields}, status=step.status, attempt=step.attempt):
         return False
     old = step.status
     step.status = status
@@ -41,12 +39,7 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
         data["error"] = fields["error"]
     recorded = event_append(run_id=step.run_id, type=event, step=step, data=data)
     if status in Step.FINISHED and step.parent_id is None:
-        Checkpoint.objects.create(
-            run_id=step.run_id,
-            seq=recorded.seq,
-            step=step,
-            state={"key": step.key, "status": step.status, "output": step.output},
-        )
+        rows.checkpoint_insert(step, recorded.seq, recorded.created_at)
     return True
 
 
@@ -73,33 +66,50 @@ def run_set_status(run: Run, status: str, *, error: str = "") -> bool:
     return True
 
 
-def run_advance(run: Run, changed: list[Step] | None = None) -> list[int]:
+def run_advance(
+    run: Run,
+    changed: list[Step] | None = None,
+    *,
+    freed: int = 0,
+    start: Callable[[Step], bool] | None = None,
+) -> list[int]:
     """Move the run forward after `changed` steps finished (or from scratch when None).
 
     Marks steps ready whose needs succeeded, skips dependents of failed steps, fans out,
     joins, queues ready steps up to max_parallel, and finishes the run when nothing is left
     to do. Returns the ids of the steps it queued.
+
+    `freed` says how many slots the caller's own change just gave back (a worker finishing
+    its step frees one), so a lone successor needs no count of the run's active steps.
+    `start`, when given, is offered the first step that gets a slot: when it takes it (moves
+    it to running itself and returns True), that step is not queued — a worker runs a
+    chain's next step at once that way.
     """
     if run.status in Run.FINISHED:
         return []
     if changed is None:
-        frontier = list(run.steps.filter(status=S.PENDING, parent__isnull=True))
+        pending = rows.steps_where("run_id = %s AND status = 'pending'", [run.pk])
+        frontier = [s for s in pending if s.parent_id is None and not s.ready]
+        waiting = [s for s in pending if s.ready][: run.max_parallel]
     else:
-        frontier = []
+        keys: list[str] = []
         for step in changed:
             if step.parent_id is not None:
                 group = _join(step)
                 if group is not None and group.is_finished:
-                    frontier += _dependents(run, group)
+                    keys += group.dependents
             else:
                 if is_turn_end(step):
                     _extend_autopilot(run, step)
-                frontier += _dependents(run, step)
-    if run.status in Run.FINISHED:
-        return []
+                keys += step.dependents
+        if run.status in Run.FINISHED:
+            return []
+        candidates = rows.pending_steps(run.pk, keys, waiting_for_slot=run.max_parallel)
+        frontier = [s for s in candidates if not s.ready]
+        waiting = [s for s in candidates if s.ready]
     ready = _mark_ready(run, frontier, known={s.key: s.status for s in changed or []})
-    queued = _fill_slots(run, ready)
-    if not (queued and run.status == Run.Status.RUNNING):
+    queued, started = _fill_slots(run, ready, waiting, freed=freed, start=start)
+    if not ((queued or started) and run.status == Run.Status.RUNNING):
         _settle_run(run)
     return queued
 
@@ -116,7 +126,7 @@ def _extend_autopilot(run: Run, step: Step) -> None:
 def _dependents(run: Run, step: Step) -> list[Step]:
     if not step.dependents:
         return []
-    return list(run.steps.filter(key__in=step.dependents, status=S.PENDING))
+    return rows.pending_steps(run.pk, step.dependents, waiting_for_slot=0)
 
 
 def _mark_ready(run: Run, frontier: list[Step], known: dict[str, str]) -> list[Step]:
@@ -142,7 +152,7 @@ def _mark_ready(run: Run, frontier: list[Step], known: dict[str, str]) -> list[S
                     next_frontier += _dependents(run, step)
             elif all(st == S.SUCCEEDED for st in need_states):
                 if step.for_each is not None:
-                    _fan_out(run, step)
+                    ready += _fan_out(run, step)
                     if step.is_finished:
                         next_frontier += _dependents(run, step)
                 elif not step.ready:
@@ -151,34 +161,46 @@ def _mark_ready(run: Run, frontier: list[Step], known: dict[str, str]) -> list[S
     return ready
 
 
-def _fill_slots(run: Run, ready: list[Step]) -> list[int]:
-    """Queue ready steps while the run has free slots; the rest wait, marked ready."""
-    active = run.steps.filter(status__in=(S.QUEUED, S.RUNNING), for_each__isnull=True).count()
-    slots = run.max_parallel - active
-    queued = []
-    for step in ready:
-        if slots > 0 and step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=timezone.now()):
+def _fill_slots(
+    run: Run, ready: list[Step], waiting: list[Step], *, freed: int, start: Callable[[Step], bool] | None
+) -> tuple[list[int], bool]:
+    """Give free slots to ready steps, earliest first: the first may be started by `start`,
+    the others are queued. Newly ready steps that find no slot are marked ready and wait.
+
+    Returns the ids it queued and whether `start` took a step.
+    """
+    candidates = sorted(ready + waiting, key=lambda s: (s.position, s.pk))
+    if not candidates:
+        return [], False
+    # The caller's own step gave back `freed` slots: a lone successor needs no count.
+    slots = len(candidates) if len(candidates) <= freed else run.max_parallel - rows.active_count(run.pk)
+    queued: list[int] = []
+    started = False
+    now = timezone.now()
+    for step in candidates:
+        if slots <= 0:
+            if not step.ready:
+                rows.step_update(step.pk, {"ready": True})
+            continue
+        if start is not None and not started and start(step):
+            started = True
+            slots -= 1
+        elif step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=now):
             queued.append(step.pk)
             slots -= 1
-        else:
-            Step.objects.filter(pk=step.pk).update(ready=True)
-    if slots > 0 and (not ready or len(queued) == len(ready)):
-        # Steps readied earlier (or fan-out branches) that waited for a slot.
-        for step in run.steps.filter(status=S.PENDING, ready=True).order_by("position", "id")[:slots]:
-            if step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=timezone.now()):
-                queued.append(step.pk)
-    return queued
+    return queued, started
 
 
-def _fan_out(run: Run, group: Step) -> None:
+def _fan_out(run: Run, group: Step) -> list[Step]:
+    """Start a for_each group: one branch per item, each ready for a slot; returns them."""
     from workflows.engine.fan_out import resolve_items
 
     items, error = resolve_items(run, group)
     if error:
         step_set_status(group, S.FAILED, event="step.failed", error=error)
-        return
+        return []
     if not step_set_status(group, S.RUNNING, event="step.started", started_at=timezone.now()):
-        return
+        return []
     existing = set(group.branches.values_list("key", flat=True))
     branches = [
         Step(
@@ -197,7 +219,7 @@ def _fan_out(run: Run, group: Step) -> None:
         for index, item in enumerate(items)
         if f"{group.key}[{index}]" not in existing
     ]
-    Step.objects.bulk_create(branches)
+    branches = Step.objects.bulk_create(branches)
     event_append(
         run_id=run.pk,
         type="step.progress",
@@ -206,16 +228,15 @@ def _fan_out(run: Run, group: Step) -> None:
     )
     if not items:
         step_set_status(group, S.SUCCEEDED, event="step.succeeded", output={"branches": 0})
+    return branches
 
 
 def _join(branch: Step) -> Step | None:
     """Apply the group's join policy after a branch finished; returns the group."""
-    group = Step.objects.get(pk=branch.parent_id)
-    if group.status != S.RUNNING:
+    group = rows.step_if(branch.parent_id, S.RUNNING)
+    if group is None:
         return None
-    by_status = dict(
-        group.branches.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
+    by_status = rows.branch_counts(group.pk)
     total = sum(by_status.values())
     counts = {st: by_status.get(st, 0) for st in (S.SUCCEEDED, S.FAILED, S.CANCELLED)}
     need = _join_need(group.join, total)
@@ -253,10 +274,7 @@ def _cancel_branches(group: Step, *, reason: str) -> None:
 
 def _settle_run(run: Run) -> None:
     """Set the run's status from its steps: running, waiting, or finished."""
-    open_statuses = run.steps.filter(status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)).values_list(
-        "status", flat=True
-    )
-    active = set(open_statuses)
+    active = rows.open_statuses(run.pk)
     if not active:
         failed = run.steps.filter(status=S.FAILED, parent__isnull=True).exists()
         if failed:

@@ -14,13 +14,14 @@ import socket
 import threading
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from workflows.engine import dispatch
+from workflows.engine import dispatch, rows
 from workflows.engine.executors import StepContext, StepResult, executor_for
 from workflows.engine.scheduler import run_advance, step_set_status
 from workflows.models import ApprovalGate, Run, Step
@@ -77,14 +78,15 @@ def claim(step_id: int, run: Run | None = None) -> Step | None:
     `run`, when the caller holds it, saves re-checking a run known to be running.
     """
     with transaction.atomic(savepoint=False):
-        return _claim(step_id, run)
+        step = rows.step_if(step_id, S.QUEUED)
+        now = timezone.now()
+        if step is None or (step.not_before is not None and step.not_before > now):
+            return None
+        return step if _take(step, run, now) else None
 
 
-def _claim(step_id: int, run: Run | None) -> Step | None:
-    now = timezone.now()
-    step = Step.objects.filter(pk=step_id, status=S.QUEUED).first()
-    if step is None or (step.not_before is not None and step.not_before > now):
-        return None
+def _take(step: Step, run: Run | None, now: datetime) -> bool:
+    """Move a queued (or, run at once, a pending) step to running under this worker's lease."""
     if not step_set_status(
         step,
         S.RUNNING,
@@ -94,17 +96,18 @@ def _claim(step_id: int, run: Run | None) -> Step | None:
         lease_until=now + timedelta(seconds=lease_seconds()),
         started_at=now,
         not_before=None,
+        **({"enqueued_at": now} if step.enqueued_at is None else {}),
     ):
-        return None
+        return False
     if run is not None and run.pk == step.run_id and run.status == Run.Status.RUNNING:
-        return step
+        return True
     # Only a queued or waiting run changes here.
     if Run.objects.filter(pk=step.run_id, status__in=(Run.Status.QUEUED, Run.Status.WAITING)).update(
         status=Run.Status.RUNNING
     ):
         Run.objects.filter(pk=step.run_id, started_at__isnull=True).update(started_at=now)
         event_append(run_id=step.run_id, type="run.running", data={"status": "running"})
-    return step
+    return True
 
 
 def complete(
@@ -120,17 +123,31 @@ def complete(
     Every change is a compare-and-set on (status, attempt); `guard` adds conditions the row
     must still meet (the supervisor passes an expired lease), so two parties can never both
     complete one attempt, and a cancelled or superseded attempt changes nothing. Steps that
-    became ready go to the queue once this commits; with `claim_next`, the first of them is
-    claimed here instead and returned, for this worker to run at once.
+    became ready go to the queue once this commits; with `claim_next`, the first of them
+    goes straight from pending to running under this worker instead, and is returned for
+    it to run at once.
     """
+    taken: list[Step] = []
+
+    def start(ready: Step) -> bool:
+        if _take(ready, run, timezone.now()):
+            taken.append(ready)
+            return True
+        return False
+
     with transaction.atomic():
-        queued = _record(step, result, run, guard)
-        mine = claim(queued.pop(0), run) if queued and claim_next else None
+        queued = _record(step, result, run, guard, start if claim_next else None)
         dispatch.after_commit(queued)
-    return mine
+    return taken[0] if taken else None
 
 
-def _record(step: Step, result: StepResult, run: Run | None, guard: dict[str, object]) -> list[int]:
+def _record(
+    step: Step,
+    result: StepResult,
+    run: Run | None,
+    guard: dict[str, object],
+    start: Callable[[Step], bool] | None,
+) -> list[int]:
     if (
         guard
         and not Step.objects.filter(pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard).exists()
@@ -160,7 +177,8 @@ def _record(step: Step, result: StepResult, run: Run | None, guard: dict[str, ob
     if not moved:
         return []  # cancelled, or a newer attempt took over: this result is stale
     run = Run.objects.get(pk=step.run_id) if run is None else run
-    return run_advance(run, [step] if step.is_finished else [])
+    # The step held a slot while it ran; finished or waiting, it gives that slot back.
+    return run_advance(run, [step] if step.is_finished else [], freed=1, start=start)
 
 
 def _finish_if_decided(step: Step) -> None:

@@ -79,6 +79,7 @@ class Step(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.CANCELLED)
     ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING)
+    OPEN = (Status.PENDING, *ACTIVE)
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
     key = models.CharField(max_length=200, help_text="Unique in the run: the step id, [item].")

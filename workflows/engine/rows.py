@@ -1,0 +1,156 @@
+"""The step-row statements every step pays for, written in SQL.
+
+Compiling a query through Django's ORM costs 0.3–0.9 ms of Python for a statement SQLite
+runs in 0.05 ms, and a step takes a handful of them on each transition. The few statements
+on that path live here, built once from the model's fields and run through the
+connection's cursor; values go in and come out through the same field conversions the ORM
+uses, so the rows and instances are the ORM's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import transaction
+
+from workflows.models import Checkpoint, Step
+
+_TABLE = Step._meta.db_table
+_FIELDS = Step._meta.concrete_fields
+_BY_NAME = {f.name: f for f in _FIELDS} | {f.attname: f for f in _FIELDS}
+_COLUMNS = ", ".join(f'"{f.column}"' for f in _FIELDS)  # quoted: "key" and "join" are keywords
+_converters: dict[str, list[tuple[Any, list[Any]]]] = {}
+
+
+def _row_converters(connection: Any) -> list[tuple[Any, list[Any]]]:
+    found = _converters.get(connection.vendor)
+    if found is None:
+        found = []
+        for field in _FIELDS:
+            column = field.get_col(_TABLE)
+            found.append(
+                (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+            )
+        _converters[connection.vendor] = found
+    return found
+
+
+def _instances(connection: Any, rows: Iterable[Sequence[Any]]) -> list[Step]:
+    converters = _row_converters(connection)
+    steps = []
+    for row in rows:
+        values = list(row)
+        for index, (column, functions) in enumerate(converters):
+            for function in functions:
+                values[index] = function(values[index], column, connection)
+        steps.append(Step.from_db(connection.alias, None, values))
+    return steps
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def _select(sql: str, params: Sequence[Any]) -> list[Step]:
+    return _instances(transaction.get_connection(), _fetch(sql, params))
+
+
+def steps_where(condition: str, params: Sequence[Any], *, order: str = "position, id") -> list[Step]:
+    """Steps matching an SQL condition written by this package (never from input)."""
+    return _select(f"SELECT {_COLUMNS} FROM {_TABLE} WHERE {condition} ORDER BY {order}", params)
+
+
+def step_if(pk: int, status: str) -> Step | None:
+    """The step when it still has `status`, else None."""
+    found = steps_where("id = %s AND status = %s", [pk, status], order="id")
+    return found[0] if found else None
+
+
+def pending_steps(run_id: int, keys: Sequence[str], *, waiting_for_slot: int) -> list[Step]:
+    """Pending steps of the run with these keys, and the first `waiting_for_slot` pending
+    steps already marked ready (they wait for a free slot): one statement for both."""
+    selects, params = [], []
+    if keys:
+        marks = ", ".join(["%s"] * len(keys))
+        selects.append(
+            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE run_id = %s AND status = 'pending' "
+            f'AND "key" IN ({marks})'
+        )
+        params += [run_id, *keys]
+    if waiting_for_slot:
+        selects.append(
+            f"SELECT * FROM (SELECT {_COLUMNS} FROM {_TABLE} WHERE run_id = %s AND status = 'pending' "
+            "AND ready = %s ORDER BY position, id LIMIT %s) AS waiting"
+        )
+        params += [run_id, True, waiting_for_slot]
+    if not selects:
+        return []
+    found = {step.pk: step for step in _select(" UNION ALL ".join(selects), params)}
+    return sorted(found.values(), key=lambda step: (step.position, step.pk))
+
+
+def branch_counts(group_pk: int) -> dict[str, int]:
+    """How many branches of a fan-out group are in each status."""
+    sql = f"SELECT status, COUNT(*) FROM {_TABLE} WHERE parent_id = %s GROUP BY status"
+    return dict(_fetch(sql, [group_pk]))
+
+
+def open_statuses(run_id: int) -> set[str]:
+    """The statuses of the run's steps that are not finished yet."""
+    sql = f"SELECT DISTINCT status FROM {_TABLE} WHERE run_id = %s AND status IN (%s, %s, %s, %s)"
+    return {status for (status,) in _fetch(sql, [run_id, *Step.OPEN])}
+
+
+def active_count(run_id: int) -> int:
+    """Steps holding one of the run's slots: queued or running, fan-out groups excepted."""
+    sql = f"SELECT COUNT(*) FROM {_TABLE} WHERE run_id = %s AND status IN (%s, %s) AND for_each IS NULL"
+    return int(_fetch(sql, [run_id, Step.Status.QUEUED, Step.Status.RUNNING])[0][0])
+
+
+def step_update(pk: int, values: dict[str, Any], **expect: Any) -> bool:
+    """UPDATE one step row where its columns still hold `expect`; True when it did."""
+    connection = transaction.get_connection()
+    assignments, params = [], []
+    for name, value in values.items():
+        field = _BY_NAME[name]
+        assignments.append(f'"{field.column}" = %s')
+        params.append(field.get_db_prep_save(value, connection))
+    conditions = ["id = %s"]
+    params.append(pk)
+    for name, value in expect.items():
+        field = _BY_NAME[name]
+        conditions.append(f'"{field.column}" = %s')
+        params.append(field.get_db_prep_save(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_TABLE} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}",
+            params,
+        )
+        return cursor.rowcount == 1
+
+
+_STATE_FIELD = Checkpoint._meta.get_field("state")
+_CHECKPOINT_SQL = (
+    f"INSERT INTO {Checkpoint._meta.db_table} (run_id, seq, step_id, state, created_at) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+
+
+def checkpoint_insert(step: Step, seq: int, at: Any) -> None:
+    """The step's status and output after it finished, taken at event `seq`."""
+    connection = transaction.get_connection()
+    state = {"key": step.key, "status": step.status, "output": step.output}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CHECKPOINT_SQL,
+            [
+                step.run_id,
+                seq,
+                step.pk,
+                _STATE_FIELD.get_db_prep_save(state, connection),
+                connection.ops.adapt_datetimefield_value(at),
+            ],
+        )
