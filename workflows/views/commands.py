@@ -8,12 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import AuditEntry, Role
-from accounts.permissions import has_role
+from accounts.models import AuditEntry
 from accounts.ratelimits import limit
 from workflows.selectors import get_project_for_user
-from workflows.services.intents import intent_execute, intent_parse
+from workflows.services.intents import intent_can_start, intent_execute, intent_parse
 from workflows.services.runs import RunError
+from workflows.specs import SpecsUnavailable
 
 MAX_TEXT = 500
 
@@ -30,9 +30,12 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
     elif request.POST.get("confirm") == "1":
         try:
             outcome = intent_execute(
-                text=text, project=project, user=request.user, channel=AuditEntry.Channel.WEB
+                intent=intent_parse(text=text, project=project),
+                project=project,
+                user=request.user,
+                channel=AuditEntry.Channel.WEB,
             )
-        except RunError as exc:
+        except (RunError, SpecsUnavailable) as exc:
             context["error"] = str(exc)
         else:
             if outcome.run is not None:
@@ -45,11 +48,7 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         intent = intent_parse(text=text, project=project)
         context["intent"] = intent
-        context["can_execute"] = (
-            intent.action.kind == "start_workflow"
-            and not intent.action.needs_spec
-            and has_role(request.user, project.team_id, Role.MEMBER)
-        )
+        context["can_execute"] = intent_can_start(intent, project=project, user=request.user)
         if intent.action.kind == "show_status" and intent.spec_id:
             context["status_url"] = f"{project.get_absolute_url()}specs/{intent.spec_id}/"
     template = "workflows/_command_result.html" if request.htmx else "workflows/command.html"  # type: ignore[attr-defined]
