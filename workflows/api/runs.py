@@ -11,17 +11,19 @@ GET  /runs/{id}/events     events after sequence `after`, oldest first
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
-from ninja.responses import Status
+from ninja.responses import NinjaJSONEncoder, Status
 
 from accounts.models import Role
 from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
+from workflows.api.run_cache import run_details
 from workflows.api.schemas import (
     SLUG_PATTERN,
     SPEC_ID_PATTERN,
@@ -73,7 +75,12 @@ def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
 
 @router.get("/{int:run_id}", response={200: RunDetailOut, **error_responses(404)})
 def get_run(request: HttpRequest, run_id: int) -> Any:
-    return run_detail(run_id, request)
+    def render() -> bytes:
+        detail = RunDetailOut.from_orm(run_detail(run_id, request)).model_dump()
+        return json.dumps(detail, cls=NinjaJSONEncoder).encode()
+
+    body = run_details.get(run_id, caller(request), render)
+    return HttpResponse(body, content_type="application/json")
 
 
 def _control(service: Callable[..., Run], verb: str) -> Callable[[HttpRequest, int], Any]:
@@ -116,7 +123,7 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
     }
 
 
-# --- helpers shared with the intents endpoint ----------------------------------------------------
+# --- helpers (the intents endpoint answers with run_detail too) ----------------------------------
 
 
 def start_workflow(
