@@ -112,6 +112,13 @@ def active_count(run_id: int) -> int:
 
 def step_update(pk: int, values: dict[str, Any], **expect: Any) -> bool:
     """UPDATE one step row where its columns still hold `expect`; True when it did."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(*step_update_statement(pk, values, **expect))
+        return cursor.rowcount == 1
+
+
+def step_update_statement(pk: int, values: dict[str, Any], **expect: Any) -> tuple[str, list[Any]]:
+    """The SQL and parameters of `step_update`, for a caller that runs it with more."""
     connection = transaction.get_connection()
     assignments, params = [], []
     for name, value in values.items():
@@ -124,12 +131,7 @@ def step_update(pk: int, values: dict[str, Any], **expect: Any) -> bool:
         field = _BY_NAME[name]
         conditions.append(f'"{field.column}" = %s')
         params.append(field.get_db_prep_save(value, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_TABLE} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}",
-            params,
-        )
-        return cursor.rowcount == 1
+    return f"UPDATE {_TABLE} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}", params
 
 
 _STATE_FIELD = Checkpoint._meta.get_field("state")

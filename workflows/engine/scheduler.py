@@ -15,7 +15,7 @@ from django.utils import timezone
 from workflows.engine import rows
 from workflows.engine.autopilot import is_turn_end
 from workflows.models import Run, Step
-from workflows.services.events import event_append
+from workflows.services.events import event_append, event_append_after
 
 S = Step.Status
 
@@ -28,16 +28,19 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     now = timezone.now()
     if status in Step.FINISHED:
         fields.setdefault("finished_at", now)
-    if not rows.step_update(step.pk, {"status": status, **fields}, status=step.status, attempt=step.attempt):
+    attempt = fields.get("attempt", step.attempt)
+    data: dict[str, Any] = {"status": status, "from": step.status, "attempt": attempt}
+    if fields.get("error"):
+        data["error"] = fields["error"]
+    change = rows.step_update_statement(
+        step.pk, {"status": status, **fields}, status=step.status, attempt=step.attempt
+    )
+    recorded = event_append_after(change, run_id=step.run_id, type=event, step=step, data=data)
+    if recorded is None:
         return False
-    old = step.status
     step.status = status
     for name, value in fields.items():
         setattr(step, name, value)
-    data: dict[str, Any] = {"status": status, "from": old, "attempt": step.attempt}
-    if fields.get("error"):
-        data["error"] = fields["error"]
-    recorded = event_append(run_id=step.run_id, type=event, step=step, data=data)
     if status in Step.FINISHED and step.parent_id is None:
         rows.checkpoint_insert(step, recorded.seq, recorded.created_at)
     return True

@@ -158,8 +158,8 @@ def _record(
         moved = step_set_status(step, S.SUCCEEDED, event="step.succeeded", **fields)
     elif result.status == "waiting":
         moved = step_set_status(step, S.WAITING, event="step.waiting", **fields)
-        if moved:
-            _finish_if_decided(step)
+        if moved and _finish_if_decided(step):
+            return []  # finishing the gate advanced the run already
     elif step.attempt <= step.max_retries:
         delay = backoff_seconds(step.attempt)
         step_set_status(
@@ -181,13 +181,14 @@ def _record(
     return run_advance(run, [step] if step.is_finished else [], freed=1, start=start)
 
 
-def _finish_if_decided(step: Step) -> None:
-    """A gate may be decided before its step was marked waiting; apply that decision now."""
+def _finish_if_decided(step: Step) -> bool:
+    """A gate may be decided before its step was marked waiting; apply that decision now.
+
+    True when it did (and so advanced the run)."""
     from workflows.services.approvals import gate_finish_step
 
     gate = ApprovalGate.objects.filter(step=step).first()
-    if gate is not None:
-        gate_finish_step(gate)
+    return gate is not None and gate_finish_step(gate)
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -259,13 +259,15 @@ def _close(gate: ApprovalGate, status: str, outcome: str) -> None:
     gate_finish_step(gate)
 
 
-def gate_finish_step(gate: ApprovalGate) -> None:
-    """Let the run go on once a decided gate's step is waiting (call in a transaction)."""
+def gate_finish_step(gate: ApprovalGate) -> bool:
+    """Let the run go on once a decided gate's step is waiting (call in a transaction).
+
+    True when it finished the step (and advanced the run)."""
     if gate.is_pending:
-        return
+        return False
     step = Step.objects.get(pk=gate.step_id)
     if step.status != S.WAITING:
-        return  # the worker has not marked it waiting yet; it calls this when it does
+        return False  # the worker has not marked it waiting yet; it calls this when it does
     output = {
         **step.output,
         "gate": gate.pk,
@@ -279,6 +281,7 @@ def gate_finish_step(gate: ApprovalGate) -> None:
         step_set_status(step, S.FAILED, event="step.failed", output=output, error=gate.outcome)
     run = Run.objects.get(pk=step.run_id)
     dispatch.after_commit(run_advance(run, [step]))
+    return True
 
 
 def gate_cancel_for_step(step: Step) -> None:

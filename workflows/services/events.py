@@ -28,29 +28,53 @@ def event_append(
     engine's hottest statement: it is written in SQL (one statement on PostgreSQL) rather
     than through the ORM.
     """
+    event = event_append_after(None, run_id=run_id, type=type, data=data, step=step)
+    assert event is not None
+    return event
+
+
+def event_append_after(
+    change: tuple[str, list[Any]] | None,
+    *,
+    run_id: int,
+    type: str,
+    data: dict[str, Any] | None = None,
+    step: Step | None = None,
+) -> Event | None:
+    """Make `change` (an UPDATE of one row, as SQL and parameters) and append the event
+    only when it changed that row; None when it did not, and then nothing was written.
+
+    On PostgreSQL the change, the sequence number and the event are one statement (one
+    round trip instead of two); on SQLite, where a statement costs no round trip, the
+    change runs first.
+    """
     connection = transaction.get_connection()
     assert connection.in_atomic_block, "events are written in a transaction"
     payload = dict(data or {})
     if step is not None:
         payload.setdefault("key", step.key)
     now = timezone.now()
-    values = {
-        "run": run_id,
-        "type": type,
-        "step": step.pk if step is not None else None,
-        "data": json.dumps(payload),
-        "at": connection.ops.adapt_datetimefield_value(now),
-    }
+    row = [type, step.pk if step is not None else None, json.dumps(payload)]
+    at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_APPEND_SQL, values)
-            event_id, seq = cursor.fetchone()
+            if change is None:
+                cursor.execute(_APPEND_SQL, [run_id, run_id, *row, at])
+            else:
+                sql = _APPEND_AFTER_SQL.format(change=change[0])
+                cursor.execute(sql, [*change[1], run_id, run_id, *row, at])
+            found = cursor.fetchone()
+            if found is None:
+                return None
+            event_id, seq = found
         else:
+            if change is not None:
+                cursor.execute(*change)
+                if cursor.rowcount != 1:
+                    return None
             cursor.execute(_NEXT_SEQ_SQL, [run_id])
             seq = cursor.fetchone()[0]
-            cursor.execute(
-                _INSERT_SQL, [run_id, seq, values["type"], values["step"], values["data"], values["at"]]
-            )
+            cursor.execute(_INSERT_SQL, [run_id, seq, *row, at])
             event_id = cursor.fetchone()[0]
     event = Event(id=event_id, run_id=run_id, seq=seq, type=type, step=step, data=payload, created_at=now)
     if settings.REDIS_URL:
@@ -66,9 +90,17 @@ _INSERT_SQL = (
     "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
 )
 _APPEND_SQL = (
-    f"WITH bumped AS ({_NEXT_SEQ_SQL.replace('%s', '%(run)s')}) "  # noqa: S608
+    f"WITH bumped AS ({_NEXT_SEQ_SQL}) "  # noqa: S608
     f"INSERT INTO {_EVENT} (run_id, seq, type, step_id, data, created_at) "
-    "SELECT %(run)s, last_seq, %(type)s, %(step)s, %(data)s::jsonb, %(at)s FROM bumped RETURNING id, seq"
+    "SELECT %s, last_seq, %s, %s, %s::jsonb, %s FROM bumped RETURNING id, seq"
+)
+# The change's RETURNING gates the bump: no changed row, no sequence number, no event.
+_APPEND_AFTER_SQL = (
+    "WITH changed AS ({change} RETURNING 1), "  # noqa: S608
+    f"bumped AS (UPDATE {_RUN} SET last_seq = last_seq + 1 "
+    "WHERE id = %s AND EXISTS (SELECT 1 FROM changed) RETURNING last_seq) "
+    f"INSERT INTO {_EVENT} (run_id, seq, type, step_id, data, created_at) "
+    "SELECT %s, last_seq, %s, %s, %s::jsonb, %s FROM bumped RETURNING id, seq"
 )
 
 
