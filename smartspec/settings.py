@@ -160,7 +160,15 @@ def _database(url: str, test_name: Path) -> dict[str, Any]:
         # Worker processes in tests open the same file, so tests never use :memory:.
         config["TEST"] = {"NAME": str(test_name)}
     else:
+        # A connection is checked before use (with a pool, as the pool hands it out), so a
+        # restarted server costs no failed request.
         config["CONN_HEALTH_CHECKS"] = True
+        if envbool("DB_POOL"):
+            # A pool of connections per process: a request takes one instead of opening its
+            # own. Only for processes that never fork (daphne: `manage.py serve` turns it on
+            # for its web processes); a forked worker would share its parent's connections.
+            pool = {"min_size": 1, "max_size": envint("DB_POOL_SIZE", 20), "timeout": 10}
+            config["OPTIONS"] = {"pool": pool}
     return config
 
 
@@ -180,6 +188,14 @@ else:
     QUEUE_DB_PATH = envstr("SMARTSPEC_QUEUE_DB", str(DATA_DIR / "queue.sqlite3"))
     DATABASES["queue"] = _database(f"sqlite:///{QUEUE_DB_PATH}", DATA_DIR / "test-queue.sqlite3")
 DATABASE_ROUTERS = ["smartspec.routers.QueueRouter"]
+
+# --- Web processes ------------------------------------------------------------------------
+
+# `manage.py serve` starts this many daphne processes on one listening socket. One daphne
+# runs Python on one CPU at a time; on a machine with more cores, more processes serve more
+# requests at once. Pages and websockets work across them (events come from the database,
+# or wake-ups through Redis).
+WEB_PROCESSES = envint("WEB_PROCESSES", 1)
 
 # --- Queue, channel layer, cache ----------------------------------------------------------
 

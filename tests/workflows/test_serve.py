@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,62 @@ def test_a_port_in_use_gets_a_clear_message(db):
     assert result.returncode == 2
     assert f"Port {port} on 127.0.0.1 is in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _children(pid: int) -> list[str]:
+    """The command lines of a process's children, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(cmdline)
+    return found
+
+
+def test_several_web_processes_share_the_port(team_users):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port), "--web-processes", "2", "--no-workers"],
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        banner = ""
+        deadline = time.monotonic() + 60
+        while "Press Ctrl-C" not in banner and time.monotonic() < deadline:
+            banner += process.stdout.readline()
+        daphnes = [c for c in _children(process.pid) if "daphne" in c]
+        assert len(daphnes) == 2 and all("--fd" in c for c in daphnes)
+        for _ in range(20):  # the kernel hands connections to either process: all answer
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as page:
+                assert page.status == 200
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and output.rstrip().endswith("Stopped.")
+    assert not [c for c in _children(process.pid) if "daphne" in c]
+
+
+def test_no_web_processes_is_refused_with_a_message(db):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--port", str(free_port()), "--web-processes", "0"],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--web-processes must be 1 or more." in result.stderr and "Traceback" not in result.stderr

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from typing import Any
 
 from django.conf import settings
@@ -24,23 +26,49 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-workers", action="store_true", help="Serve web pages only.")
+        parser.add_argument(
+            "--web-processes",
+            type=int,
+            default=settings.WEB_PROCESSES,
+            help="daphne processes sharing the port (one uses one CPU for Python); "
+            "default: the WEB_PROCESSES setting.",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, no_workers: bool, **options: Any) -> None:
-        if _port_in_use(host, port):
-            self.stderr.write(f"Port {port} on {host} is in use; set PORT to another port.")
+    def handle(
+        self, *args: Any, host: str, port: int, no_workers: bool, web_processes: int, **options: Any
+    ) -> None:
+        if web_processes < 1:
+            self.stderr.write("--web-processes must be 1 or more.")
             raise SystemExit(2)
-        web = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port)]
-        commands = [web + ["smartspec.asgi:application"]]
+        try:
+            listener = _listen(host, port)
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
+            self.stderr.write(f"Port {port} on {host} {reason}; set PORT to another port.")
+            raise SystemExit(2) from None
+        # Every daphne process accepts connections from the one socket opened here.
+        web = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "smartspec.asgi:application"]
+        commands = [web] * web_processes
         if not no_workers:
             commands.append([sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"])
+        # Web processes never fork, so they may keep a pool of database connections.
+        environments = [{"DB_POOL": "1", **os.environ}] * web_processes + [dict(os.environ)]
         # Each child in its own session: Ctrl-C reaches this command only, which then stops
         # each child through its main process (signalling a django-q2 cluster's whole
         # group at once can leave it blocked on a lock a dying child held).
         # If this command is killed outright, the kernel stops the children too.
         processes = [
-            subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True, preexec_fn=die_with_parent)
-            for cmd in commands
+            subprocess.Popen(
+                cmd,
+                cwd=settings.BASE_DIR,
+                env=env,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+                pass_fds=(listener.fileno(),),
+            )
+            for cmd, env in zip(commands, environments, strict=False)
         ]
+        listener.close()
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -49,7 +77,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        self._wait_until_listening(host, port, processes[0])
+        self._wait_until_serving(host, port, processes[0])
         self._banner(host, port)
         exit_code = 0
         while not stopping:
@@ -62,12 +90,16 @@ class Command(BaseCommand):
         self._stop(processes)
         raise SystemExit(exit_code)
 
-    def _wait_until_listening(self, host: str, port: int, web: subprocess.Popen[bytes]) -> None:
+    def _wait_until_serving(self, host: str, port: int, web: subprocess.Popen[bytes]) -> None:
+        """The socket takes connections at once; wait until daphne answers them."""
         deadline = time.monotonic() + 30
+        url = f"http://{_url_host(host)}:{port}/healthz"
         while time.monotonic() < deadline and web.poll() is None:
-            if _port_in_use(host, port):
-                return
-            time.sleep(0.1)
+            try:
+                with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own address
+                    return
+            except OSError:
+                time.sleep(0.1)
 
     def _banner(self, host: str, port: int) -> None:
         users = ", ".join(DEMO_USERS)
@@ -92,7 +124,21 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
 
-def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) == 0
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(1024)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - an address to call, not to bind
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
