@@ -73,15 +73,18 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
 
     def line(self) -> str:
         lat = sorted(self.latencies_ms)
         q = statistics.quantiles(lat, n=100, method="inclusive")
         cpu_ms = self.server_cpu_s * 1000 / self.requests
+        client_ms = self.client_cpu_s * 1000 / self.requests
         return (
-            f"{self.name:<16} {self.requests:>6} req  {self.errors:>4} errors  "
-            f"{self.requests / self.seconds:>8.1f} req/s  p50 {q[49]:6.1f} ms  "
-            f"p95 {q[94]:6.1f} ms  p99 {q[98]:6.1f} ms  server CPU {cpu_ms:5.1f} ms/req"
+            f"{self.name:<18} {self.requests:>6} req  {self.errors:>4} errors  "
+            f"{self.requests / self.seconds:>7.1f} req/s  p50 {q[49]:6.1f} ms  "
+            f"p95 {q[94]:6.1f} ms  p99 {q[98]:6.1f} ms  CPU/req server {cpu_ms:4.1f} ms, "
+            f"load generator {client_ms:4.1f} ms"
         )
 
 
@@ -127,21 +130,28 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 @contextmanager
-def daphne(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+def serve(env: dict[str, str], log: Path, web_processes: int) -> Iterator[tuple[str, list[int]]]:
+    """`manage.py serve --no-workers`: the product's own way to run daphne processes."""
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "smartspec.asgi:application",
-            ],
+            [PYTHON, str(ROOT / "manage.py"), "serve", "--no-workers", "--port", str(port)]
+            + ["--web-processes", str(web_processes)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -149,20 +159,21 @@ def daphne(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        deadline = time.monotonic() + 60
+        while b"Press Ctrl-C" not in log.read_bytes():
             if process.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{log.read_text()}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+                raise RuntimeError(f"serve exited:\n{log.read_text()}")
             if time.monotonic() > deadline:
-                raise RuntimeError("daphne did not listen within 30 s")
+                raise RuntimeError("serve did not answer within 60 s")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", process.pid
+        yield f"http://127.0.0.1:{port}", children(process.pid)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 async def drive(
@@ -198,8 +209,43 @@ async def drive(
     return Result(name, total, errors, time.perf_counter() - began, latencies)
 
 
+async def paced(
+    name: str,
+    seconds: float,
+    clients: int,
+    interval: float,
+    request: Callable[[httpx.AsyncClient], Awaitable[int]],
+    client: httpx.AsyncClient,
+) -> Result:
+    """Each client sends a request every `interval` seconds (as a script polling its run
+    does), so the server sees clients / interval requests a second and latency is its own
+    answer time, not a queue the clients built."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def poller(offset: float) -> None:
+        nonlocal errors
+        await asyncio.sleep(offset)
+        due = time.perf_counter()
+        while due < stop:
+            began = time.perf_counter()
+            try:
+                status = await request(client)
+            except httpx.HTTPError:
+                status = 0
+            latencies.append((time.perf_counter() - began) * 1000)
+            errors += status >= 400 or status == 0
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(poller(interval * i / clients) for i in range(clients)))
+    return Result(name, len(latencies), errors, time.perf_counter() - began, latencies)
+
+
 async def benchmark(
-    base_url: str, server_pid: int, token: str, run_id: int, args: argparse.Namespace
+    base_url: str, servers: list[int], token: str, run_id: int, args: argparse.Namespace
 ) -> None:
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     headers = {"Authorization": f"Bearer {token}"}
@@ -214,14 +260,30 @@ async def benchmark(
             response = await c.post("/runs", json={"project": "bench", "workflow": "bench-noop"})
             return response.status_code
 
+        def server_cpu() -> float:
+            return sum(cpu_seconds(pid) for pid in servers)
+
         await drive("warm-up", 200, args.clients, get_run, client)
-        for name, total, request in (
-            ("GET /runs/{id}", args.reads, get_run),
-            ("POST /runs", args.writes, post_run),
-        ):
-            cpu_before = cpu_seconds(server_pid)
-            result = await drive(name, total, args.clients, request, client)
-            result.server_cpu_s = cpu_seconds(server_pid) - cpu_before
+        scenarios: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
+            (
+                "GET /runs/{id}",
+                lambda: paced(
+                    f"GET, every {args.interval:g}s",
+                    args.seconds,
+                    args.clients,
+                    args.interval,
+                    get_run,
+                    client,
+                ),
+            ),
+            ("GET /runs/{id}", lambda: drive("GET, flat out", args.reads, args.clients, get_run, client)),
+            ("POST /runs", lambda: drive("POST, flat out", args.writes, args.clients, post_run, client)),
+        ]
+        for _, scenario in scenarios:
+            cpu_before, client_before = server_cpu(), time.process_time()
+            result = await scenario()
+            result.server_cpu_s = server_cpu() - cpu_before
+            result.client_cpu_s = time.process_time() - client_before
             print(" ", result.line(), flush=True)
 
 
@@ -232,6 +294,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--reads", type=int, default=3000, help="GET /runs/{id} requests")
     parser.add_argument("--writes", type=int, default=1000, help="POST /runs requests")
+    parser.add_argument("--interval", type=float, default=0.5, help="paced: seconds between GETs")
+    parser.add_argument("--seconds", type=float, default=20, help="paced: how long")
+    parser.add_argument(
+        "--web-processes", type=int, default=1, help="daphne processes (serve --web-processes)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
@@ -268,12 +335,12 @@ def run(env: dict[str, str], tmp: Path, args: argparse.Namespace, label: str) ->
     seed = next(line for line in manage(env, "shell", "-c", SEED).splitlines() if line.startswith("SEED "))
     data = json.loads(seed[5:])
     print(
-        f"{label}: {args.clients} clients, daphne (1 process), Python "
+        f"{label}: {args.clients} clients, {args.web_processes} daphne process(es), Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs",
         flush=True,
     )
-    with daphne(env, tmp / "daphne.log") as (base_url, pid):
-        asyncio.run(benchmark(base_url, pid, data["token"], data["run"], args))
+    with serve(env, tmp / "serve.log", args.web_processes) as (base_url, servers):
+        asyncio.run(benchmark(base_url, servers, data["token"], data["run"], args))
 
 
 if __name__ == "__main__":

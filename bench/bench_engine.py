@@ -4,7 +4,8 @@
 
 It uses a throwaway database: SQLite in a temporary data directory by default; with
 DATABASE_URL=postgres://…/anything and REDIS_URL=redis://… it creates (and drops) the
-database `smartspec_bench` on that server and uses Redis for the queue and channel layer.
+database `smartspec_bench` on that server and uses Redis for the queue and channel layer,
+and also times LangGraph with its PostgreSQL checkpointer on that server.
 Needs the bench extra: `.venv/bin/uv pip install -r bench/requirements.lock`.
 """
 
@@ -142,6 +143,24 @@ def langgraph_chain(n: int, directory: Path) -> float:
     import sqlite3
 
     from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = sqlite3.connect(directory / f"langgraph-{time.time_ns()}.sqlite", check_same_thread=False)
+    try:
+        return _langgraph_run(n, SqliteSaver(conn))
+    finally:
+        conn.close()
+
+
+def langgraph_chain_postgres(n: int, url: str) -> float:
+    """LangGraph with its PostgreSQL checkpointer, in the benchmark's own database."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with PostgresSaver.from_conn_string(url) as saver:
+        saver.setup()
+        return _langgraph_run(n, saver)
+
+
+def _langgraph_run(n: int, checkpointer: object) -> float:
     from langgraph.graph import END, START, StateGraph
     from typing_extensions import TypedDict
 
@@ -158,13 +177,12 @@ def langgraph_chain(n: int, directory: Path) -> float:
     for i in range(1, n):
         graph.add_edge(f"s{i - 1}", f"s{i}")
     graph.add_edge(f"s{n - 1}", END)
-    conn = sqlite3.connect(directory / f"langgraph-{time.time_ns()}.sqlite", check_same_thread=False)
-    app = graph.compile(checkpointer=SqliteSaver(conn))
+    app = graph.compile(checkpointer=checkpointer)
+    config = {"configurable": {"thread_id": f"bench-{time.time_ns()}"}, "recursion_limit": n + 10}
     began = time.perf_counter()
-    result = app.invoke({"count": 0}, {"configurable": {"thread_id": "bench"}, "recursion_limit": n + 10})
+    result = app.invoke({"count": 0}, config)
     elapsed = time.perf_counter() - began
     assert result["count"] == n
-    conn.close()
     return elapsed / n
 
 
@@ -182,6 +200,12 @@ def main() -> None:
         project = setup_django()
         in_process = statistics.median(chain_in_process(project, args.steps) for _ in range(args.repeat))
         peer = statistics.median(langgraph_chain(args.steps, Path(tmp)) for _ in range(args.repeat))
+        postgres_peer = None
+        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            url = os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+            postgres_peer = statistics.median(
+                langgraph_chain_postgres(args.steps, url) for _ in range(args.repeat)
+            )
         cluster = start_cluster(args.workers)
         try:
             wait_cluster_ready()
@@ -209,6 +233,11 @@ def main() -> None:
         f"{through * 1000:.2f} ms/step"
     )
     print(f"LangGraph {args.steps}-node chain, SqliteSaver checkpointer: {peer * 1000:.2f} ms/step")
+    if postgres_peer is not None:
+        print(
+            f"LangGraph {args.steps}-node chain, PostgresSaver checkpointer (same server): "
+            f"{postgres_peer * 1000:.2f} ms/step"
+        )
     print(
         f"for_each over {args.items} no-op items, {args.workers} workers: {fan_wall:.2f} s wall "
         f"({fan_wall / args.items * 1000:.2f} ms/item)"
