@@ -104,6 +104,11 @@ _APPEND_AFTER_SQL = (
 )
 
 
+# A run that changes faster than this wakes its pages once per interval (pages read every
+# event since the last one they sent from the table, so none is missed).
+WAKE_INTERVAL_SECONDS = 0.02
+
+
 def run_group(run_id: int) -> str:
     return f"run-{run_id}"
 
@@ -115,7 +120,8 @@ def publish(event: Event) -> None:
     the event table, so messages may be coalesced, reordered or lost without any page
     missing an event (a slow poll covers a lost one). Sends go through one event loop per
     process, in a thread of its own, so a step never waits for Redis and a process keeps one
-    connection pool instead of opening a connection per event.
+    connection pool instead of opening a connection per event; a run wakes its pages at most
+    once per WAKE_INTERVAL_SECONDS.
     """
     _Publisher.get().wake(event.run_id, event.seq)
 
@@ -127,7 +133,9 @@ class _Publisher:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.latest: dict[int, int] = {}  # run id → highest seq not yet sent
+        self.lock = threading.Lock()
+        self.latest: dict[int, int] = {}  # run id → highest seq not yet sent (under self.lock)
+        self.quiet_until: dict[int, float] = {}  # run id → loop time of its next send (loop only)
         thread = threading.Thread(target=self.loop.run_forever, name="event-publisher", daemon=True)
         thread.start()
 
@@ -139,19 +147,32 @@ class _Publisher:
             return cls._instance
 
     def wake(self, run_id: int, seq: int) -> None:
-        self.loop.call_soon_threadsafe(self._queue, run_id, seq)
-
-    def _queue(self, run_id: int, seq: int) -> None:
-        # Runs on the loop: one pending send per run carries its highest sequence.
-        pending = run_id in self.latest
-        self.latest[run_id] = max(seq, self.latest.get(run_id, 0))
+        # One pending send per run carries its highest sequence: events that come while it
+        # waits cost the writer no more than this dictionary update.
+        with self.lock:
+            pending = run_id in self.latest
+            self.latest[run_id] = max(seq, self.latest.get(run_id, 0))
         if not pending:
-            self.loop.create_task(self._send(run_id))
+            self.loop.call_soon_threadsafe(self._schedule, run_id)
+
+    def _schedule(self, run_id: int) -> None:
+        # On the loop: at most one wake-up per run every WAKE_INTERVAL_SECONDS.
+        delay = self.quiet_until.get(run_id, 0.0) - self.loop.time()
+        if delay > 0:
+            self.loop.call_later(delay, self._start, run_id)
+        else:
+            self._start(run_id)
+
+    def _start(self, run_id: int) -> None:
+        self.loop.create_task(self._send(run_id))
 
     async def _send(self, run_id: int) -> None:
         from channels.layers import get_channel_layer
 
-        seq = self.latest.pop(run_id)
+        with self.lock:
+            seq = self.latest.pop(run_id)
+        self.quiet_until[run_id] = self.loop.time() + WAKE_INTERVAL_SECONDS
+        self.loop.call_later(WAKE_INTERVAL_SECONDS, self.quiet_until.pop, run_id, None)
         layer = get_channel_layer()
         if layer is None:
             return
