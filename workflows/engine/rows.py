@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
-from workflows.models import Checkpoint, Step
+from workflows.models import Step
 
 _TABLE = Step._meta.db_table
 _FIELDS = Step._meta.concrete_fields
@@ -132,27 +132,3 @@ def step_update_statement(pk: int, values: dict[str, Any], **expect: Any) -> tup
         conditions.append(f'"{field.column}" = %s')
         params.append(field.get_db_prep_save(value, connection))
     return f"UPDATE {_TABLE} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}", params
-
-
-_STATE_FIELD = Checkpoint._meta.get_field("state")
-_CHECKPOINT_SQL = (
-    f"INSERT INTO {Checkpoint._meta.db_table} (run_id, seq, step_id, state, created_at) "
-    "VALUES (%s, %s, %s, %s, %s)"
-)
-
-
-def checkpoint_insert(step: Step, seq: int, at: Any) -> None:
-    """The step's status and output after it finished, taken at event `seq`."""
-    connection = transaction.get_connection()
-    state = {"key": step.key, "status": step.status, "output": step.output}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CHECKPOINT_SQL,
-            [
-                step.run_id,
-                seq,
-                step.pk,
-                _STATE_FIELD.get_db_prep_save(state, connection),
-                connection.ops.adapt_datetimefield_value(at),
-            ],
-        )

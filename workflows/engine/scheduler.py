@@ -35,14 +35,18 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     change = rows.step_update_statement(
         step.pk, {"status": status, **fields}, status=step.status, attempt=step.attempt
     )
-    recorded = event_append_after(change, run_id=step.run_id, type=event, step=step, data=data)
+    checkpoint = None
+    if status in Step.FINISHED and step.parent_id is None:
+        # What a resumed or re-run run needs of this step.
+        checkpoint = {"key": step.key, "status": status, "output": fields.get("output", step.output)}
+    recorded = event_append_after(
+        change, run_id=step.run_id, type=event, step=step, data=data, checkpoint=checkpoint
+    )
     if recorded is None:
         return False
     step.status = status
     for name, value in fields.items():
         setattr(step, name, value)
-    if status in Step.FINISHED and step.parent_id is None:
-        rows.checkpoint_insert(step, recorded.seq, recorded.created_at)
     return True
 
 
