@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every process of SmartSpec Autopilot (see docs/deploy.md):
-#   web (default):  daphne on 0.0.0.0:8000
+#   web (default):  daphne on 0.0.0.0:8000 (python -m smartspec.web)
 #   workers:        docker run IMAGE python manage.py qcluster
 #   release step:   docker run --rm IMAGE python manage.py migrate_all
 FROM python:3.11-slim
@@ -46,4 +46,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-m", "workflows.observability.probe"]
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "smartspec.asgi:application"]
+CMD ["python", "-m", "smartspec.web", "-b", "0.0.0.0", "-p", "8000", "smartspec.asgi:application"]

@@ -96,7 +96,16 @@ def _spawn(args: list[str], name: str, env: dict[str, str]) -> tuple[subprocess.
 
 def start_daphne(port: int | None = None, **env: str) -> RunningProcess:
     port = port or free_port()
-    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "smartspec.asgi:application"]
+    args = [
+        sys.executable,
+        "-m",
+        "smartspec.web",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "smartspec.asgi:application",
+    ]
     # As `manage.py serve` runs its web processes: with a connection pool on PostgreSQL.
     process, log_path = _spawn(args, "daphne", subprocess_env(**{"DB_POOL": "1", **env}))
     running = RunningProcess(process, log_path, port)

@@ -49,7 +49,7 @@ def test_it_collects_static_files_at_build_and_runs_as_a_non_root_user():
 def test_one_image_runs_daphne_by_default_with_a_port_and_a_healthcheck():
     assert all_of("EXPOSE") == ["8000"]
     command = json.loads(all_of("CMD")[-1])
-    assert command[0] == "daphne" and "smartspec.asgi:application" in command
+    assert command[:3] == ["python", "-m", "smartspec.web"] and "smartspec.asgi:application" in command
     assert command[command.index("-b") + 1] == "0.0.0.0"  # noqa: S104 (inside the container)
     assert command[command.index("-p") + 1] == "8000"
     health = all_of("HEALTHCHECK")[-1]

@@ -109,7 +109,7 @@ def test_several_web_processes_share_the_port(team_users):
         deadline = time.monotonic() + 60
         while "Press Ctrl-C" not in banner and time.monotonic() < deadline:
             banner += process.stdout.readline()
-        daphnes = [c for c in _children(process.pid) if "daphne" in c]
+        daphnes = [c for c in _children(process.pid) if "smartspec.web" in c]
         assert len(daphnes) == 2 and all("--fd" in c for c in daphnes)
         for _ in range(20):  # the kernel hands connections to either process: all answer
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as page:
@@ -120,7 +120,7 @@ def test_several_web_processes_share_the_port(team_users):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0 and output.rstrip().endswith("Stopped.")
-    assert not [c for c in _children(process.pid) if "daphne" in c]
+    assert not [c for c in _children(process.pid) if "smartspec.web" in c]
 
 
 def test_no_web_processes_is_refused_with_a_message(db):

@@ -47,7 +47,8 @@ class Command(BaseCommand):
             self.stderr.write(f"Port {port} on {host} {reason}; set PORT to another port.")
             raise SystemExit(2) from None
         # Every daphne process accepts connections from the one socket opened here.
-        web = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "smartspec.asgi:application"]
+        web = [sys.executable, "-m", "smartspec.web", "--fd", str(listener.fileno())]
+        web.append("smartspec.asgi:application")
         commands = [web] * web_processes
         if not no_workers:
             commands.append([sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"])
