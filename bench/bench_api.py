@@ -22,7 +22,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,9 +32,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from scratch import free_port, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -93,29 +92,6 @@ def cpu_seconds(pid: int) -> float:
     else the machine is doing."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def throwaway_postgres(url: str) -> Iterator[str]:
-    """A new database on the server of `url`, dropped afterwards; yields its URL."""
-    import psycopg
-
-    name = f"bench_api_{uuid.uuid4().hex[:8]}"
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -315,7 +291,7 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     try:
         if args.postgres:
-            with throwaway_postgres(args.postgres) as url:
+            with throwaway_postgres(args.postgres, "bench_api") as url:
                 env["DATABASE_URL"] = url
                 if args.redis:
                     env["REDIS_URL"] = args.redis

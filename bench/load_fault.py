@@ -40,13 +40,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from scratch import free_port, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -108,12 +106,6 @@ print("FINAL " + json.dumps({"runs": runs, "steps": steps}))
 
 
 # --- Processes ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -186,22 +178,6 @@ class Process:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             return False
-
-
-@contextmanager
-def throwaway_postgres(url: str) -> Iterator[str]:
-    import psycopg
-
-    name = f"load_fault_{uuid.uuid4().hex[:8]}"
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- Load ------------------------------------------------------------------------------------------
@@ -407,7 +383,7 @@ def main() -> None:
     env = environment(tmp)
     try:
         if args.postgres:
-            with throwaway_postgres(args.postgres) as url:
+            with throwaway_postgres(args.postgres, "load_fault") as url:
                 env["DATABASE_URL"] = url
                 if args.redis:
                     env["REDIS_URL"] = args.redis

@@ -21,7 +21,12 @@ for i in range(int(sys.argv[1])):
 
 
 def _settings_with(**env: str) -> subprocess.CompletedProcess[str]:
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    return _django_run("from django.conf import settings; print(settings.DEBUG)", **env)
+
+
+def _django_run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` after django.setup() in a new process with these environment variables."""
+    code = "import django; django.setup()\n" + code
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -83,49 +88,23 @@ def test_several_processes_write_at_once_without_locking_errors():
 
 POSTGRES = "postgres://root@127.0.0.1:5432/postgres"  # PostgreSQL runs on every machine of this project
 POOLED = """
-import django; django.setup()
 from django.db import connection
 with connection.cursor() as cursor:
     cursor.execute("SELECT 1")
-print(type(connection.pool).__name__ if connection.vendor == "postgresql" and connection.pool else "none")
 connection.close()
-pooled = connection.vendor == "postgresql" and connection.pool
-print("kept" if pooled and connection.pool.get_stats()["pool_available"] >= 1 else "closed")
+pool = connection.pool if connection.vendor == "postgresql" else None
+print(type(pool).__name__ if pool else "none", "kept" if pool and pool.get_stats()["pool_available"] else "closed")
 """
 
 
 def test_db_pool_keeps_postgresql_connections_for_the_next_request():
     """A web process with DB_POOL=1 hands a closed connection back to its pool."""
-    result = subprocess.run(
-        [sys.executable, "-c", POOLED],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "smartspec.settings",
-            "DATABASE_URL": POSTGRES,
-            "DB_POOL": "1",
-        },
-    )
+    result = _django_run(POOLED, DATABASE_URL=POSTGRES, DB_POOL="1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ConnectionPool", "kept"]
 
 
 def test_db_pool_is_ignored_for_sqlite(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", POOLED],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "smartspec.settings",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "DB_POOL": "1",
-        },
-    )
+    result = _django_run(POOLED, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DB_POOL="1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["none", "closed"]

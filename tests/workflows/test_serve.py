@@ -17,10 +17,10 @@ from tests.processes import ROOT, free_port, subprocess_env
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 
-def test_it_serves_pages_and_workers_and_stops_cleanly_on_ctrl_c(team_users):
-    port = free_port()
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `manage.py serve` and read its output up to the banner; returns both."""
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        [sys.executable, "manage.py", "serve", *args],
         cwd=ROOT,
         env=subprocess_env(),
         stdout=subprocess.PIPE,
@@ -28,11 +28,17 @@ def test_it_serves_pages_and_workers_and_stops_cleanly_on_ctrl_c(team_users):
         text=True,
         start_new_session=True,
     )
+    banner = ""
+    deadline = time.monotonic() + 60
+    while "Press Ctrl-C" not in banner and time.monotonic() < deadline and process.poll() is None:
+        banner += process.stdout.readline()
+    return process, banner
+
+
+def test_it_serves_pages_and_workers_and_stops_cleanly_on_ctrl_c(team_users):
+    port = free_port()
+    process, banner = _serve("--port", str(port))
     try:
-        deadline = time.monotonic() + 60
-        banner = ""
-        while "Press Ctrl-C" not in banner and time.monotonic() < deadline:
-            banner += process.stdout.readline()
         assert f"running at http://127.0.0.1:{port}/" in banner
         assert "demo-member" in banner
         try:
@@ -95,20 +101,8 @@ def _children(pid: int) -> list[str]:
 
 def test_several_web_processes_share_the_port(team_users):
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--web-processes", "2", "--no-workers"],
-        cwd=ROOT,
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process, _ = _serve("--port", str(port), "--web-processes", "2", "--no-workers")
     try:
-        banner = ""
-        deadline = time.monotonic() + 60
-        while "Press Ctrl-C" not in banner and time.monotonic() < deadline:
-            banner += process.stdout.readline()
         daphnes = [c for c in _children(process.pid) if "smartspec.web" in c]
         assert len(daphnes) == 2 and all("--fd" in c for c in daphnes)
         for _ in range(20):  # the kernel hands connections to either process: all answer

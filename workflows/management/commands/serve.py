@@ -49,11 +49,11 @@ class Command(BaseCommand):
         # Every daphne process accepts connections from the one socket opened here.
         web = [sys.executable, "-m", "smartspec.web", "--fd", str(listener.fileno())]
         web.append("smartspec.asgi:application")
-        commands = [web] * web_processes
-        if not no_workers:
-            commands.append([sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"])
         # Web processes never fork, so they may keep a pool of database connections.
-        environments = [{"DB_POOL": "1", **os.environ}] * web_processes + [dict(os.environ)]
+        children = [(web, {"DB_POOL": "1", **os.environ})] * web_processes
+        if not no_workers:
+            qcluster = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
+            children.append((qcluster, dict(os.environ)))
         # Each child in its own session: Ctrl-C reaches this command only, which then stops
         # each child through its main process (signalling a django-q2 cluster's whole
         # group at once can leave it blocked on a lock a dying child held).
@@ -67,7 +67,7 @@ class Command(BaseCommand):
                 preexec_fn=die_with_parent,
                 pass_fds=(listener.fileno(),),
             )
-            for cmd, env in zip(commands, environments, strict=False)
+            for cmd, env in children
         ]
         listener.close()
         stopping = False
