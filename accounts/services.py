@@ -13,6 +13,7 @@ from django.db import connections, models, router
 from django.utils import timezone
 
 from accounts.models import ApiToken, AuditEntry, Team, hash_token
+from smartspec.rows import ModelRows
 
 
 def audit_record(
@@ -68,11 +69,17 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 
 @cache
+def _users() -> ModelRows[Any]:
+    return ModelRows(get_user_model())
+
+
+@cache
 def _token_user_sql() -> str:
+    users = _users()
     return (
-        "SELECT u.*, t.id AS token_id, "  # noqa: S608 - table names from the models
-        "(t.last_used_at IS NULL OR t.last_used_at < %s) AS token_stale "
-        f"FROM {ApiToken._meta.db_table} t JOIN {get_user_model()._meta.db_table} u ON u.id = t.user_id "
+        f"SELECT {users.columns('u')}, t.id, "  # noqa: S608 - names from the models
+        "(t.last_used_at IS NULL OR t.last_used_at < %s) "
+        f"FROM {ApiToken._meta.db_table} t JOIN {users.table} u ON u.id = t.user_id "
         "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND u.is_active = %s"
     )
 
@@ -80,19 +87,22 @@ def _token_user_sql() -> str:
 def token_authenticate(raw: str) -> AbstractBaseUser | None:
     """The active user behind a raw bearer token, or None; records when it was used.
 
-    Every API call with a token asks this, so it is one statement (the ORM's query
-    compiler would cost more than the query), and the token's last use is written at
-    most once a minute.
+    Every API call with a token asks this, so it is one statement run through the cursor
+    (compiling it through the ORM would cost more than the query), and the token's last
+    use is written at most once a minute.
     """
     if not raw.startswith(ApiToken.PREFIX):
         return None
     now = timezone.now()
     connection = connections[router.db_for_read(ApiToken)]
     recently = connection.ops.adapt_datetimefield_value(now - LAST_USED_EVERY)
-    found = get_user_model().objects.raw(_token_user_sql(), [recently, hash_token(raw), True])
-    user = next(iter(found), None)
-    if user is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_token_user_sql(), [recently, hash_token(raw), True])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if user.token_stale:
-        ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)
-    return user
+    users = _users()
+    token_id, stale = row[users.width :]
+    if stale:
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+    return users.instance(connection, row)

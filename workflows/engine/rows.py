@@ -1,51 +1,25 @@
 """The step-row statements every step pays for, written in SQL.
 
-Compiling a query through Django's ORM costs 0.3–0.9 ms of Python for a statement SQLite
-runs in 0.05 ms, and a step takes a handful of them on each transition. The few statements
-on that path live here, built once from the model's fields and run through the
-connection's cursor; values go in and come out through the same field conversions the ORM
-uses, so the rows and instances are the ORM's own.
+A step takes a handful of statements on each transition, and compiling each through the
+ORM would cost more than running it. They live here, built once from the model's fields
+and run through the connection's cursor; values go in through the fields' own preparation
+and come out as instances through `smartspec.rows.ModelRows`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
 
+from smartspec.rows import ModelRows
 from workflows.models import Step
 
-_TABLE = Step._meta.db_table
-_FIELDS = Step._meta.concrete_fields
-_BY_NAME = {f.name: f for f in _FIELDS} | {f.attname: f for f in _FIELDS}
-_COLUMNS = ", ".join(f'"{f.column}"' for f in _FIELDS)  # quoted: "key" and "join" are keywords
-_converters: dict[str, list[tuple[Any, list[Any]]]] = {}
-
-
-def _row_converters(connection: Any) -> list[tuple[Any, list[Any]]]:
-    found = _converters.get(connection.vendor)
-    if found is None:
-        found = []
-        for field in _FIELDS:
-            column = field.get_col(_TABLE)
-            found.append(
-                (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
-            )
-        _converters[connection.vendor] = found
-    return found
-
-
-def _instances(connection: Any, rows: Iterable[Sequence[Any]]) -> list[Step]:
-    converters = _row_converters(connection)
-    steps = []
-    for row in rows:
-        values = list(row)
-        for index, (column, functions) in enumerate(converters):
-            for function in functions:
-                values[index] = function(values[index], column, connection)
-        steps.append(Step.from_db(connection.alias, None, values))
-    return steps
+_STEPS = ModelRows(Step)
+_TABLE = _STEPS.table
+_COLUMNS = _STEPS.columns()
+_BY_NAME = _STEPS.by_name
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -55,7 +29,7 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 
 
 def _select(sql: str, params: Sequence[Any]) -> list[Step]:
-    return _instances(transaction.get_connection(), _fetch(sql, params))
+    return _STEPS.instances(transaction.get_connection(), _fetch(sql, params))
 
 
 def steps_where(condition: str, params: Sequence[Any], *, order: str = "position, id") -> list[Step]:
