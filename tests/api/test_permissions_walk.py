@@ -158,7 +158,7 @@ def test_every_operation_is_rate_limited(as_user, team_users, acme, settings):
     from django.core.cache import caches
 
     settings.RATELIMIT_ENABLE = True
-    settings.RATELIMITS = {**settings.RATELIMITS, "relaxed": "1/m", "moderate": "1/m"}
+    settings.RATELIMITS = {**settings.RATELIMITS, "relaxed": "1/h", "moderate": "1/h"}
     viewer = as_user(team_users.viewer)
     for method, path in operations():
         caches["ratelimit"].clear()
