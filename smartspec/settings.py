@@ -160,15 +160,19 @@ def _database(url: str, test_name: Path) -> dict[str, Any]:
         # Worker processes in tests open the same file, so tests never use :memory:.
         config["TEST"] = {"NAME": str(test_name)}
     else:
-        # A connection is checked before use (with a pool, as the pool hands it out), so a
-        # restarted server costs no failed request.
+        # A connection is checked before a request uses it, so a restarted server costs no
+        # failed request.
         config["CONN_HEALTH_CHECKS"] = True
-        if envbool("DB_POOL"):
-            # A pool of connections per process: a request takes one instead of opening its
-            # own. Only for processes that never fork (daphne: `manage.py serve` turns it on
-            # for its web processes); a forked worker would share its parent's connections.
-            pool = {"min_size": 1, "max_size": envint("DB_POOL_SIZE", 20), "timeout": 10}
-            config["OPTIONS"] = {"pool": pool}
+        # Parameters travel apart from the SQL, so PostgreSQL can prepare the statements a
+        # connection runs again and again (psycopg prepares one on its fifth run): those
+        # then skip parsing and planning, which costs more than running them.
+        config["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    if envbool("DB_PERSISTENT"):
+        # Each thread keeps its connection from one request to the next instead of opening
+        # one per request. Web processes turn this on (smartspec.web): their request
+        # threads live as long as the process (smartspec.http). Never for qcluster, whose
+        # forked workers would share their parent's connections.
+        config["CONN_MAX_AGE"] = None
     return config
 
 
@@ -196,6 +200,9 @@ DATABASE_ROUTERS = ["smartspec.routers.QueueRouter"]
 # requests at once. Pages and websockets work across them (events come from the database,
 # or wake-ups through Redis).
 WEB_PROCESSES = envint("WEB_PROCESSES", 1)
+# Threads per web process that run HTTP requests (smartspec.http). A request holds one
+# while it runs, database waits included; websockets need none.
+WEB_THREADS = envint("WEB_THREADS", 8)
 
 # --- Queue, channel layer, cache ----------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """Let a web process exit when it is told to stop, even with requests still running.
 
-daphne stops its event loop on SIGTERM. A request whose sync code was waiting for that loop
-(Django hands a sync middleware's inner handler back to the loop with `async_to_sync`) can
-never finish, and Python's exit joins every worker thread first, so the process would wait
-for ever. This gives running requests a moment to finish, then exits without them: their
-clients lose the connection, and an unfinished transaction rolls back.
+daphne stops its event loop on SIGTERM, and Python's exit joins every worker thread first.
+Idle request threads (smartspec.http) are told to end at once; a request still running
+gets a moment to finish (one waiting on the stopped loop never would), then the process
+exits without it: its client loses the connection, and an unfinished transaction rolls
+back.
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ import os
 import sys
 import threading
 import time
+from concurrent.futures import Executor
 
 GRACE_SECONDS = 3.0
 
 logger = logging.getLogger(__name__)
+_executors: list[Executor] = []
+
+
+def end_with_process(executor: Executor) -> None:
+    """The executor's idle threads end as soon as the process is exiting."""
+    _executors.append(executor)
 
 
 def exit_without_stranded_threads() -> None:
+    for executor in _executors:
+        executor.shutdown(wait=False, cancel_futures=True)
     deadline = time.monotonic() + GRACE_SECONDS
     for thread in _workers():
         thread.join(timeout=max(0.0, deadline - time.monotonic()))

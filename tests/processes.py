@@ -106,8 +106,8 @@ def start_daphne(port: int | None = None, **env: str) -> RunningProcess:
         str(port),
         "smartspec.asgi:application",
     ]
-    # As `manage.py serve` runs its web processes: with a connection pool on PostgreSQL.
-    process, log_path = _spawn(args, "daphne", subprocess_env(**{"DB_POOL": "1", **env}))
+    # As `manage.py serve` runs its web processes (keeping each thread's connection).
+    process, log_path = _spawn(args, "daphne", subprocess_env(**env))
     running = RunningProcess(process, log_path, port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

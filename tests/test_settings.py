@@ -87,24 +87,40 @@ def test_several_processes_write_at_once_without_locking_errors():
 
 
 POSTGRES = "postgres://root@127.0.0.1:5432/postgres"  # PostgreSQL runs on every machine of this project
-POOLED = """
+TWO_REQUESTS = """
+from django.core import signals
 from django.db import connection
-with connection.cursor() as cursor:
-    cursor.execute("SELECT 1")
-connection.close()
-pool = connection.pool if connection.vendor == "postgresql" else None
-print(type(pool).__name__ if pool else "none", "kept" if pool and pool.get_stats()["pool_available"] else "closed")
+for _ in range(2):
+    signals.request_started.send(sender=None)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    signals.request_finished.send(sender=None)
+print("kept" if connection.connection is not None else "closed")
 """
 
 
-def test_db_pool_keeps_postgresql_connections_for_the_next_request():
-    """A web process with DB_POOL=1 hands a closed connection back to its pool."""
-    result = _django_run(POOLED, DATABASE_URL=POSTGRES, DB_POOL="1")
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(("persistent", "expected"), [("1", "kept"), ("0", "closed")])
+def test_db_persistent_keeps_the_threads_connection_for_the_next_request(
+    tmp_path, database, persistent, expected
+):
+    url = POSTGRES if database == "postgresql" else f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    result = _django_run(TWO_REQUESTS, DATABASE_URL=url, DB_PERSISTENT=persistent)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["ConnectionPool", "kept"]
+    assert result.stdout.split() == [expected]
 
 
-def test_db_pool_is_ignored_for_sqlite(tmp_path):
-    result = _django_run(POOLED, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DB_POOL="1")
+PREPARED = """
+from django.db import connection
+with connection.cursor() as cursor:
+    for _ in range(6):
+        cursor.execute("SELECT relname FROM pg_class WHERE oid = %s", [1259])
+    cursor.execute("SELECT statement FROM pg_prepared_statements")
+    print(any("pg_class" in statement for (statement,) in cursor.fetchall()))
+"""
+
+
+def test_postgresql_prepares_the_statements_a_connection_runs_again_and_again():
+    result = _django_run(PREPARED, DATABASE_URL=POSTGRES)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["none", "closed"]
+    assert result.stdout.split() == ["True"]

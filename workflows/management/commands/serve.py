@@ -41,19 +41,19 @@ class Command(BaseCommand):
             self.stderr.write("--web-processes must be 1 or more.")
             raise SystemExit(2)
         try:
-            listener = _listen(host, port)
+            listeners = _listen(host, port, web_processes)
         except OSError as exc:
             reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
             self.stderr.write(f"Port {port} on {host} {reason}; set PORT to another port.")
             raise SystemExit(2) from None
-        # Every daphne process accepts connections from the one socket opened here.
-        web = [sys.executable, "-m", "smartspec.web", "--fd", str(listener.fileno())]
-        web.append("smartspec.asgi:application")
-        # Web processes never fork, so they may keep a pool of database connections.
-        children = [(web, {"DB_POOL": "1", **os.environ})] * web_processes
+        # Each daphne process accepts connections from its own socket on the port.
+        children = [
+            (_web_command(listener.fileno()), dict(os.environ), (listener.fileno(),))
+            for listener in listeners
+        ]
         if not no_workers:
             qcluster = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
-            children.append((qcluster, dict(os.environ)))
+            children.append((qcluster, dict(os.environ), ()))
         # Each child in its own session: Ctrl-C reaches this command only, which then stops
         # each child through its main process (signalling a django-q2 cluster's whole
         # group at once can leave it blocked on a lock a dying child held).
@@ -65,11 +65,12 @@ class Command(BaseCommand):
                 env=env,
                 start_new_session=True,
                 preexec_fn=die_with_parent,
-                pass_fds=(listener.fileno(),),
+                pass_fds=fds,
             )
-            for cmd, env in children
+            for cmd, env, fds in children
         ]
-        listener.close()
+        for listener in listeners:
+            listener.close()
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -125,18 +126,36 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one port, one for each web process.
+
+    The kernel spreads new connections over them (SO_REUSEPORT), so every process gets its
+    share even when many clients connect at once; from one shared socket the first process
+    to wake would take them all. A first bind without SO_REUSEPORT checks that nothing else
+    holds the port, so a second server started on the same port fails as it should."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    listeners: list[socket.socket] = []
     try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen(1024)
+        for _ in range(count):
+            listener = socket.socket(family, socket.SOCK_STREAM)
+            listeners.append(listener)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            listener.bind((host, port))
+            listener.listen(1024)
+            listener.set_inheritable(True)
     except OSError:
-        listener.close()
+        for listener in listeners:
+            listener.close()
         raise
-    listener.set_inheritable(True)
-    return listener
+    return listeners
+
+
+def _web_command(fd: int) -> list[str]:
+    return [sys.executable, "-m", "smartspec.web", "--fd", str(fd), "smartspec.asgi:application"]
 
 
 def _url_host(host: str) -> str:

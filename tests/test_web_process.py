@@ -1,0 +1,102 @@
+"""A web process as `manage.py serve` runs it (smartspec.web, smartspec.http): requests run
+on a fixed pool of threads that keep their database connections, a streamed file arrives
+whole, sync code may still call into asyncio, and an idle process stops at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.processes import RunningProcess, start_daphne
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 - our own server
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _connections_held(web: RunningProcess) -> int:
+    """Connections the web process holds to the test database right now."""
+    if connection.vendor == "postgresql":
+        port = int(connection.settings_dict.get("PORT") or 5432)
+        return len(_socket_inodes(web.process.pid) & _inodes_connected_to(port))
+    database = Path(connection.settings_dict["NAME"]).resolve()
+    return sum(1 for target in _fd_targets(web.process.pid) if target == str(database))
+
+
+def _fd_targets(pid: int) -> list[str]:
+    targets = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:  # closed while we looked
+            continue
+    return targets
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    return {target[8:-1] for target in _fd_targets(pid) if target.startswith("socket:[")}
+
+
+def _inodes_connected_to(port: int) -> set[str]:
+    """Inodes of the machine's TCP sockets whose remote end is `port` (Linux /proc/net)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def test_request_threads_keep_their_database_connections_between_requests(team_users):
+    web = start_daphne(WEB_THREADS="2")
+    try:
+        assert _connections_held(web) == 0
+        statuses = set()
+        for _ in range(20):
+            status, body = _get(f"{web.url}/readyz")
+            statuses.add(status)
+            checks = json.loads(body)["checks"]
+            # /readyz runs a query on each database, and a channel-layer round trip
+            # through asyncio from the request's thread.
+            assert checks["database:default"]["ok"], checks
+            assert checks["channel_layer"]["ok"], checks
+        held = _connections_held(web)
+    finally:
+        web.stop()
+    assert statuses <= {200, 503}  # 503: no worker cluster runs in this test
+    assert 1 <= held <= 2  # kept, and never more than one per request thread
+
+
+def test_a_large_static_file_arrives_whole(db):
+    web = start_daphne()
+    try:
+        status, body = _get(f"{web.url}/static/vendor/swagger-ui/swagger-ui-bundle.js")
+    finally:
+        web.stop()
+    assert status == 200
+    assert body == (Path(settings.STATIC_ROOT) / "vendor/swagger-ui/swagger-ui-bundle.js").read_bytes()
+
+
+def test_an_idle_web_process_stops_at_once_on_sigterm(db):
+    web = start_daphne()
+    assert _get(f"{web.url}/healthz")[0] == 200
+    web.process.send_signal(signal.SIGTERM)
+    web.process.wait(timeout=20)
+    assert web.process.returncode == 0
+    # Idle request threads end with the process: nothing is left to wait for.
+    assert "unfinished" not in web.log()
