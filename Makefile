@@ -48,9 +48,14 @@ lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --generate-hashes --python-version 3.11 -q -c requirements.lock -o bench/requirements.lock
 
-# Benchmarks need a few more packages (LangGraph, websockets): bench/requirements.lock.
+# Benchmarks need a few more packages (LangGraph, websockets): bench/requirements.lock,
+# and wrk, the load generator of bench_api's flat-out scenarios.
 bench: setup
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r bench/requirements.lock
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for bench/bench_api.py"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }
 
 clean:
 	rm -rf $(VENV) staticfiles

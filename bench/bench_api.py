@@ -7,10 +7,18 @@
 Sets up a throwaway installation (its own SMARTSPEC_DATA_DIR in a temporary directory, a
 fresh SQLite file or a fresh PostgreSQL database created next to the one named, migrated
 with `manage.py migrate_all`), seeds a team, a member with an API token, a project, a
-one-step `noop` workflow and a run, starts daphne with rate limits off
-(RATELIMIT_ENABLE=0), and drives `GET /api/v1/runs/{id}` and `POST /api/v1/runs` with
-httpx's async client. Prints requests/s and p50/p95/p99 latency per scenario. No worker
-cluster runs: POST /runs queues the step and answers; nothing executes it.
+one-step `noop` workflow and a run, starts `manage.py serve --no-workers` with rate limits
+off (RATELIMIT_ENABLE=0), and drives `GET /api/v1/runs/{id}` and `POST /api/v1/runs`:
+
+- paced: each of the clients reads its run every `--interval` seconds (httpx's async
+  client), as scripts that poll a run do;
+- flat out: the clients send with no pause, for `--flat-seconds` each (wrk, `apt-get
+  install wrk`: a Python client would spend more CPU per request than the server does,
+  on the same cores).
+
+Prints requests/s, p50/p95/p99 latency, and the CPU per request of the server processes
+and of the load generator. No worker cluster runs: POST /runs queues the step and
+answers; nothing executes it.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -73,17 +82,21 @@ class Result:
     latencies_ms: list[float]
     server_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
+    quantiles_ms: tuple[float, float, float] | None = None  # p50, p95, p99 when measured elsewhere
 
     def line(self) -> str:
-        lat = sorted(self.latencies_ms)
-        q = statistics.quantiles(lat, n=100, method="inclusive")
+        if self.quantiles_ms is None:
+            q = statistics.quantiles(sorted(self.latencies_ms), n=100, method="inclusive")
+            p50, p95, p99 = q[49], q[94], q[98]
+        else:
+            p50, p95, p99 = self.quantiles_ms
         cpu_ms = self.server_cpu_s * 1000 / self.requests
         client_ms = self.client_cpu_s * 1000 / self.requests
         return (
             f"{self.name:<18} {self.requests:>6} req  {self.errors:>4} errors  "
-            f"{self.requests / self.seconds:>7.1f} req/s  p50 {q[49]:6.1f} ms  "
-            f"p95 {q[94]:6.1f} ms  p99 {q[98]:6.1f} ms  CPU/req server {cpu_ms:4.1f} ms, "
-            f"load generator {client_ms:4.1f} ms"
+            f"{self.requests / self.seconds:>7.1f} req/s  p50 {p50:6.1f} ms  "
+            f"p95 {p95:6.1f} ms  p99 {p99:6.1f} ms  CPU/req server {cpu_ms:4.1f} ms, "
+            f"load generator {client_ms:4.2f} ms"
         )
 
 
@@ -220,6 +233,47 @@ async def paced(
     return Result(name, len(latencies), errors, time.perf_counter() - began, latencies)
 
 
+# wrk calls done() once the run is over: requests, seconds, errors, p50, p95, p99 (ms).
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %f %d %f %f %f\\n", summary.requests, summary.duration / 1e6,
+    e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def wrk(name: str, url: str, token: str, seconds: float, clients: int, body: str | None = None) -> Result:
+    """Flat out with wrk: `clients` connections, each sending its next request as soon as
+    the last one is answered. Non-2xx/3xx answers and socket errors count as errors."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("The flat-out scenarios need wrk: apt-get install wrk (or make bench).")
+    lines = [f'wrk.headers["Authorization"] = "Bearer {token}"']
+    if body is not None:
+        lines += ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + WRK_REPORT)
+    try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(
+            ["wrk", "-t2", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "30s", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        os.unlink(script.name)
+    report = next(line for line in done.stdout.splitlines() if line.startswith("WRK ")).split()[1:]
+    requests, seconds, errors, p50, p95, p99 = (float(value) for value in report)
+    result = Result(name, int(requests), int(errors), seconds, [])
+    result.quantiles_ms = (p50, p95, p99)
+    result.client_cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return result
+
+
 async def benchmark(
     base_url: str, servers: list[int], token: str, run_id: int, args: argparse.Namespace
 ) -> None:
@@ -232,34 +286,33 @@ async def benchmark(
         async def get_run(c: httpx.AsyncClient) -> int:
             return (await c.get(f"/runs/{run_id}")).status_code
 
-        async def post_run(c: httpx.AsyncClient) -> int:
-            response = await c.post("/runs", json={"project": "bench", "workflow": "bench-noop"})
-            return response.status_code
-
         def server_cpu() -> float:
             return sum(cpu_seconds(pid) for pid in servers)
 
         await drive("warm-up", 200, args.clients, get_run, client)
-        scenarios: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
-            (
-                "GET /runs/{id}",
-                lambda: paced(
-                    f"GET, every {args.interval:g}s",
-                    args.seconds,
-                    args.clients,
-                    args.interval,
-                    get_run,
-                    client,
-                ),
+        run_url = f"{base_url}/api/v1/runs/{run_id}"
+        post_body = json.dumps({"project": "bench", "workflow": "bench-noop"})
+        scenarios: list[Callable[[], Awaitable[Result]]] = [
+            lambda: paced(
+                f"GET, every {args.interval:g}s", args.seconds, args.clients, args.interval, get_run, client
             ),
-            ("GET /runs/{id}", lambda: drive("GET, flat out", args.reads, args.clients, get_run, client)),
-            ("POST /runs", lambda: drive("POST, flat out", args.writes, args.clients, post_run, client)),
+            lambda: asyncio.to_thread(wrk, "GET, flat out", run_url, token, args.flat_seconds, args.clients),
+            lambda: asyncio.to_thread(
+                wrk,
+                "POST, flat out",
+                f"{base_url}/api/v1/runs",
+                token,
+                args.flat_seconds,
+                args.clients,
+                post_body,
+            ),
         ]
-        for _, scenario in scenarios:
+        for scenario in scenarios:
             cpu_before, client_before = server_cpu(), time.process_time()
             result = await scenario()
             result.server_cpu_s = server_cpu() - cpu_before
-            result.client_cpu_s = time.process_time() - client_before
+            if result.quantiles_ms is None:  # httpx ran here, in this process
+                result.client_cpu_s = time.process_time() - client_before
             print(" ", result.line(), flush=True)
 
 
@@ -268,8 +321,7 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="benchmark PostgreSQL (server URL)")
     parser.add_argument("--redis", metavar="URL", help="REDIS_URL for the PostgreSQL run")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--reads", type=int, default=3000, help="GET /runs/{id} requests")
-    parser.add_argument("--writes", type=int, default=1000, help="POST /runs requests")
+    parser.add_argument("--flat-seconds", type=float, default=15, help="flat out: how long each")
     parser.add_argument("--interval", type=float, default=0.5, help="paced: seconds between GETs")
     parser.add_argument("--seconds", type=float, default=20, help="paced: how long")
     parser.add_argument(
