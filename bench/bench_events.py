@@ -104,7 +104,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "smartspec.web",
                 "-b",
                 "127.0.0.1",
                 "-p",

@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 POLL_SECONDS = 0.25
 SETTLE_SECONDS = 60
-# daphne can hang on SIGTERM while a request is in flight (a sync view's thread waits on an
-# event loop that has stopped); a supervisor would kill it, and so does this script.
+# A web process gives running requests 3 s after SIGTERM (smartspec.shutdown); should it
+# still run after this long, the script kills it, as a process manager would.
 DAPHNE_GRACE_SECONDS = 5
 
 STEP_SCRIPT = """
@@ -405,7 +405,7 @@ def run(env: dict[str, str], tmp: Path, args: argparse.Namespace, label: str) ->
     port = free_port()
     web = Process(
         "daphne",
-        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "smartspec.asgi:application"],
+        [PYTHON, "-m", "smartspec.web", "-b", "127.0.0.1", "-p", str(port), "smartspec.asgi:application"],
         env,
         tmp / "daphne.log",
         port,
