@@ -23,6 +23,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def fd_targets(pid: int) -> list[str]:
+    """Where the process's open file descriptors point (Linux /proc)."""
+    targets = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:  # closed while we looked
+            continue
+    return targets
+
+
+def tcp_connections(pid: int, *, local_port: int | None = None, remote_port: int | None = None) -> int:
+    """The process's established TCP connections with this local or remote port."""
+    mine = {target[8:-1] for target in fd_targets(pid) if target.startswith("socket:[")}
+    found = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
+            established = fields[3] == "01"
+            if (
+                established
+                and fields[9] in mine
+                and local_port in (None, local)
+                and remote_port in (None, remote)
+            ):
+                found += 1
+    return found
+
+
 def _database_url(alias: str) -> str:
     conf = connections[alias].settings_dict
     if conf["ENGINE"].endswith("sqlite3"):

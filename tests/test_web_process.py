@@ -5,7 +5,6 @@ whole, sync code may still call into asyncio, and an idle process stops at once.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import urllib.error
 import urllib.request
@@ -15,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.processes import RunningProcess, start_daphne
+from tests.processes import RunningProcess, fd_targets, start_daphne, tcp_connections
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -32,34 +31,9 @@ def _connections_held(web: RunningProcess) -> int:
     """Connections the web process holds to the test database right now."""
     if connection.vendor == "postgresql":
         port = int(connection.settings_dict.get("PORT") or 5432)
-        return len(_socket_inodes(web.process.pid) & _inodes_connected_to(port))
-    database = Path(connection.settings_dict["NAME"]).resolve()
-    return sum(1 for target in _fd_targets(web.process.pid) if target == str(database))
-
-
-def _fd_targets(pid: int) -> list[str]:
-    targets = []
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            targets.append(os.readlink(fd))
-        except OSError:  # closed while we looked
-            continue
-    return targets
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    return {target[8:-1] for target in _fd_targets(pid) if target.startswith("socket:[")}
-
-
-def _inodes_connected_to(port: int) -> set[str]:
-    """Inodes of the machine's TCP sockets whose remote end is `port` (Linux /proc/net)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[2].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    return inodes
+        return tcp_connections(web.process.pid, remote_port=port)
+    database = str(Path(connection.settings_dict["NAME"]).resolve())
+    return fd_targets(web.process.pid).count(database)
 
 
 def test_request_threads_keep_their_database_connections_between_requests(team_users):

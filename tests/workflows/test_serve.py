@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT, free_port, subprocess_env
+from tests.processes import ROOT, free_port, subprocess_env, tcp_connections
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -64,8 +65,6 @@ def test_it_serves_pages_and_workers_and_stops_cleanly_on_ctrl_c(team_users):
 
 
 def test_a_port_in_use_gets_a_clear_message(db):
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -83,9 +82,9 @@ def test_a_port_in_use_gets_a_clear_message(db):
     assert "Traceback" not in result.stderr
 
 
-def _children(pid: int) -> list[str]:
-    """The command lines of a process's children, from /proc."""
-    found = []
+def _children(pid: int) -> dict[int, str]:
+    """The command lines of a process's children by their pids, from /proc."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -95,26 +94,52 @@ def _children(pid: int) -> list[str]:
         except OSError:
             continue
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(cmdline)
+            found[int(entry.name)] = cmdline
     return found
+
+
+def _web_pids(pid: int) -> dict[int, str]:
+    return {child: cmdline for child, cmdline in _children(pid).items() if "smartspec.web" in cmdline}
 
 
 def test_several_web_processes_share_the_port(team_users):
     port = free_port()
     process, _ = _serve("--port", str(port), "--web-processes", "2", "--no-workers")
+    clients: list[socket.socket] = []
     try:
-        daphnes = [c for c in _children(process.pid) if "smartspec.web" in c]
-        assert len(daphnes) == 2 and all("--fd" in c for c in daphnes)
+        webs = _web_pids(process.pid)
+        assert len(webs) == 2 and all("--fd" in cmdline for cmdline in webs.values())
         for _ in range(20):  # the kernel hands connections to either process: all answer
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as page:
                 assert page.status == 200
+        # A burst of connections is spread over both processes (each has its own socket).
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            accepted = [tcp_connections(pid, local_port=port) for pid in webs]
+            if sum(accepted) == len(clients):
+                break
+            time.sleep(0.1)
+        assert sum(accepted) == len(clients) and min(accepted) > 0, accepted
+        # Another server on the same port is refused, not handed a share of it.
+        second = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--no-workers"],
+            cwd=ROOT,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2 and f"Port {port} on 127.0.0.1 is in use" in second.stderr
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     finally:
+        for client in clients:
+            client.close()
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0 and output.rstrip().endswith("Stopped.")
-    assert not [c for c in _children(process.pid) if "smartspec.web" in c]
+    assert not _web_pids(process.pid)
 
 
 def test_no_web_processes_is_refused_with_a_message(db):
