@@ -14,19 +14,20 @@
   let attempts = 0;
   let refreshTimer = null;
   let closedOnPurpose = false;
+  const texts = root.dataset;  // in the reader's language, from the template
 
   function say(text) { if (status) status.textContent = text; }
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/runs/${runId}/?after=${lastSeq}`);
-    socket.onopen = function () { attempts = 0; say("Live updates: connected"); };
+    socket.onopen = function () { attempts = 0; say(texts.sayConnected); };
     socket.onmessage = function (message) { handle(JSON.parse(message.data)); };
     socket.onclose = function (event) {
-      if (closedOnPurpose || event.code === 4404) { say("Live updates: stopped"); return; }
+      if (closedOnPurpose || event.code === 4404) { say(texts.sayStopped); return; }
       attempts += 1;
       const delay = Math.min(5000, 250 * 2 ** Math.min(attempts, 5));
-      say("Live updates: reconnecting…");
+      say(texts.sayReconnecting);
       setTimeout(connect, delay);
     };
   }
@@ -50,7 +51,10 @@
     let text = `#${event.seq} ${event.type}`;
     if (data.key) text += ` ${data.key}`;
     if (data.status) text += ` → ${data.status}`;
-    if (event.type === "step.log") text += ` (${(data.lines || []).length} lines)`;
+    if (event.type === "step.log") {
+      const count = (data.lines || []).length;
+      text += ` (${count} ${count === 1 ? texts.sayLine : texts.sayLines})`;
+    }
     item.textContent = text;
     eventsList.appendChild(item);
   }

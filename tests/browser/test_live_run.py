@@ -127,3 +127,18 @@ def test_the_pages_fit_a_phone(browser, daphne_server, eproject, team_users):
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{path} is {overflow}px wider than a phone"
     context.close()
+
+
+def test_a_thai_reader_follows_the_run_in_thai(page, daphne_server, eproject, team_users, cluster):
+    from accounts.models import Profile
+
+    Profile.objects.create(user=team_users.member, language="th")
+    sign_in(page, team_users.member, daphne_server.url)
+    run = slow_run(eproject, team_users.member)
+    page.goto(f"{daphne_server.url}/runs/{run.pk}/")
+    expect(page.get_by_test_id("connection")).to_have_text("อัปเดตสด: เชื่อมต่อแล้ว")
+    run = wait_finished(run)
+    expect(page.locator("#events li")).to_have_count(run.last_seq, timeout=20_000)
+    # Log events that arrived over the websocket name their lines in Thai too.
+    expect(page.locator("#events li", has_text="step.log").first).to_contain_text("บรรทัด")
+    expect(page.locator("#events")).not_to_contain_text("lines")
