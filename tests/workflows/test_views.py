@@ -153,3 +153,22 @@ def test_the_workflows_page_shows_validation_errors_inline(client, team_users):
     client.force_login(team_users.member)
     assert client.post(reverse("workflows"), {"source": good}).status_code == 403
     assert "tiny" in client.get(reverse("workflows")).content.decode()
+
+
+def test_status_badges_speak_the_readers_language(client, team_users, project):
+    from accounts.models import Profile
+
+    client.force_login(team_users.member)
+    spec_page = reverse("spec_detail", args=["acme-web", "spec-core-001-authentication"])
+    english = client.get(spec_page).content.decode()
+    assert (
+        '<span class="badge bad">not_verified</span>' in english
+    )  # English shows the status as the API names it
+    assert '<span class="badge warn">needs_manual</span>' in english
+    Profile.objects.create(user=team_users.member, language="th")
+    thai = client.get(spec_page).content.decode()
+    assert '<span class="badge bad">ยังไม่ผ่านการยืนยัน</span>' in thai
+    assert '<span class="badge warn">ต้องตรวจด้วยตนเอง</span>' in thai
+    assert ">not_verified<" not in thai and ">needs_manual<" not in thai
+    project_page = client.get(reverse("project_detail", args=["acme-web"])).content.decode()
+    assert "กำลังดำเนินการ" in project_page and ">IN_PROGRESS<" not in project_page

@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django import template
+from django.utils.translation import pgettext_lazy
 
 from workflows.engine.durations import format_duration
 
@@ -31,6 +32,36 @@ STATUS_CLASS = {
     "cancelled": "muted",
     "NOT_STARTED": "muted",
 }
+
+
+# What a status badge says: the status itself in English (as the API and the events name
+# it), translated for other languages.
+STATUS_LABEL = {
+    "queued": pgettext_lazy("status", "queued"),
+    "running": pgettext_lazy("status", "running"),
+    "waiting": pgettext_lazy("status", "waiting"),
+    "succeeded": pgettext_lazy("status", "succeeded"),
+    "failed": pgettext_lazy("status", "failed"),
+    "cancelled": pgettext_lazy("status", "cancelled"),
+    "pending": pgettext_lazy("status", "pending"),
+    "skipped": pgettext_lazy("status", "skipped"),
+    "approved": pgettext_lazy("status", "approved"),
+    "rejected": pgettext_lazy("status", "rejected"),
+    "verified": pgettext_lazy("status", "verified"),
+    "not_verified": pgettext_lazy("status", "not_verified"),
+    "missing_evidence": pgettext_lazy("status", "missing_evidence"),
+    "invalid_evidence": pgettext_lazy("status", "invalid_evidence"),
+    "invalid_scope": pgettext_lazy("status", "invalid_scope"),
+    "needs_manual": pgettext_lazy("status", "needs_manual"),
+    "NOT_STARTED": pgettext_lazy("status", "NOT_STARTED"),
+    "IN_PROGRESS": pgettext_lazy("status", "IN_PROGRESS"),
+    "COMPLETED": pgettext_lazy("status", "COMPLETED"),
+}
+
+
+@register.filter
+def status_label(status: str) -> str:
+    return str(STATUS_LABEL.get(str(status), status))
 
 
 @register.filter
