@@ -155,20 +155,26 @@ def test_the_workflows_page_shows_validation_errors_inline(client, team_users):
     assert "tiny" in client.get(reverse("workflows")).content.decode()
 
 
-def test_status_badges_speak_the_readers_language(client, team_users, project):
+def test_the_spec_and_project_pages_speak_the_readers_language(client, team_users, project):
     from accounts.models import Profile
 
     client.force_login(team_users.member)
     spec_page = reverse("spec_detail", args=["acme-web", "spec-core-001-authentication"])
     english = client.get(spec_page).content.decode()
-    assert (
-        '<span class="badge bad">not_verified</span>' in english
-    )  # English shows the status as the API names it
+    # English shows statuses as the API names them, and the domain's own sentences.
+    assert '<span class="badge bad">not_verified</span>' in english
     assert '<span class="badge warn">needs_manual</span>' in english
+    assert "<li>line 13: satisfied: symbol hash_password is defined in src/auth/passwords.py</li>" in english
+    assert "<li>drift: checked, but not verified</li>" in english
+
     Profile.objects.create(user=team_users.member, language="th")
     thai = client.get(spec_page).content.decode()
     assert '<span class="badge bad">ยังไม่ผ่านการยืนยัน</span>' in thai
     assert '<span class="badge warn">ต้องตรวจด้วยตนเอง</span>' in thai
-    assert ">not_verified<" not in thai and ">needs_manual<" not in thai
+    assert "<li>บรรทัด 13: ผ่าน: มีการนิยาม hash_password ใน src/auth/passwords.py</li>" in thai
+    assert "<li>ไม่ตรงกัน: ติ๊กแล้ว แต่ยังไม่ผ่านการยืนยัน</li>" in thai
+    for english_only in (">not_verified<", ">needs_manual<", "is defined in", "drift: checked"):
+        assert english_only not in thai
     project_page = client.get(reverse("project_detail", args=["acme-web"])).content.decode()
     assert "กำลังดำเนินการ" in project_page and ">IN_PROGRESS<" not in project_page
+    assert "ไม่มี plan.md" in project_page and "plan.md is missing" not in project_page

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from workflows.domain.status import SpecStatus
+from workflows.domain.texts import Text
 
 MINUTES_PER_TASK = 20
 # Rough minutes for the other workflows, so a dashboard can add up the work left.
@@ -68,19 +69,20 @@ def _implement(count: int, reason: str) -> Recommendation:
 
 def _missing_files(s: SpecStatus) -> Recommendation | None:
     if not s.has_spec:
-        return _fixed("generate_spec", "spec.md is missing", Priority.HIGH)
+        return _fixed("generate_spec", Text("spec.md is missing"), Priority.HIGH)
     if not s.has_plan:
-        return _fixed("generate_plan", "plan.md is missing", Priority.HIGH)
+        return _fixed("generate_plan", Text("plan.md is missing"), Priority.HIGH)
     if not s.has_tasks:
-        return _fixed("generate_tasks", "tasks.md is missing", Priority.HIGH)
+        return _fixed("generate_tasks", Text("tasks.md is missing"), Priority.HIGH)
     if s.tasks_total == 0:
-        return _fixed("generate_tasks", "tasks.md lists no tasks", Priority.HIGH)
+        return _fixed("generate_tasks", Text("tasks.md lists no tasks"), Priority.HIGH)
     return None
 
 
 def _nothing_done(s: SpecStatus) -> Recommendation | None:
     if s.tasks_verified == 0:
-        return _implement(s.tasks_total, f"none of the {s.tasks_total} tasks is verified yet")
+        reason = Text("none of the {total} tasks is verified yet", total=s.tasks_total)
+        return _implement(s.tasks_total, reason)
     return None
 
 
@@ -89,23 +91,25 @@ def _drift(s: SpecStatus) -> Recommendation | None:
         return None
     parts = []
     if s.checked_not_verified:
-        parts.append(f"checked but not verified: {', '.join(s.checked_not_verified)}")
+        parts.append(Text("checked but not verified: {tasks}", tasks=", ".join(s.checked_not_verified)))
     if s.verified_not_checked:
-        parts.append(f"verified but not checked: {', '.join(s.verified_not_checked)}")
-    return _fixed("sync_tasks_checkboxes", "checkbox drift (" + "; ".join(parts) + ")", Priority.HIGH)
+        parts.append(Text("verified but not checked: {tasks}", tasks=", ".join(s.verified_not_checked)))
+    reason = Text("checkbox drift ({parts})", parts=Text.join("; ", parts))
+    return _fixed("sync_tasks_checkboxes", reason, Priority.HIGH)
 
 
 def _tasks_left(s: SpecStatus) -> Recommendation | None:
     left = s.tasks_total - s.tasks_verified
     if left > 0:
-        return _implement(left, f"{left} of {s.tasks_total} tasks are not verified yet")
+        reason = Text("{left} of {total} tasks are not verified yet", left=left, total=s.tasks_total)
+        return _implement(left, reason)
     return None
 
 
 def _stale_verification(s: SpecStatus) -> Recommendation | None:
     if s.verified_since_last_change:
         return None
-    reason = (
+    reason = Text(
         "all tasks are verified, but no verify report is newer than the last change"
         if s.last_verify_run
         else "all tasks are verified, but no verify report has been written"
@@ -115,9 +119,9 @@ def _stale_verification(s: SpecStatus) -> Recommendation | None:
 
 def _tests(s: SpecStatus) -> Recommendation | None:
     if not s.tests_present:
-        return _fixed("generate_tests", "the spec has no tests", Priority.NORMAL)
+        return _fixed("generate_tests", Text("the spec has no tests"), Priority.NORMAL)
     if s.tests_passed is not True:
-        reason = "the last test run failed" if s.tests_passed is False else "tests have not run"
+        reason = Text("the last test run failed" if s.tests_passed is False else "tests have not run")
         return _fixed("test_suite_runner", reason, Priority.NORMAL)
     return None
 
@@ -125,7 +129,7 @@ def _tests(s: SpecStatus) -> Recommendation | None:
 def _quality_gate(s: SpecStatus) -> Recommendation | None:
     if s.quality_gate_passed is True:
         return None
-    reason = (
+    reason = Text(
         "the last quality gate failed" if s.quality_gate_passed is False else "the quality gate has not run"
     )
     return _fixed("quality_gate", reason, Priority.NORMAL)
@@ -133,7 +137,7 @@ def _quality_gate(s: SpecStatus) -> Recommendation | None:
 
 def _docs(s: SpecStatus) -> Recommendation | None:
     if not s.docs_present:
-        return _fixed("docs_generator", "README.md is missing from the spec folder", Priority.LOW)
+        return _fixed("docs_generator", Text("README.md is missing from the spec folder"), Priority.LOW)
     return None
 
 
@@ -154,4 +158,4 @@ def recommend(status: SpecStatus) -> Recommendation:
         found = rule(status)
         if found is not None:
             return found
-    return _fixed("done", "everything is verified, tested, gated and documented", Priority.NONE)
+    return _fixed("done", Text("everything is verified, tested, gated and documented"), Priority.NONE)

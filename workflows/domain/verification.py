@@ -27,6 +27,7 @@ from workflows.domain.markdown import heading_texts, normalize_heading
 from workflows.domain.reports import VERIFY_WORKFLOW, new_run_id
 from workflows.domain.symbols import defined_names, has_symbol
 from workflows.domain.tasks_parser import ParseIssue, Task, TasksDocument, parse_tasks
+from workflows.domain.texts import Code, Text
 from workflows.domain.workspace import (
     FileRead,
     ScopeError,
@@ -226,7 +227,8 @@ def evaluate_hook(hook: Hook, files: FileCache) -> HookResult:
         return HookResult(hook, HookOutcome.INVALID_EVIDENCE, hook.error)
     if hook.kind == "ui":
         screen = hook.get("screen")
-        reason = f"ui hook (screen {screen}) cannot be checked statically; check it by hand"
+        manual = "ui hook (screen {screen}) cannot be checked statically; check it by hand"
+        reason = Text(manual, screen=screen)
         return HookResult(hook, HookOutcome.NEEDS_MANUAL, reason)
     path = hook.path or ""
     try:
@@ -242,35 +244,39 @@ def evaluate_hook(hook: Hook, files: FileCache) -> HookResult:
 
 def _judge(hook: Hook, checks: list[tuple[bool, str]]) -> HookResult:
     failed = [text for ok, text in checks if not ok]
-    reason = "; ".join(failed or [text for _, text in checks])
+    reason = Text.join("; ", failed or [text for _, text in checks])
     command = hook.get("command")
     if command:
-        reason += f" (command recorded, not run: {command})"
+        reason = Text("{reason} (command recorded, not run: {command})", reason=reason, command=command)
     outcome = HookOutcome.NOT_SATISFIED if failed else HookOutcome.SATISFIED
     return HookResult(hook, outcome, reason)
 
 
-def _conditions(hook: Hook, path: str, text: str, files: FileCache) -> list[tuple[bool, str]]:
+def _conditions(hook: Hook, path: str, text: str, files: FileCache) -> list[tuple[bool, Text]]:
     """Each condition the hook names, as (holds, why); all must hold."""
-    checks: list[tuple[bool, str]] = []
+    checks: list[tuple[bool, Text]] = []
     symbol = hook.get("symbol")
     if symbol is not None:
         ok = has_symbol(files.names(path, text), symbol)
-        checks.append((ok, f"symbol {symbol} is{'' if ok else ' not'} defined in {path}"))
+        found = "symbol {symbol} is defined in {path}" if ok else "symbol {symbol} is not defined in {path}"
+        checks.append((ok, Text(found, symbol=symbol, path=path)))
     contains = hook.get("contains")
     if contains is not None:
         ok = contains in text
-        checks.append((ok, f'"{contains}" is{"" if ok else " not"} in {path}'))
+        found = '"{text}" is in {path}' if ok else '"{text}" is not in {path}'
+        checks.append((ok, Text(found, text=contains, path=path)))
     regex = hook.get("regex")
     if regex is not None:
         pattern = compile_regex(regex)
         ok = not isinstance(pattern, str) and pattern.search(text) is not None
-        checks.append((ok, f'regex "{regex}" {"matches" if ok else "does not match"} {path}'))
+        found = 'regex "{regex}" matches {path}' if ok else 'regex "{regex}" does not match {path}'
+        checks.append((ok, Text(found, regex=regex, path=path)))
     heading = hook.get("heading")
     if heading is not None:
         ok = normalize_heading(heading) in files.headings(path, text)
-        checks.append((ok, f'{path} {"has" if ok else "has no"} heading "{heading}"'))
-    return checks or [(True, f"{path} exists")]
+        found = '{path} has heading "{heading}"' if ok else '{path} has no heading "{heading}"'
+        checks.append((ok, Text(found, path=path, heading=heading)))
+    return checks or [(True, Text("{path} exists", path=path))]
 
 
 # --- one task --------------------------------------------------------------------------------
@@ -320,14 +326,17 @@ def _reasons(task: Task, status: TaskStatus, results: tuple[HookResult, ...]) ->
     # The hooks that decided the status come first.
     deciding = _DECIDING_OUTCOME.get(status)
     ordered = sorted(results, key=lambda r: r.outcome is not deciding)
-    reasons = [f"line {r.hook.line}: {r.outcome}: {r.reason}" for r in ordered]
+    reasons: list[str] = [
+        Text("line {line}: {outcome}: {reason}", line=r.hook.line, outcome=Code(r.outcome), reason=r.reason)
+        for r in ordered
+    ]
     if not results:
-        reasons.append("no evidence hook under this task")
+        reasons.append(Text("no evidence hook under this task"))
     verified = status is TaskStatus.VERIFIED
     if task.checked and not verified:
-        reasons.append("drift: checked, but not verified")
+        reasons.append(Text("drift: checked, but not verified"))
     elif verified and not task.checked:
-        reasons.append("drift: verified, but not checked")
+        reasons.append(Text("drift: verified, but not checked"))
     return tuple(reasons)
 
 

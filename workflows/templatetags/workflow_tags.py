@@ -4,8 +4,9 @@ from datetime import timedelta
 from typing import Any
 
 from django import template
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
+from workflows.domain.texts import Code, Text
 from workflows.engine.durations import format_duration
 
 register = template.Library()
@@ -56,12 +57,27 @@ STATUS_LABEL = {
     "NOT_STARTED": pgettext_lazy("status", "NOT_STARTED"),
     "IN_PROGRESS": pgettext_lazy("status", "IN_PROGRESS"),
     "COMPLETED": pgettext_lazy("status", "COMPLETED"),
+    "satisfied": pgettext_lazy("status", "satisfied"),
+    "not_satisfied": pgettext_lazy("status", "not_satisfied"),
 }
 
 
 @register.filter
 def status_label(status: str) -> str:
     return str(STATUS_LABEL.get(str(status), status))
+
+
+@register.filter
+def in_language(text: object) -> object:
+    """A sentence of the domain (workflows.domain.texts) in the reader's language: its
+    template translated (context "spec"), then filled with its values, each translated
+    the same way. Anything else comes back as it is."""
+    if isinstance(text, Code):
+        return status_label(text)
+    if not isinstance(text, Text):
+        return text
+    values = {name: in_language(value) for name, value in text.params.items()}
+    return pgettext("spec", text.template).format(**values)
 
 
 @register.filter

@@ -1,0 +1,45 @@
+"""Sentences the domain writes for people, in English, that remember how they were made.
+
+A `Text` is the English sentence itself (a `str`: reports, the API and the commands use it
+as it is) plus its `template`, with `{name}` fields, and the values that filled them. The
+web pages put the template through the reader's language and fill it again
+(`workflows.templatetags.workflow_tags.in_language`). A `Code` among the values is a
+machine name, such as a hook outcome, which a page may show by its label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class Code(str):
+    """A machine name inside a sentence (`satisfied`, `needs_manual`)."""
+
+
+class Text(str):
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Text:
+        text = super().__new__(cls, template.format(**params))
+        text.template = template
+        text.params = params
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _text, (self.template, self.params)
+
+    @classmethod
+    def join(cls, separator: str, parts: Sequence[str]) -> str:
+        """The parts joined, still a Text when there is more than one."""
+        if not parts:
+            return ""
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = cls("{first}" + separator + "{then}", first=joined, then=part)
+        return joined
+
+
+def _text(template: str, params: dict[str, Any]) -> Text:
+    return Text(template, **params)
