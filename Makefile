@@ -29,12 +29,15 @@ db: setup static
 static: setup
 	$(MANAGE) collectstatic --noinput --verbosity 0
 
+# $(call apt_install,PACKAGE,WHAT FOR): install Debian's PACKAGE when its command is missing.
+apt_install = command -v $(1) >/dev/null 2>&1 || { \
+	  echo "Installing Debian's $(1) for $(2)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(1) >/dev/null; }
+
 # Browser tests drive Debian's Chromium; install it when it is missing.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@$(call apt_install,chromium,the browser tests)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -52,10 +55,7 @@ lock: setup
 # and wrk, the load generator of bench_api's flat-out scenarios.
 bench: setup
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r bench/requirements.lock
-	@command -v wrk >/dev/null 2>&1 || { \
-	  echo "Installing Debian's wrk for bench/bench_api.py"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@$(call apt_install,wrk,bench/bench_api.py)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -47,6 +47,7 @@ from scratch import free_port, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+Request = Callable[[httpx.AsyncClient], Awaitable[int]]  # one request; answers its status
 
 SEED = """
 import json
@@ -165,11 +166,21 @@ def serve(env: dict[str, str], log: Path, web_processes: int) -> Iterator[tuple[
             process.wait()
 
 
+async def timed(request: Request, client: httpx.AsyncClient) -> tuple[int, float]:
+    """One request's status (0: no answer) and how long it took, in ms."""
+    began = time.perf_counter()
+    try:
+        status = await request(client)
+    except httpx.HTTPError:
+        status = 0
+    return status, (time.perf_counter() - began) * 1000
+
+
 async def drive(
     name: str,
     total: int,
     clients: int,
-    request: Callable[[httpx.AsyncClient], Awaitable[int]],
+    request: Request,
     client: httpx.AsyncClient,
 ) -> Result:
     latencies: list[float] = []
@@ -181,12 +192,8 @@ async def drive(
         nonlocal remaining, errors
         while remaining > 0:
             remaining -= 1
-            began = time.perf_counter()
-            try:
-                status = await request(client)
-            except httpx.HTTPError:
-                status = 0
-            latencies.append((time.perf_counter() - began) * 1000)
+            status, took = await timed(request, client)
+            latencies.append(took)
             if status >= 400 or status == 0:
                 errors += 1
                 statuses[status] = statuses.get(status, 0) + 1
@@ -203,7 +210,7 @@ async def paced(
     seconds: float,
     clients: int,
     interval: float,
-    request: Callable[[httpx.AsyncClient], Awaitable[int]],
+    request: Request,
     client: httpx.AsyncClient,
 ) -> Result:
     """Each client sends a request every `interval` seconds (as a script polling its run
@@ -218,12 +225,8 @@ async def paced(
         await asyncio.sleep(offset)
         due = time.perf_counter()
         while due < stop:
-            began = time.perf_counter()
-            try:
-                status = await request(client)
-            except httpx.HTTPError:
-                status = 0
-            latencies.append((time.perf_counter() - began) * 1000)
+            status, took = await timed(request, client)
+            latencies.append(took)
             errors += status >= 400 or status == 0
             due += interval
             await asyncio.sleep(max(0.0, due - time.perf_counter()))

@@ -30,10 +30,10 @@ from smartspec import shutdown
 
 
 class ThreadedASGIHandler(ASGIHandler):
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-        self.executor = ThreadPoolExecutor(threads or settings.WEB_THREADS, thread_name_prefix="request")
+        self.executor = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="request")
         shutdown.end_with_process(self.executor)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -36,6 +36,18 @@ def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
     return process, banner
 
 
+def _serve_refused(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `manage.py serve` with arguments it must refuse; it exits at once."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "serve", *args],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_it_serves_pages_and_workers_and_stops_cleanly_on_ctrl_c(team_users):
     port = free_port()
     process, banner = _serve("--port", str(port))
@@ -69,14 +81,7 @@ def test_a_port_in_use_gets_a_clear_message(db):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=subprocess_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = _serve_refused("--port", str(port))
     assert result.returncode == 2
     assert f"Port {port} on 127.0.0.1 is in use" in result.stderr
     assert "Traceback" not in result.stderr
@@ -122,14 +127,7 @@ def test_several_web_processes_share_the_port(team_users):
             time.sleep(0.1)
         assert sum(accepted) == len(clients) and min(accepted) > 0, accepted
         # Another server on the same port is refused, not handed a share of it.
-        second = subprocess.run(
-            [sys.executable, "manage.py", "serve", "--port", str(port), "--no-workers"],
-            cwd=ROOT,
-            env=subprocess_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = _serve_refused("--port", str(port), "--no-workers")
         assert second.returncode == 2 and f"Port {port} on 127.0.0.1 is in use" in second.stderr
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -143,13 +141,6 @@ def test_several_web_processes_share_the_port(team_users):
 
 
 def test_no_web_processes_is_refused_with_a_message(db):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "serve", "--port", str(free_port()), "--web-processes", "0"],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve_refused("--port", str(free_port()), "--web-processes", "0")
     assert result.returncode == 2
     assert "--web-processes must be 1 or more." in result.stderr and "Traceback" not in result.stderr
