@@ -7,8 +7,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Role
-from accounts.permissions import has_role, teams_of
-from workflows.models import ApprovalGate, Project, Run
+from accounts.permissions import has_role, team_ids_with_role, teams_of
+from workflows.models import ApprovalGate, Project, Run, TemplateVersion, WorkflowTemplate
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -57,11 +57,15 @@ def gates_visible_to(user: AnyUser) -> QuerySet[ApprovalGate]:
 
 
 def gates_to_decide(user: AnyUser) -> QuerySet[ApprovalGate]:
-    """Pending gates on which the user is invited and has not voted yet."""
-    if not user.is_authenticated:
+    """Pending gates on which the user is invited, may still decide (an active member or
+    higher in the run's team: services.approvals.decide_refusal), and has not voted yet."""
+    if not user.is_authenticated or not user.is_active:
         return ApprovalGate.objects.none()
     return (
-        gates_visible_to(user)
+        ApprovalGate.objects.filter(
+            run__project__team__in=team_ids_with_role(user, Role.MEMBER),
+        )
+        .select_related("run", "run__project", "run__started_by", "step")
         .filter(status=ApprovalGate.Status.PENDING, invitations__user=user)
         .exclude(Q(entries__user=user) & Q(entries__kind__in=["approve", "reject"]))
         .distinct()
@@ -73,3 +77,22 @@ def get_gate_for_user(user: AnyUser, gate_id: int) -> ApprovalGate:
     if gate is None:
         raise Http404("No such approval.")
     return gate
+
+
+def templates_visible_to(user: AnyUser) -> QuerySet[WorkflowTemplate]:
+    """Built-in and shared templates, and those of the user's teams (staff see all)."""
+    if user.is_authenticated and user.is_staff:
+        return WorkflowTemplate.objects.all()
+    return WorkflowTemplate.objects.filter(Q(team__isnull=True) | Q(team__in=teams_of(user)))
+
+
+def templates_runnable_in(project: Project) -> QuerySet[WorkflowTemplate]:
+    """The templates a project may run: its team's own and the shared ones
+    (WorkflowTemplate.may_be_run_by says the same of one template)."""
+    return WorkflowTemplate.objects.filter(Q(team__isnull=True) | Q(team_id=project.team_id))
+
+
+def template_version_for(project: Project, name: str) -> TemplateVersion | None:
+    """The latest version of the template `name` that the project may run."""
+    template = templates_runnable_in(project).filter(name=name).first()
+    return template.latest if template else None

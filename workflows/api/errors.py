@@ -138,7 +138,9 @@ def install(api: NinjaAPI) -> None:
 
     def on_template_invalid(request: HttpRequest, exc: TemplateInvalid) -> HttpResponse:
         errors = [dict(p.as_dict()) for p in exc.problems]
-        detail = f"The workflow template has {len(errors)} problem(s)."
+        # The first problems in the detail too: a script that prints only `detail` says why.
+        shown = "; ".join(str(p) for p in exc.problems[:3]) + ("; …" if len(errors) > 3 else "")
+        detail = f"The workflow template has {len(errors)} problem(s): {shown}"
         return answer(request, 422, detail, "invalid_template", errors)
 
     def on_approval_error(request: HttpRequest, exc: ApprovalError) -> HttpResponse:

@@ -34,8 +34,8 @@ from workflows.api.schemas import (
     RunStatus,
 )
 from workflows.api.writes import one_writer
-from workflows.models import Project, Run, TemplateVersion, WorkflowTemplate
-from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
+from workflows.models import Project, Run, TemplateVersion
+from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to, template_version_for
 from workflows.services.runs import run_cancel, run_resume, run_retry, run_start
 
 router = Router(tags=["runs"])
@@ -130,7 +130,7 @@ def start_workflow(
     request: HttpRequest, project: Project, workflow: str, spec_id: str, params: dict[str, Any]
 ) -> Run:
     """Start the latest version of `workflow`; the caller checked the project role."""
-    version = latest_version(workflow)
+    version = latest_version(project, workflow)
     with one_writer():
         return run_start(
             project=project,
@@ -142,9 +142,8 @@ def start_workflow(
         )
 
 
-def latest_version(name: str) -> TemplateVersion:
-    template = WorkflowTemplate.objects.filter(name=name).first()
-    version = template.latest if template else None
+def latest_version(project: Project, name: str) -> TemplateVersion:
+    version = template_version_for(project, name)
     if version is None:
         raise ApiError(
             422,

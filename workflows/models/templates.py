@@ -6,13 +6,28 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts.models import Role
+from accounts.permissions import has_role
+
 
 class WorkflowTemplate(models.Model):
-    """A named workflow; every save adds a TemplateVersion, and runs keep the one they used."""
+    """A named workflow; every save adds a TemplateVersion, and runs keep the one they used.
+
+    A template belongs to one team, whose projects run it and whose admins change it; one
+    without a team is built-in or shared by every team, and only staff change it.
+    """
 
     name = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)
     builtin = models.BooleanField(default=False)
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="templates",
+        help_text="The team that owns it; empty for built-in and shared templates (staff only).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -25,6 +40,17 @@ class WorkflowTemplate(models.Model):
     @property
     def latest(self) -> TemplateVersion | None:
         return self.versions.order_by("-number").first()
+
+    def may_be_run_by(self, team_id: int) -> bool:
+        """A team's projects run its own templates and the shared ones."""
+        return self.team_id is None or self.team_id == team_id
+
+    def may_be_changed_by(self, user: Any) -> bool:
+        if user is None or not user.is_authenticated or not user.is_active:
+            return False
+        if user.is_staff:
+            return True
+        return self.team_id is not None and has_role(user, self.team_id, Role.ADMIN)
 
 
 class TemplateVersion(models.Model):

@@ -16,7 +16,8 @@ from accounts.permissions import AnyUser, has_role
 from workflows.domain.intents import Intent, IntentAction, parse_intent
 from workflows.domain.status import SpecDetail
 from workflows.domain.workspace import UnknownSpec
-from workflows.models import Project, Run, TemplateVersion, WorkflowTemplate
+from workflows.models import Project, Run, TemplateVersion
+from workflows.selectors import template_version_for
 from workflows.services.runs import RunError, run_start
 from workflows.specs import SpecsUnavailable, status_cache
 
@@ -67,7 +68,7 @@ def intent_execute(
     _check_start(action, project, user)
     run = run_start(
         project=project,
-        version=_latest_version(action.workflow or ""),
+        version=_latest_version(project, action.workflow or ""),
         spec_id=action.spec_id or "",
         started_by=user,
         channel=channel,
@@ -95,9 +96,8 @@ def _check_start(action: IntentAction, project: Project, user: AnyUser) -> None:
         raise RunError("Name the spec to run it on, e.g. spec-core-001 or core-001.", field="text")
 
 
-def _latest_version(workflow: str) -> TemplateVersion:
-    template = WorkflowTemplate.objects.filter(name=workflow).first()
-    version = template.latest if template else None
+def _latest_version(project: Project, workflow: str) -> TemplateVersion:
+    version = template_version_for(project, workflow)
     if version is None:
         raise RunError(f"The workflow {workflow!r} is not installed.", field="text")
     return version

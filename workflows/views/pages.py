@@ -15,10 +15,17 @@ from accounts.permissions import has_role
 from accounts.ratelimits import limit
 from workflows.charts import run_chart
 from workflows.domain.workspace import UnknownSpec
-from workflows.models import Run, Step, WorkerCluster, WorkflowTemplate
+from workflows.models import Run, Step, WorkerCluster
 from workflows.models.workers import ALIVE_WITHIN
 from workflows.rendering import render_markdown
-from workflows.selectors import gates_to_decide, get_project_for_user, projects_visible_to, runs_visible_to
+from workflows.selectors import (
+    gates_to_decide,
+    get_project_for_user,
+    projects_visible_to,
+    runs_visible_to,
+    template_version_for,
+    templates_runnable_in,
+)
 from workflows.services.runs import RunError, run_start
 from workflows.specs import SpecsUnavailable, project_spec, project_specs, status_cache
 
@@ -98,7 +105,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         "documents": documents,
         "runs": project.runs.filter(spec_id=spec_id)[:20],
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
-        "workflows": WorkflowTemplate.objects.order_by("name"),
+        "workflows": templates_runnable_in(project).order_by("name"),
     }
     return render(request, "workflows/spec_detail.html", context)
 
@@ -111,8 +118,7 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, role=Role.MEMBER)
     name = request.POST.get("workflow", "autopilot")
     spec_id = request.POST.get("spec_id", "")
-    template = WorkflowTemplate.objects.filter(name=name).first()
-    version = template.latest if template else None
+    version = template_version_for(project, name)
     if version is None:
         messages.error(request, _("There is no workflow named %(name)s.") % {"name": repr(name)})
         return redirect(project.get_absolute_url())

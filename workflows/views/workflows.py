@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import AuditEntry, Role
+from accounts.models import AuditEntry, Role, Team
 from accounts.permissions import team_ids_with_role
 from accounts.ratelimits import limit
-from workflows.engine.definitions import TemplateInvalid
+from workflows.engine.definitions import Problem, TemplateInvalid
 from workflows.graph import step_graph
-from workflows.models import Step, WorkflowTemplate
-from workflows.services.templates import template_save
+from workflows.models import Step
+from workflows.selectors import templates_visible_to
+from workflows.services.templates import TemplateForbidden, template_save
 
 EXAMPLE = """name: my-workflow
 max_parallel: 4
@@ -33,29 +36,35 @@ steps:
 """
 
 
-def can_edit_templates(user: object) -> bool:
-    """Templates are shared by every team: staff and team admins may change them."""
-    return bool(getattr(user, "is_staff", False) or team_ids_with_role(user, Role.ADMIN))
+def admin_teams(user: Any) -> QuerySet[Team]:
+    """The teams a template saved here may belong to (whose it is decides who changes it)."""
+    return Team.objects.filter(pk__in=team_ids_with_role(user, Role.ADMIN))
 
 
 @login_required
 @limit("moderate", methods=("POST",))
 @require_http_methods(["GET", "POST"])
 def workflow_list(request: HttpRequest) -> HttpResponse:
-    source, problems = EXAMPLE, []
+    source, problems, status = EXAMPLE, [], 200
+    teams = admin_teams(request.user)
     if request.method == "POST":
-        if not can_edit_templates(request.user):
-            raise PermissionDenied("Saving workflows needs the admin role in a team.")
         source = request.POST.get("source", "")
+        chosen = request.POST.get("team", "")
+        team = teams.filter(slug=chosen).first() if chosen else None
         try:
+            if chosen and team is None:
+                raise TemplateForbidden(_("You are not an admin of the team %(team)s.") % {"team": chosen})
             version = template_save(
                 source=source,
                 content_type="application/yaml",
+                team=team,
                 created_by=request.user,
                 channel=AuditEntry.Channel.WEB,
             )
         except TemplateInvalid as exc:
-            problems = exc.problems
+            problems, status = exc.problems, 422
+        except TemplateForbidden as exc:
+            problems, status = [Problem(str(exc))], 403
         else:
             messages.success(
                 request,
@@ -63,7 +72,7 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
                 % {"name": version.template.name, "number": version.number},
             )
             return redirect("workflow_detail", name=version.template.name)
-    templates = WorkflowTemplate.objects.prefetch_related("versions")
+    templates = templates_visible_to(request.user).select_related("team").prefetch_related("versions")
     return render(
         request,
         "workflows/workflows.html",
@@ -71,16 +80,18 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
             "templates": templates,
             "source": source,
             "problems": problems,
-            "can_edit": can_edit_templates(request.user),
+            "teams": teams,
+            "current_team": getattr(request, "team", None),
+            "can_edit": request.user.is_staff or teams.exists(),
         },
-        status=422 if problems else 200,
+        status=status,
     )
 
 
 @login_required
 @require_http_methods(["GET"])
 def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
-    template = get_object_or_404(WorkflowTemplate, name=name)
+    template = get_object_or_404(templates_visible_to(request.user), name=name)
     versions = list(template.versions.select_related("created_by"))
     latest = versions[0] if versions else None
     steps = [
@@ -101,6 +112,6 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
             "versions": versions,
             "latest": latest,
             "graph": step_graph(steps),
-            "can_edit": can_edit_templates(request.user),
+            "can_edit": template.may_be_changed_by(request.user),
         },
     )
