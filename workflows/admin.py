@@ -26,10 +26,30 @@ from workflows.models import (
 )
 from workflows.services import runs as run_services
 from workflows.services.templates import template_save
+from workflows.workspaces import WorkspaceNotAllowed, workspace_resolve
+
+
+class ProjectForm(forms.ModelForm):
+    """The workspace is checked here as the API checks it (workflows.workspaces)."""
+
+    agent_endpoint = forms.URLField(
+        required=False, assume_scheme="https", help_text=Project._meta.get_field("agent_endpoint").help_text
+    )
+
+    class Meta:
+        model = Project
+        fields = [f.name for f in Project._meta.fields if f.editable and not f.primary_key]
+
+    def clean_workspace(self) -> str:
+        try:
+            return str(workspace_resolve(self.cleaned_data["workspace"], project_pk=self.instance.pk))
+        except WorkspaceNotAllowed as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectForm
     list_display = ["name", "slug", "team", "workspace", "created_at"]
     list_filter = ["team"]
     search_fields = ["name", "slug", "workspace"]
@@ -247,11 +267,11 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     """Editing the source here saves a new validated version, as the API and pages do."""
 
     form = TemplateSourceForm
-    list_display = ["name", "description", "builtin", "updated_at"]
-    list_filter = ["builtin"]
+    list_display = ["name", "description", "team", "builtin", "updated_at"]
+    list_filter = ["builtin", "team"]
     search_fields = ["name", "description"]
-    readonly_fields = ["name", "description", "builtin", "created_at", "updated_at"]
-    fields = ["name", "description", "builtin", "updated_at", "source"]
+    readonly_fields = ["name", "description", "team", "builtin", "created_at", "updated_at"]
+    fields = ["name", "description", "team", "builtin", "updated_at", "source"]
     inlines = [VersionInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -264,6 +284,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         version = template_save(
             data=submitted["data"],
             source=submitted["text"],
+            team=obj.team,
             created_by=request.user,
             channel="admin",
         )

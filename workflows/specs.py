@@ -14,24 +14,31 @@ from workflows.domain.routing import Recommendation, recommend
 from workflows.domain.status import SpecDetail, SpecStatus, StatusCache
 from workflows.domain.workspace import UnknownSpec, Workspace, WorkspaceError
 from workflows.models import Project
+from workflows.workspaces import WorkspaceNotAllowed, project_workspace_dir
 
 _caches: dict[str, StatusCache] = {}
 _lock = threading.Lock()
 
 
 class SpecsUnavailable(LookupError):
-    """The project's workspace cannot be read (moved, deleted, not a directory)."""
+    """The project's workspace cannot be used: moved, deleted, not a directory, or no longer
+    where a workspace may be (workflows.workspaces)."""
 
 
 def status_cache(project: Project) -> StatusCache:
+    """The project's cache, once its workspace passed the check every door makes."""
+    try:
+        root = str(project_workspace_dir(project))
+    except WorkspaceNotAllowed as exc:
+        raise SpecsUnavailable(str(exc)) from None
     with _lock:
-        cache = _caches.get(project.workspace)
+        cache = _caches.get(root)
         if cache is None:
             try:
-                cache = StatusCache(Workspace(project.workspace))
+                cache = StatusCache(Workspace(root))
             except WorkspaceError as exc:
                 raise SpecsUnavailable(str(exc)) from None
-            _caches[project.workspace] = cache
+            _caches[root] = cache
         return cache
 
 

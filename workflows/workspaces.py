@@ -1,43 +1,120 @@
-"""Which directories on the server may be a project's workspace."""
+"""Which directories on the server may be a project's workspace, checked on every use.
+
+A workspace is a directory strictly below a workspace root (`<data dir>/workspaces` or one
+of WORKSPACE_ROOTS). It is never the data directory, anything holding it, or anything
+inside it but its `workspaces/` folder (the databases, the cache and the secret key live
+there), never the app's own code, and never a directory another project uses, inside one,
+or above one. Saving a project stores the real path; every later use (pages, API, engine,
+executors) checks it again, so a workspace swapped for a symlink, or moved somewhere it
+may not be, is refused everywhere before anything reads or writes it.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from workflows.models import Project
 
 
 class WorkspaceNotAllowed(ValueError):
     pass
 
 
-def allowed_roots() -> list[Path]:
-    return [Path(settings.DATA_DIR).resolve(), *settings.WORKSPACE_ROOTS]
-
-
-def workspace_resolve(raw: str) -> Path:
-    """The real path of a workspace directory, or WorkspaceNotAllowed saying why not.
-
-    A workspace must be an existing directory that resolves (symlinks included) inside the
-    app's data directory or one of WORKSPACE_ROOTS, so nobody points a project at /etc.
-    """
-    if not raw or not raw.strip():
-        raise WorkspaceNotAllowed("The workspace path is empty.")
-    path = Path(raw.strip())
-    if not path.is_absolute():
-        raise WorkspaceNotAllowed(f"The workspace path {raw!r} must be absolute.")
-    resolved = path.resolve()
-    roots = allowed_roots()
-    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        listed = ", ".join(str(r) for r in roots)
-        raise WorkspaceNotAllowed(
-            f"The workspace {raw!r} is outside the allowed directories ({listed}); "
-            "add its parent to WORKSPACE_ROOTS."
-        )
-    if not resolved.is_dir():
-        raise WorkspaceNotAllowed(f"The workspace {raw!r} is not an existing directory.")
-    return resolved
+def workspace_roots() -> list[Path]:
+    return [Path(settings.DATA_DIR).resolve() / "workspaces", *settings.WORKSPACE_ROOTS]
 
 
 def default_workspace_dir(slug: str) -> Path:
     return Path(settings.DATA_DIR) / "workspaces" / slug
+
+
+def _protected() -> list[tuple[Path, str]]:
+    """Files and folders of the app that no workspace may hold, be, or lie inside."""
+    found = [(Path(settings.BASE_DIR).resolve(), "the app's own code")]
+    for alias in settings.DATABASES.values():
+        if alias["ENGINE"].endswith("sqlite3"):
+            found.append((Path(str(alias["NAME"])).resolve(), "a database of the app"))
+    for cache in settings.CACHES.values():
+        if cache["BACKEND"].endswith("FileBasedCache"):
+            found.append((Path(cache["LOCATION"]).resolve(), "the app's cache"))
+    return found
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def _refusal(path: Path, raw: str) -> str | None:
+    """Why the real path `path` may not be a workspace, or None."""
+    data_dir = Path(settings.DATA_DIR).resolve()
+    roots = workspace_roots()
+    if not any(path != root and path.is_relative_to(root) for root in roots):
+        listed = ", ".join(str(r) for r in roots)
+        return (
+            f"The workspace {raw!r} is not a directory below the allowed roots ({listed}); "
+            "add its parent to WORKSPACE_ROOTS."
+        )
+    if data_dir.is_relative_to(path) or (
+        path.is_relative_to(data_dir) and not path.is_relative_to(data_dir / "workspaces")
+    ):
+        return f"The workspace {raw!r} is the app's data directory or overlaps it (keys, databases)."
+    in_own_folder = path.is_relative_to(data_dir / "workspaces")  # may lie inside the app's code
+    for protected, what in _protected():
+        if protected.is_relative_to(path) or (path.is_relative_to(protected) and not in_own_folder):
+            return f"The workspace {raw!r} overlaps {what} ({protected})."
+    return None
+
+
+def _real_path(raw: str) -> Path:
+    if not raw or not raw.strip():
+        raise WorkspaceNotAllowed("The workspace path is empty.")
+    if "\x00" in raw:
+        raise WorkspaceNotAllowed("The workspace path contains a NUL character.")
+    path = Path(raw.strip())
+    if not path.is_absolute():
+        raise WorkspaceNotAllowed(f"The workspace path {raw!r} must be absolute.")
+    return Path(os.path.realpath(path))
+
+
+def _check_others(path: Path, raw: str, *, exclude_pk: int | None) -> None:
+    from workflows.models import Project
+
+    for slug, other in Project.objects.exclude(pk=exclude_pk).values_list("slug", "workspace"):
+        if "\x00" not in other and _overlaps(path, Path(other)):
+            raise WorkspaceNotAllowed(
+                f"The workspace {raw!r} overlaps the workspace of project {slug!r}; "
+                "each project needs a directory of its own."
+            )
+
+
+def workspace_resolve(raw: str, *, project_pk: int | None = None) -> Path:
+    """The real path a project may store as its workspace, or WorkspaceNotAllowed saying why.
+
+    `project_pk` names the project being saved, so its own current workspace is no clash.
+    """
+    path = _real_path(raw)
+    problem = _refusal(path, raw)
+    if problem:
+        raise WorkspaceNotAllowed(problem)
+    if not path.is_dir():
+        raise WorkspaceNotAllowed(f"The workspace {raw!r} is not an existing directory.")
+    _check_others(path, raw, exclude_pk=project_pk)
+    return path
+
+
+def project_workspace_dir(project: Project) -> Path:
+    """The project's workspace, checked again now: every door calls this before it reads or
+    writes there. A stored path that no longer resolves to itself was swapped for a
+    symlink (or one of its parents was) and is refused."""
+    path = workspace_resolve(project.workspace, project_pk=project.pk)
+    if str(path) != os.path.normpath(project.workspace.strip()):
+        raise WorkspaceNotAllowed(
+            f"The workspace {project.workspace!r} now leads elsewhere (a symlink was put in its "
+            "place); fix it on the server or point the project at the real directory."
+        )
+    return path

@@ -16,7 +16,10 @@ SPEC = "spec-core-001-authentication"
 
 def test_it_lists_only_my_teams_projects(as_user, team_users, project, data_dir):
     Project.objects.create(
-        team=team_users.other_team, slug="globex-web", name="Globex", workspace=str(data_dir)
+        team=team_users.other_team,
+        slug="globex-web",
+        name="Globex",
+        workspace=str(data_dir / "workspaces" / "g"),
     )
     body = as_user(team_users.viewer).get("/projects").json()
     assert body["count"] == 1
@@ -25,14 +28,14 @@ def test_it_lists_only_my_teams_projects(as_user, team_users, project, data_dir)
 
 
 def test_a_team_admin_creates_a_project_and_it_is_audited(as_user, team_users, data_dir):
-    (data_dir / "ws").mkdir()
+    (data_dir / "workspaces" / "ws").mkdir(parents=True)
     response = as_user(team_users.admin).post(
         "/projects",
         {
             "team": "acme",
             "slug": "new-one",
             "name": "New one",
-            "workspace": str(data_dir / "ws"),
+            "workspace": str(data_dir / "workspaces" / "ws"),
             "shell_allowlist": ["pytest", "echo"],
         },
     )

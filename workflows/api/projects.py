@@ -36,7 +36,6 @@ from workflows.domain.workspace import SPEC_ID_RE, Workspace
 from workflows.models import Project
 from workflows.selectors import get_project_for_user, projects_visible_to
 from workflows.services.projects import project_create, project_update
-from workflows.workspaces import WorkspaceNotAllowed, workspace_resolve
 
 router = Router(tags=["projects"])
 
@@ -139,18 +138,16 @@ def _team_for_admin(request: HttpRequest, slug: str) -> Team:
 
 
 def project_workspace(project: Project) -> Workspace:
-    """The project's workspace, checked again against the allowed roots on every use:
-    a workspace edited elsewhere (the admin) must not lead outside them either."""
-    try:
-        root = workspace_resolve(project.workspace)
-    except WorkspaceNotAllowed as exc:
-        raise ApiError(
-            409, f"The project's workspace cannot be used: {exc}", "workspace_unavailable"
-        ) from None
-    return Workspace(root)
+    """The project's workspace, checked as every door checks it (workflows.workspaces)."""
+    return status_cache(project).workspace
 
 
 def status_cache(project: Project) -> StatusCache:
-    """The process-wide cache the pages use too (workflows.specs), once the roots allow it."""
-    project_workspace(project)
-    return specs.status_cache(project)
+    """The process-wide cache the pages use too (workflows.specs); 409 naming why when the
+    workspace may not be used."""
+    try:
+        return specs.status_cache(project)
+    except specs.SpecsUnavailable as exc:
+        raise ApiError(
+            409, f"The project's workspace cannot be used: {exc}", "workspace_unavailable"
+        ) from None

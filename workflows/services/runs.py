@@ -81,8 +81,8 @@ def _spec_exists(project: Project, spec_id: str) -> bool:
     # Looked up among the specs found inside the workspace, never joined to a path.
     try:
         return status_cache(project).workspace.discover_specs().get(spec_id) is not None
-    except SpecsUnavailable:
-        return False
+    except SpecsUnavailable as exc:
+        raise RunError(f"The project's workspace cannot be used: {exc}", code="conflict") from None
 
 
 def run_start(
@@ -94,6 +94,8 @@ def run_start(
     started_by: AbstractBaseUser | None,
     channel: str,
 ) -> Run:
+    if not version.template.may_be_run_by(project.team_id):
+        raise RunError(f"No workflow named {version.template.name!r}.", field="workflow")
     definition = template_def(version)
     _check_spec(project, definition, spec_id)
     with transaction.atomic():

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workflows.models import Project
+from workflows.workspaces import project_workspace_dir
 
 
 @dataclass
@@ -55,7 +56,9 @@ class StepContext:
 
     @property
     def workspace(self) -> Path:
-        return Path(self.project.workspace)
+        """The project's workspace, checked again on every use (WorkspaceNotAllowed says why
+        it may not be used, and the step fails with that message before touching it)."""
+        return project_workspace_dir(self.project)
 
     @property
     def deadline(self) -> float | None:

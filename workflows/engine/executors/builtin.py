@@ -25,7 +25,7 @@ def noop(context: StepContext) -> StepResult:
 def _workspace(context: StepContext) -> Workspace:
     if not context.spec_id:
         raise ValueError(f"a {context.kind} step needs the run to name a spec (spec_id)")
-    return Workspace(context.project.workspace)
+    return Workspace(context.workspace)
 
 
 def status(context: StepContext) -> StepResult:
