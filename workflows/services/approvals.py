@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 
 from accounts.middleware import saved_language
 from accounts.models import ROLE_RANK, Membership, Role
+from accounts.permissions import role_in
 from accounts.services import audit_record
 from workflows.engine import dispatch
 from workflows.engine.approval_forms import FormInvalid, clean_form
@@ -27,6 +28,8 @@ from workflows.services.events import event_append
 
 logger = logging.getLogger(__name__)
 LINK_SALT = "workflows.approval-link"
+DECIDING_ROLE = Role.MEMBER  # viewers only read
+TITLE_MAX_LENGTH = 200  # ApprovalGate.title
 G = ApprovalGate.Status
 S = Step.Status
 
@@ -42,13 +45,14 @@ class ApprovalError(ValueError):
 
 
 def eligible_users(run: Run, approvers: list[str]) -> list[AbstractBaseUser]:
-    """Team members named in `approvers`, directly or as role:<role> (that role or higher)."""
+    """Team members named in `approvers`, directly or as role:<role> (that role or higher);
+    viewers only read, so naming one invites nobody."""
     memberships = Membership.objects.filter(team_id=run.project.team_id).select_related("user")
     chosen: dict[int, AbstractBaseUser] = {}
     for entry in approvers:
         for membership in memberships:
             user = membership.user
-            if not user.is_active:
+            if not user.is_active or not membership.has_role(DECIDING_ROLE):
                 continue
             if entry.startswith("role:"):
                 if ROLE_RANK[Role(membership.role)] >= ROLE_RANK[Role(entry[5:])]:
@@ -58,8 +62,34 @@ def eligible_users(run: Run, approvers: list[str]) -> list[AbstractBaseUser]:
     return list(chosen.values())
 
 
-def may_decide(gate: ApprovalGate, user: AbstractBaseUser) -> bool:
-    return user.is_authenticated and gate.invitations.filter(user=user).exists()
+def decide_refusal(gate: ApprovalGate, user: AbstractBaseUser | None) -> ApprovalError | None:
+    """Why this person may not vote on the gate now, or None. The one rule for every channel
+    (page, email link, API): an active user, invited, still in the run's team with a role
+    that decides (member or higher), on a pending gate whose deadline has not passed."""
+    if user is None or not user.is_authenticated:
+        return ApprovalError("Sign in to decide this approval.", "forbidden")
+    if not user.is_active:
+        return ApprovalError("This account is deactivated; it cannot decide approvals.", "forbidden")
+    if not gate.invitations.filter(user=user).exists():
+        return ApprovalError("You are not an approver of this gate.", "forbidden")
+    team = gate.run.project.team
+    role = role_in(user, team)
+    if role is None:
+        return ApprovalError(f"You are no longer a member of the team {team.name}.", "forbidden")
+    if ROLE_RANK[role] < ROLE_RANK[DECIDING_ROLE]:
+        return ApprovalError(
+            f"Viewers cannot decide approvals; your role in {team.name} is {role.label.lower()}.",
+            "forbidden",
+        )
+    if not gate.is_pending:
+        return ApprovalError(f"This gate is already {gate.status}.", "conflict")
+    if gate.deadline and gate.deadline <= timezone.now():
+        return ApprovalError("The deadline of this gate has passed; it is closing on its own.", "conflict")
+    return None
+
+
+def may_decide(gate: ApprovalGate, user: AbstractBaseUser | None) -> bool:
+    return decide_refusal(gate, user) is None
 
 
 def blocked_self_approval(gate: ApprovalGate, user: AbstractBaseUser) -> bool:
@@ -82,7 +112,10 @@ def gate_open(*, step: Step, config: dict[str, Any]) -> ApprovalGate:
         gate = ApprovalGate.objects.create(
             step=step,
             run=run,
-            title=config.get("title") or f"Approve {run.workflow_name} · {run.spec_id or run.project.name}",
+            title=one_line(
+                config.get("title") or f"Approve {run.workflow_name} · {run.spec_id or run.project.name}",
+                TITLE_MAX_LENGTH,
+            ),
             approvers=list(config["approvers"]),
             quorum=int(config.get("quorum", 1)),
             allow_self_approval=bool(config.get("allow_self_approval", False)),
@@ -209,10 +242,9 @@ def approval_decide(
 
 
 def _check_may_vote(gate: ApprovalGate, user: AbstractBaseUser, verdict: str) -> None:
-    if not gate.is_pending:
-        raise ApprovalError(f"This gate is already {gate.status}.", "conflict")
-    if not may_decide(gate, user):
-        raise ApprovalError("You are not an approver of this gate.", "forbidden")
+    refusal = decide_refusal(gate, user)
+    if refusal is not None:
+        raise refusal
     if verdict == "approve" and blocked_self_approval(gate, user):
         raise ApprovalError("You started this run, so you may not approve it.", "forbidden")
 
@@ -394,6 +426,13 @@ def _remind(gate: ApprovalGate, now: Any) -> int:
     return 1
 
 
+def one_line(text: str, limit: int) -> str:
+    """Text for a single line (a title, an email subject): whitespace runs, newlines
+    included, become one space, and it is cut to `limit` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 # --- signed links ---------------------------------------------------------------------------
 
 
@@ -412,7 +451,8 @@ def link_url(invitation: ApprovalInvitation) -> str:
 @dataclass(frozen=True)
 class LinkCheck:
     invitation: ApprovalInvitation | None
-    problem: str = ""  # forged, expired, used, decided, foreign
+    problem: str = ""  # forged, expired, used, decided, foreign, not_allowed
+    message: str = ""  # for not_allowed: why this approver may not decide now
 
     @property
     def ok(self) -> bool:
@@ -445,6 +485,9 @@ def link_check(token: str, current_user: AbstractBaseUser | None = None) -> Link
         return LinkCheck(invitation, "decided")
     if gate.deadline and gate.deadline <= timezone.now():
         return LinkCheck(invitation, "expired")
+    refusal = decide_refusal(gate, invitation.user)
+    if refusal is not None:
+        return LinkCheck(invitation, "not_allowed", str(refusal))
     return LinkCheck(invitation)
 
 
@@ -469,11 +512,21 @@ def _send(invitation: ApprovalInvitation, template: str) -> None:
         subject = render_to_string(f"workflows/email/{template}-subject.txt", context).strip()
         body = render_to_string(f"workflows/email/{template}-body.txt", context)
         html = render_to_string(f"workflows/email/{template}-body.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=body, to=[user.email])
-    message.attach_alternative(html, "text/html")
     try:
+        message = EmailMultiAlternatives(subject=one_line(subject, 250), body=body, to=[user.email])
+        message.attach_alternative(html, "text/html")
         message.send()
-    except OSError as exc:
-        logger.error("could not send %s for gate %s to %s: %s", template, gate.pk, user.email, exc)
+    except Exception as exc:
+        # Runs after the gate's transaction committed: whatever the mail server or a header
+        # says, the gate stays open and decidable in the inbox and the API; the history
+        # says who was not reached, and the log has the details.
+        logger.exception("could not send %s for gate %s to %s", template, gate.pk, user.email)
+        ApprovalEntry.objects.create(
+            gate=gate,
+            kind=ApprovalEntry.Kind.SYSTEM,
+            channel=ApprovalEntry.Channel.SYSTEM,
+            comment=f"Could not email {user.get_username()} ({type(exc).__name__}); they can decide "
+            "from their approvals inbox.",
+        )
         return
     ApprovalInvitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())

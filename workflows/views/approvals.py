@@ -46,6 +46,7 @@ LINK_PROBLEMS = {
         gettext_lazy("This link belongs to someone else"),
         gettext_lazy("It was sent to another approver. Sign out, or decide from your own inbox."),
     ),
+    "not_allowed": (gettext_lazy("You cannot decide this approval"), ""),
 }
 
 
@@ -108,6 +109,7 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     check = link_check(token, request.user)
     if not check.ok:
         title, message = LINK_PROBLEMS[check.problem]
+        message = check.message or message
         return render(
             request,
             "workflows/approval_link_problem.html",
