@@ -24,7 +24,8 @@
     socket.onopen = function () { attempts = 0; say(texts.sayConnected); };
     socket.onmessage = function (message) { handle(JSON.parse(message.data)); };
     socket.onclose = function (event) {
-      if (closedOnPurpose || event.code === 4404) { say(texts.sayStopped); return; }
+      // 4404: no such run (or not yours); 4403: access ended (removed from the team, signed out).
+      if (closedOnPurpose || event.code === 4404 || event.code === 4403) { say(texts.sayStopped); return; }
       attempts += 1;
       const delay = Math.min(5000, 250 * 2 ** Math.min(attempts, 5));
       say(texts.sayReconnecting);
