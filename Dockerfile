@@ -12,9 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SMARTSPEC_DATA_DIR=/data \
     PORT=8000
 
-# pg_dump/pg_restore for `manage.py backup` and `restore` against PostgreSQL.
+# pg_dump/pg_restore for `manage.py backup` and `restore` against PostgreSQL; bubblewrap
+# confines shell and agent steps (STEP_SANDBOX; the container needs user namespaces, see
+# docs/deploy.md).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client \
+    && apt-get install -y --no-install-recommends postgresql-client bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

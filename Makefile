@@ -6,13 +6,13 @@ MANAGE := $(BIN)/python manage.py
 PORT   ?= 8000
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 
-.PHONY: run test setup db static browser lint typecheck lock bench clean
+.PHONY: run test setup db static browser sandbox lint typecheck lock bench clean
 
-run: db
+run: db sandbox
 	$(MANAGE) seed_demo
 	$(MANAGE) serve --port $(PORT)
 
-test: setup browser static
+test: setup browser sandbox static
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed
@@ -29,15 +29,22 @@ db: setup static
 static: setup
 	$(MANAGE) collectstatic --noinput --verbosity 0
 
-# $(call apt_install,PACKAGE,WHAT FOR): install Debian's PACKAGE when its command is missing.
+# $(call apt_install,COMMAND,WHAT FOR[,PACKAGE]): install Debian's PACKAGE (named like its
+# command unless given) when COMMAND is missing.
 apt_install = command -v $(1) >/dev/null 2>&1 || { \
-	  echo "Installing Debian's $(1) for $(2)"; \
+	  echo "Installing Debian's $(or $(3),$(1)) for $(2)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(1) >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(or $(3),$(1)) >/dev/null; }
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
 browser:
 	@$(call apt_install,chromium,the browser tests)
+
+# Shell and agent steps run confined by bubblewrap (STEP_SANDBOX); install it when missing.
+# Without apt `make run` still works, unconfined; the sandbox tests then fail, as they should.
+sandbox:
+	@$(call apt_install,bwrap,the step sandbox,bubblewrap) \
+	  || echo "bubblewrap is not installed: steps run without the sandbox (STEP_SANDBOX=auto)"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -391,3 +391,8 @@ STEP_RETRY_BACKOFF_SECONDS = float(envstr("STEP_RETRY_BACKOFF_SECONDS", "2"))
 SUPERVISOR_INTERVAL_SECONDS = float(envstr("SUPERVISOR_INTERVAL_SECONDS", "1"))
 # An approval link without a gate deadline expires after this long.
 APPROVAL_LINK_MAX_AGE_SECONDS = envint("APPROVAL_LINK_MAX_AGE_SECONDS", 7 * 86400)
+# How shell and agent steps' processes are confined (workflows/engine/executors/sandbox.py):
+# auto (bubblewrap when it works here, else none), bwrap (required), or none.
+STEP_SANDBOX = envstr("STEP_SANDBOX", "auto").strip().lower()
+if STEP_SANDBOX not in {"auto", "bwrap", "none"}:
+    raise ImproperlyConfigured(f"STEP_SANDBOX={STEP_SANDBOX!r} is not auto, bwrap or none.")

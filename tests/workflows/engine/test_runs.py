@@ -115,8 +115,10 @@ def test_join_k_of_n(eproject):
     assert "the join needed 3" in run.error
 
 
-def test_retry_never_reruns_succeeded_branches(eproject, data_dir):
-    marker = data_dir / "ok"
+def test_retry_never_reruns_succeeded_branches(eproject):
+    # Files the step can reach: in its workspace (a sandboxed step sees nothing else).
+    folder = eproject.workspace_path
+    marker = folder / "ok"
     steps = [
         {
             "id": "fan",
@@ -124,7 +126,7 @@ def test_retry_never_reruns_succeeded_branches(eproject, data_dir):
             "for_each": [1, 2, 3],
             "with": {
                 "command": "python -c \"import pathlib,sys; p=pathlib.Path('"
-                + str(data_dir)
+                + str(folder)
                 + "/ran-${{ item }}'); p.write_text(p.read_text()+'x' if p.exists() else 'x'); sys.exit(0 if ${{ item }} != 2 or pathlib.Path('"
                 + str(marker)
                 + "').exists() else 1)\""
@@ -137,9 +139,9 @@ def test_retry_never_reruns_succeeded_branches(eproject, data_dir):
     run_retry(run=run, by=None, channel="web")
     run = drain(run)
     assert run.status == "succeeded"
-    assert (data_dir / "ran-1").read_text() == "x"
-    assert (data_dir / "ran-2").read_text() == "xx"
-    assert (data_dir / "ran-3").read_text() == "x"
+    assert (folder / "ran-1").read_text() == "x"
+    assert (folder / "ran-2").read_text() == "xx"
+    assert (folder / "ran-3").read_text() == "x"
 
 
 def test_a_duplicate_message_cannot_run_a_step_twice(eproject):
@@ -176,8 +178,8 @@ def test_cancel_stops_the_run_and_its_queued_steps(eproject, team_users):
         run_cancel(run=run, by=team_users.admin, channel="web")
 
 
-def test_resume_continues_from_the_failed_step(eproject, data_dir):
-    flag = data_dir / "fixed"
+def test_resume_continues_from_the_failed_step(eproject):
+    flag = eproject.workspace_path / "fixed"
     steps = [
         {"id": "a", "uses": "noop"},
         {

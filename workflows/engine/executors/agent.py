@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import httpx
@@ -36,7 +37,7 @@ def run_agent(context: StepContext) -> StepResult:
     workflow = context.config["workflow"]
     project = context.project
     try:
-        workspace = Workspace(project.workspace)
+        workspace = Workspace(context.workspace)
         spec_dir = spec_dir_for(workspace, context.spec_id)
     except (WorkspaceError, ScopeError, ValueError) as exc:
         return StepResult.fail(str(exc))
@@ -78,8 +79,30 @@ def _run_command(
             arg = arg.replace(token, value)
         argv[index] = arg
     env = process_env(context, {"SMARTSPEC_WORKFLOW": workflow})
-    result = run_process(context, argv, cwd=workspace.root, env=env, stdin=prompt_path.read_bytes())
+    # The admin's command is trusted as written: no argument rules, only the sandbox, which
+    # also shows it the files the command names outside the workspace (its script).
+    result = run_process(
+        context,
+        argv,
+        cwd=workspace.root,
+        env=env,
+        stdin=prompt_path.read_bytes(),
+        read_only=_command_files(context.project.agent_command, env.get("PATH", "")),
+    )
     return _check_artefact(result, workspace, spec_dir, workflow)
+
+
+def _command_files(command: str, path: str) -> list[tuple[str, str]]:
+    """(source, place) pairs of what the agent command needs outside the workspace: the
+    existing absolute paths it names (`python /opt/agent/run.py`), and its program when
+    that lives outside the system directories (a CLI in ~/.local/bin, bound at the place
+    PATH finds it, from the file it links to)."""
+    words = shlex.split(command)
+    pairs = [(w, w) for w in words if os.path.isabs(w) and os.path.exists(w)]
+    program = shutil.which(words[0], path=path) if words else None
+    if program is not None:
+        pairs.append((os.path.realpath(program), os.path.abspath(program)))
+    return pairs
 
 
 def _check_artefact(result: StepResult, workspace: Workspace, spec_dir: str, workflow: str) -> StepResult:

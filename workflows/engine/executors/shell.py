@@ -1,4 +1,7 @@
-"""The `shell` step: one allowed program, run without a shell, in the workspace."""
+"""The `shell` step: one allowed program, run without a shell, in the workspace.
+
+The rules of what a step may run live in workflows/domain/shell_policy.py; the process
+runs confined by bubblewrap where STEP_SANDBOX allows (sandbox.py)."""
 
 from __future__ import annotations
 
@@ -6,45 +9,32 @@ import contextlib
 import ctypes
 import json
 import os
-import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from workflows.domain.shell_policy import (
+    CommandRefused,
+    check_arguments,
+    check_program_rules,
+    env_problem,
+    parse_command,
+    report_name_problem,
+)
 from workflows.engine.executors.base import StepContext, StepResult
+from workflows.engine.executors.sandbox import SandboxUnavailable, step_sandbox
 
 KILL_GRACE_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.05
 MAX_OUTPUT_LINES_KEPT = 200
 
-
-class CommandRefused(ValueError):
-    pass
-
-
-def parse_command(command: str, allowlist: list[str]) -> list[str]:
-    """Split like a shell would; refuse programs the project does not allow."""
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise CommandRefused(f"cannot split the command: {exc}") from None
-    if not argv:
-        raise CommandRefused("the command is empty")
-    program = argv[0]
-    if "/" in program:
-        raise CommandRefused(
-            f"'{program}' is a path; name the program only (allowed: {', '.join(allowlist) or 'none'})"
-        )
-    if program not in allowlist:
-        raise CommandRefused(
-            f"'{program}' is not in the project's shell allow-list "
-            f"(allowed: {', '.join(allowlist) or 'none'})"
-        )
-    return argv
+__all__ = ["CommandRefused", "parse_command", "process_env", "run_process", "run_shell"]
 
 
 def working_directory(context: StepContext, relative: str) -> Path:
@@ -59,24 +49,51 @@ def working_directory(context: StepContext, relative: str) -> Path:
 
 def run_shell(context: StepContext) -> StepResult:
     config = context.config
-    report_dir = ""
-    if config.get("report"):
-        # Where the command may write junit.xml or coverage.json for the quality gate.
-        report_dir = str(
-            context.workspace / ".spec" / "reports" / str(config["report"]) / str(context.run_id)
-        )
-        Path(report_dir).mkdir(parents=True, exist_ok=True)
+    report = str(config["report"]) if config.get("report") else ""
+    # Where the command may write junit.xml or coverage.json for the quality gate.
+    report_dir = str(context.workspace / ".spec" / "reports" / report / str(context.run_id)) if report else ""
     try:
-        command = context.substitute(config["command"], report_dir=report_dir)
-        argv = parse_command(command, context.project.shell_allowlist)
-        cwd = working_directory(context, config.get("cwd", ""))
+        argv, cwd = checked_command(context, report, report_dir)
     except CommandRefused as exc:
         return StepResult.fail(str(exc))
+    if report_dir:
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
     extra = {k: context.substitute(str(v)) for k, v in config.get("env", {}).items()}
     result = run_process(context, argv, cwd=cwd, env=process_env(context, extra))
-    if config.get("report"):
-        write_command_report(context, str(config["report"]), result)
+    if report:
+        write_command_report(context, report, result)
     return result
+
+
+def checked_command(context: StepContext, report: str, report_dir: str) -> tuple[list[str], Path]:
+    """The command's argv and directory, after every rule of shell_policy; CommandRefused
+    says which one a step broke. Nothing has run or been written yet."""
+    config = context.config
+    if report and (problem := report_name_problem(report)):
+        raise CommandRefused(problem)
+    if problem := env_problem(config.get("env", {})):
+        raise CommandRefused(problem)
+    # Split the template's command first, then fill in each argument: a param or an item
+    # is one argument, however many spaces or quotes it holds.
+    argv = parse_command(
+        str(config["command"]), context.project.shell_allowlist, substitution_values(context, report_dir)
+    )
+    cwd = working_directory(context, config.get("cwd", ""))
+    check_program_rules(argv)  # first: its messages say more than "outside the workspace"
+    check_arguments(argv, workspace=str(context.workspace), cwd=str(cwd))
+    return argv, cwd
+
+
+def substitution_values(context: StepContext, report_dir: str) -> dict[str, object]:
+    """What ${{ name }} stands for in a command (as StepContext.substitute)."""
+    values: dict[str, object] = {
+        "item": context.item,
+        "spec_id": context.spec_id,
+        "run_id": context.run_id,
+        "report_dir": report_dir,
+    }
+    values.update({f"params.{k}": v for k, v in context.params.items()})
+    return values
 
 
 # What a step's process inherits from the worker: enough to run programs, and none of the
@@ -103,13 +120,14 @@ def write_command_report(context: StepContext, name: str, result: StepResult) ->
 
     workspace = Workspace(context.workspace)
     folder = f".spec/reports/{name}/{context.run_id}"
+    command: list[str] = result.output.get("command") or []
     summary = {
         "workflow": name,
         "run_id": str(context.run_id),
         "spec_id": context.spec_id,
         "passed": result.status == "succeeded",
         "exit_code": result.output.get("exit_code"),
-        "command": result.output.get("command"),
+        "command": command or None,
         "error": result.error,
     }
     workspace.write_text(f"{folder}/summary.json", json.dumps(summary, indent=2) + "\n")
@@ -117,7 +135,7 @@ def write_command_report(context: StepContext, name: str, result: StepResult) ->
     verdict = "passed" if summary["passed"] else "failed"
     workspace.write_text(
         f"{folder}/report.md",
-        f"# {name}: {verdict}\n\nCommand: `{' '.join(summary['command'] or [])}`\n\n"
+        f"# {name}: {verdict}\n\nCommand: `{' '.join(command)}`\n\n"
         f"Exit code: {summary['exit_code']}\n\n```\n{tail}\n```\n",
     )
     result.output["report"] = folder
@@ -130,17 +148,27 @@ def run_process(
     cwd: Path,
     env: dict[str, str],
     stdin: bytes | None = None,
+    read_only: Sequence[tuple[str, str]] = (),
 ) -> StepResult:
-    """Run argv in its own process group, stream its output as log lines, and kill the whole
-    group when the step is cancelled or times out. Exit code 0 means success."""
+    """Run argv in its own process group (inside the step sandbox when there is one),
+    stream its output as log lines, and kill the whole group when the step is cancelled or
+    times out. Exit code 0 means success. `read_only` adds (source, place) pairs the
+    sandbox binds read-only."""
+    try:
+        launch, launch_env = sandboxed(context, argv, cwd=cwd, env=env, read_only=read_only)
+    except (SandboxUnavailable, CannotStart) as exc:
+        return StepResult.fail(str(exc))
     try:
         process = subprocess.Popen(
-            argv,
+            launch,
             cwd=cwd,
-            env=env,
+            env=launch_env,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            # A new session: the group the engine kills on cancel or timeout, and no
+            # controlling terminal a step could type into (bwrap then needs no
+            # --new-session, which would take its processes out of this group).
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
@@ -161,6 +189,28 @@ def run_process(
     if process.returncode != 0:
         return StepResult.fail(f"{argv[0]} exited with status {process.returncode}", **output)
     return StepResult.ok(**output)
+
+
+class CannotStart(Exception):
+    pass
+
+
+def sandboxed(
+    context: StepContext,
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    read_only: Sequence[tuple[str, str]],
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start argv: as is, or inside bwrap."""
+    sandbox = step_sandbox()
+    if sandbox is None:
+        return argv, env
+    if shutil.which(argv[0], path=env.get("PATH")) is None:
+        raise CannotStart(f"could not start {argv[0]}: No such file or directory")
+    command = sandbox.command(argv, workspace=context.workspace, cwd=cwd, read_only=read_only)
+    return command, sandbox.environment(env)
 
 
 def die_with_parent() -> None:
