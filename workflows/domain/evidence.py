@@ -2,6 +2,12 @@
 
 Parsing never raises: a malformed hook comes back with `error` set, so the task that owns it
 is reported as invalid_evidence with the reason, and the rest of tasks.md still parses.
+
+A hook's `regex=` is written in Python's syntax but searched with RE2, whose time is linear
+in the file's length: a backtracking engine lets one hook such as `(a+)+$` hold a web
+process for seconds (ReDoS). Patterns RE2 cannot run (backreferences, lookarounds, atomic
+groups, possessive quantifiers, \\Z …) are refused with the reason. RE2's \\d \\w \\s \\b are
+ASCII; name other scripts with a class such as [ก-๙].
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
+
+import re2  # google-re2: no type stubs (pyproject: ignore_missing_imports)
 
 # The keys each hook type takes; the first tuple is required. Unknown keys are errors so a
 # typo such as `symbl=` cannot silently weaken a check to "the file exists".
@@ -33,6 +42,21 @@ _OPEN_QUOTE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*=([\"'])")
 _DQ_ESCAPE_RE = re.compile(r'\\([\\"])')
 _SQ_ESCAPE_RE = re.compile(r"\\([\\'])")
 _SYMBOL_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+UNSUPPORTED_REGEX = "regex uses a feature the linear-time engine does not support"
+# RE2's messages name the construct it stopped at; these say which feature that is.
+_RE2_FEATURES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"escape sequence: \\[1-9]|operator: \(\?P$"), "backreference"),
+    (re.compile(r"operator: \(\?<?[=!]"), "lookaround"),
+    (re.compile(r"operator: \(\?>"), "atomic group"),
+    (re.compile(r"operator: \(\?\("), "conditional group"),
+    (re.compile(r"repetition operator: .\+"), "possessive quantifier"),
+)
+
+
+class Regex(Protocol):
+    """What verification needs of a compiled hook regex."""
+
+    def search(self, text: str) -> object | None: ...
 
 
 @dataclass(frozen=True)
@@ -159,19 +183,43 @@ def _check_values(values: dict[str, str]) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def compile_regex(pattern: str) -> re.Pattern[str] | str:
+def compile_regex(pattern: str) -> Regex | str:
     """The compiled hook regex (MULTILINE, so ^ and $ match per line), or why it is bad.
 
-    A pattern Python only warns about (a FutureWarning such as a possible nested set) is
-    refused too: its meaning may change, and verification must not depend on the version.
+    Python's parser checks the syntax first, so hooks keep Python's syntax and error
+    messages; a pattern Python only warns about (a FutureWarning such as a possible nested
+    set) is refused too, since its meaning is in doubt. RE2 then compiles what it searches.
     Cached so every hook naming the same pattern compiles it once per process.
     """
+    problem = _python_syntax_problem(pattern)
+    if problem is not None:
+        return problem
+    try:
+        return re2.compile("(?m)" + pattern, _re2_options())
+    except re2.error as exc:
+        return _unsupported(exc)
+
+
+def _python_syntax_problem(pattern: str) -> str | None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            compiled = re.compile(pattern, re.MULTILINE)
+            re.compile(pattern, re.MULTILINE)
         except re.error as exc:
             return str(exc)
-    if caught:
-        return str(caught[0].message)
-    return compiled
+    return str(caught[0].message) if caught else None
+
+
+@lru_cache(maxsize=1)
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused hook is reported, not logged to stderr by C++
+    options.never_capture = True  # only "does it match" counts: lets RE2 use its DFA
+    return options
+
+
+def _unsupported(exc: Exception) -> str:
+    detail = exc.args[0] if exc.args else ""
+    detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+    feature = next((name for found, name in _RE2_FEATURES if found.search(detail)), None)
+    return f"{UNSUPPORTED_REGEX}: {feature} ({detail})" if feature else f"{UNSUPPORTED_REGEX}: {detail}"
