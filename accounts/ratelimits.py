@@ -5,6 +5,10 @@ moderate  writes: per user (per IP when signed out)
 relaxed   reads: per user (per IP when signed out)
 unlimited staff service tokens
 Limits come from settings.RATELIMITS; an exceeded limit answers 429 with Retry-After.
+
+Every door that checks a password (`password_door`: /accounts/login/, /admin/login/, the
+password change form) counts against one strict counter per IP, so guesses cannot be
+spread over several doors to multiply the limit.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template.loader import render_to_string
 from django_ratelimit.core import get_usage
 
 TIERS = ("strict", "moderate", "relaxed")
+CREDENTIALS_GROUP = "credentials"
 
 
 def _user_or_ip(group: str, request: HttpRequest) -> str:
@@ -65,16 +70,21 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
     return response
 
 
-def limit(tier: str, *, methods: tuple[str, ...] | None = None) -> Callable[..., Any]:
-    """Decorate a view with a tier; `methods` limits which HTTP methods count."""
+def limit(
+    tier: str, *, methods: tuple[str, ...] | None = None, group: str | None = None
+) -> Callable[..., Any]:
+    """Decorate a view with a tier; `methods` limits which HTTP methods count.
+
+    Views with the same `group` share one counter; by default each view has its own.
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        group = f"{view.__module__}.{view.__qualname__}"
+        name = group or _view_name(view)
 
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if methods is None or request.method in methods:
-                retry_after = check(request, tier, group)
+                retry_after = check(request, tier, name)
                 if retry_after is not None:
                     return too_many_requests(request, retry_after)
             return view(request, *args, **kwargs)
@@ -82,3 +92,15 @@ def limit(tier: str, *, methods: tuple[str, ...] | None = None) -> Callable[...,
         return wrapped
 
     return decorator
+
+
+def password_door(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A view whose POST checks a password: counted on the shared strict credentials counter."""
+    return limit("strict", methods=("POST",), group=CREDENTIALS_GROUP)(view)
+
+
+def _view_name(view: Callable[..., Any]) -> str:
+    # Every as_view() function is named View.as_view.<locals>.view: name its class instead,
+    # or all class-based views would share one counter.
+    named = getattr(view, "view_class", view)
+    return f"{named.__module__}.{named.__qualname__}"

@@ -16,10 +16,12 @@ from accounts.forms import TeamSwitchForm, TokenCreateForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiToken, AuditEntry, Profile
 from accounts.permissions import teams_of
-from accounts.ratelimits import limit
+from accounts.ratelimits import limit, password_door
 from accounts.services import token_create, token_revoke
 
-login = limit("strict", methods=("POST",))(auth_views.LoginView.as_view(redirect_authenticated_user=True))
+# The doors that check a password share one counter (the admin's login too: smartspec/urls.py).
+login = password_door(auth_views.LoginView.as_view(redirect_authenticated_user=True))
+password_change = password_door(auth_views.PasswordChangeView.as_view())
 password_reset = limit("strict", methods=("POST",))(
     auth_views.PasswordResetView.as_view(
         subject_template_name="registration/password_reset-subject.txt",
