@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, StringConstraints
+from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 
 from workflows.api.pagination import PageOut
+from workflows.engine.definitions import dotted, json_problems
 
 RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
 StepStatus = Literal["pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
@@ -29,6 +30,26 @@ PROGRAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"  # a program name, never
 
 
 ProgramName = Annotated[str, StringConstraints(pattern=PROGRAM_PATTERN)]
+
+
+def _storable_text(value: str) -> str:
+    # PostgreSQL's text and jsonb refuse NUL (SQLite keeps it): refused for every database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Free text a person types (a comment, an intent): any characters a database stores.
+Text = Annotated[str, AfterValidator(_storable_text)]
+
+
+def _storable_json(value: dict[str, Any], name: str) -> dict[str, Any]:
+    """What a JSON column keeps as sent: no NaN or Infinity, no NUL, not nested too deep."""
+    problems = json_problems(value, limit=1)
+    if problems:
+        path, message = problems[0]
+        raise ValueError(f"{dotted(path) or name}: {message}")
+    return value
 
 
 class StrictIn(Schema):
@@ -232,6 +253,11 @@ class RunCreateIn(StrictIn):
     workflow: str = Field(..., pattern=WORKFLOW_NAME_PATTERN, description="Template name.")
     spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN)
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def params_are_storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _storable_json(value, "params")
 
 
 class StepOut(Schema):
@@ -446,15 +472,20 @@ class GateDetailOut(GateOut):
 
 class DecisionIn(StrictIn):
     verdict: Literal["approve", "reject"]
-    comment: str = Field("", max_length=10_000)
+    comment: Text = Field("", max_length=10_000)
     form: dict[str, Any] = Field(default_factory=dict, description="The gate's form fields.")
+
+    @field_validator("form")
+    @classmethod
+    def form_is_storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _storable_json(value, "form")
 
 
 # --- intents --------------------------------------------------------------------------------------
 
 
 class IntentIn(StrictIn):
-    text: str = Field(..., min_length=1, max_length=2000)
+    text: Text = Field(..., min_length=1, max_length=2000)
     project: str | None = Field(
         None,
         pattern=SLUG_PATTERN,

@@ -44,6 +44,9 @@ def _clean(spec: dict[str, Any], raw: Any) -> Any:
     kind = spec.get("type", "text")
     if kind == "boolean":
         return _boolean(raw, bool(spec.get("required")))
+    if isinstance(raw, dict | list):
+        # A list or mapping would be kept as its Python repr: never what a person typed.
+        raise ValueError("must be a single value")
     if _empty(raw):
         if spec.get("required"):
             raise ValueError("this field is required")
@@ -84,7 +87,7 @@ def _number(spec: dict[str, Any], raw: Any) -> float | int:
         raise ValueError("must be a number")
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
         raise ValueError("must be a number") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError("must be a finite number")

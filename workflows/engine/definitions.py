@@ -5,13 +5,16 @@ Pure Python (no Django), so the API, the admin and the engine validate the same 
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from workflows.domain.shell_policy import env_problem, report_name_problem
 from workflows.engine.durations import parse_duration
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
@@ -39,6 +42,18 @@ FOR_EACH_SOURCES = ("tasks", "pending_tasks")
 TEMPLATE_KEYS = {"name", "description", "max_parallel", "mode", "max_iterations", "steps", "kind"}
 STEP_KEYS = {"id", "uses", "needs", "with", "timeout", "retries", "for_each", "join", "name"}
 FORM_FIELD_TYPES = ("text", "number", "choice", "boolean")
+# Nesting of lists and mappings, the template's own mapping being level 1. A template needs
+# about 7 (template, steps, step, with, form, field, choices); 32 leaves room for params and
+# items while keeping recursive code (json, the engine, the pages) far from its limits.
+MAX_DEPTH = 32
+# How many problems of one kind a single answer lists (a 256 KiB document could hold 50,000).
+MAX_PROBLEMS = 20
+# An approval's title is the ApprovalGate.title column (200) and the e-mail's subject line.
+TITLE_MAX_LENGTH = 200
+# Control characters end a header line (an e-mail subject) or a log line early.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# PostgreSQL's jsonb refuses \u0000 and unpaired surrogates; SQLite would store them.
+_UNSTORABLE_TEXT_RE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -93,24 +108,163 @@ class TemplateDef:
 
 
 def parse_source(text: str, content_type: str = "") -> dict[str, Any]:
-    """A template document from YAML or JSON text; TemplateInvalid if it is neither."""
+    """A template document from YAML or JSON text; TemplateInvalid if it is neither.
+
+    YAML builds JSON's types only (see _TemplateLoader); both kinds are refused beyond
+    MAX_DEPTH levels of nesting before the deep part is built.
+    """
+    kind = "JSON" if "json" in content_type else "YAML"
     try:
-        data = json.loads(text) if "json" in content_type else yaml.safe_load(text)
+        data = _load_json(text) if kind == "JSON" else _load_yaml(text)
+    except TemplateInvalid:
+        raise
     except (ValueError, yaml.YAMLError) as exc:
-        kind = "JSON" if "json" in content_type else "YAML"
         raise TemplateInvalid([Problem(f"not valid {kind}: {exc}")]) from None
     if not isinstance(data, dict):
         raise TemplateInvalid([Problem("a template must be a mapping with name and steps")])
     return data
 
 
+def _too_deep(line: int | None = None) -> TemplateInvalid:
+    where = f" (line {line})" if line else ""
+    return TemplateInvalid([Problem(f"nested more than {MAX_DEPTH} levels deep{where}")])
+
+
+def _load_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:  # json's C parser stops deep input quickly; the walk does the rest
+        raise _too_deep() from None
+
+
+def _load_yaml(text: str) -> Any:
+    loader = _TemplateLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML that builds what a JSON column holds, checked event by event as it is built.
+
+    - aliases are refused: a few KiB of them expand to gigabytes once stored as JSON;
+    - nesting beyond MAX_DEPTH is refused at the event that opens level MAX_DEPTH + 1, so a
+      20,000-deep document costs a few dozen events, never a deep document (or a deep
+      recursion) built first;
+    - an unquoted date (`2024-01-01`) stays the text written: JSON has no date type, and a
+      template only ever uses such a value as text. Other tags JSON cannot hold (!!binary,
+      !!set, !!omap, an explicit !!timestamp) build their Python values, which validate()
+      refuses naming the step and field; so are non-finite numbers (.inf, .nan).
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def get_event(self) -> yaml.Event:
+        event = super().get_event()
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            message = (
+                f"YAML anchors and aliases are not accepted in templates: remove the *alias (line {line})"
+            )
+            raise TemplateInvalid([Problem(message)])
+        if isinstance(event, yaml.CollectionStartEvent):
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _too_deep(event.start_mark.line + 1 if event.start_mark else None)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            self._depth -= 1
+        return event
+
+
+# --- values JSON can hold -------------------------------------------------------------------
+
+JsonPath = tuple[str | int, ...]
+
+
+def json_problems(value: Any, limit: int = MAX_PROBLEMS) -> list[tuple[JsonPath, str]]:
+    """Where `value` holds what a JSON column cannot store faithfully, and why: text keys
+    only, finite numbers, no NUL or unpaired surrogate, at most MAX_DEPTH levels.
+
+    Iterative (breadth first), so a deep value costs no recursion; at most `limit` found.
+    """
+    found: list[tuple[JsonPath, str]] = []
+    queue: list[tuple[Any, JsonPath, int]] = [(value, (), 1)]
+    for item, path, depth in queue:
+        if len(found) >= limit:
+            break
+        if isinstance(item, dict | list) and depth > MAX_DEPTH:
+            found.append((path, f"nested more than {MAX_DEPTH} levels deep"))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    found.append(((*path, str(key)), f"the key {key!r} must be text: quote it"))
+                elif _UNSTORABLE_TEXT_RE.search(key):
+                    found.append(((*path, key), "a key must not hold NUL or unpaired surrogates"))
+                else:
+                    queue.append((child, (*path, key), depth + 1))
+        elif isinstance(item, list):
+            queue.extend((child, (*path, index), depth + 1) for index, child in enumerate(item))
+        elif (problem := _scalar_problem(item)) is not None:
+            found.append((path, problem))
+    return found
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must be a finite number (not .inf or .nan)"
+    if isinstance(value, str):
+        return "text must not hold NUL or unpaired surrogates" if _UNSTORABLE_TEXT_RE.search(value) else None
+    if isinstance(value, bytes):
+        return "binary data (!!binary) is not accepted: write text"
+    if isinstance(value, set | frozenset):
+        return "a set (!!set) is not accepted: write a list"
+    if isinstance(value, datetime.date):
+        return "a timestamp (!!timestamp) is not accepted: write the date as text"
+    if isinstance(value, tuple):
+        return "ordered pairs (!!omap, !!pairs) are not accepted: write a mapping"
+    return f"a {type(value).__name__} is not accepted: use text, numbers, lists and mappings"
+
+
+def dotted(path: JsonPath) -> str:
+    """A path as a template author writes it: with.form[0].name."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _located(data: dict[str, Any], path: JsonPath, message: str) -> Problem:
+    """The problem at `path`, naming the step (its id, or #n) and the field inside it."""
+    steps = data.get("steps")
+    if len(path) >= 2 and path[0] == "steps" and isinstance(path[1], int) and isinstance(steps, list):
+        raw = steps[path[1]]
+        step_id = raw.get("id") if isinstance(raw, dict) else None
+        label = step_id if isinstance(step_id, str) and STEP_ID_RE.fullmatch(step_id) else f"#{path[1] + 1}"
+        return Problem(message, label, dotted(path[2:]) or None)
+    return Problem(message, None, dotted(path) or None)
+
+
 def validate(data: dict[str, Any]) -> TemplateDef:
     """The template as a TemplateDef, or TemplateInvalid listing every problem found."""
+    # What JSON cannot hold is refused first: the checks below compare and sort keys.
+    unstorable = [_located(data, path, message) for path, message in json_problems(data)]
+    if unstorable:
+        raise TemplateInvalid(unstorable)
     problems: list[Problem] = []
     for key in sorted(set(data) - TEMPLATE_KEYS):
         problems.append(Problem(f"unknown field (allowed: {', '.join(sorted(TEMPLATE_KEYS))})", field=key))
     name = data.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         problems.append(
             Problem("must be lowercase letters, digits, '-' or '_' (1-80 characters)", field="name")
         )
@@ -164,7 +318,7 @@ def _validate_steps(raw_steps: list[Any], problems: list[Problem]) -> list[StepD
             problems.append(Problem("a step must be a mapping with id and uses", label))
             continue
         step_id = raw.get("id")
-        if isinstance(step_id, str) and STEP_ID_RE.match(step_id):
+        if isinstance(step_id, str) and STEP_ID_RE.fullmatch(step_id):
             label = step_id
             if step_id in seen:
                 problems.append(Problem("duplicate step id", step_id, "id"))
@@ -314,14 +468,23 @@ def _check_shell(with_: dict[str, Any], label: str, problems: list[Problem]) -> 
     command = with_.get("command")
     if not isinstance(command, str) or not command.strip():
         problems.append(Problem("a shell step needs a command", label, "with.command"))
-    env = with_.get("env", {})
+    _check_env(with_.get("env", {}), label, problems)
+    cwd = with_.get("cwd", "")
+    if not isinstance(cwd, str) or cwd.startswith("/") or ".." in cwd.split("/"):
+        problems.append(Problem("must be a relative path inside the workspace", label, "with.cwd"))
+    report = with_.get("report")
+    if report is not None and (problem := report_name_problem(report)):
+        problems.append(Problem(problem, label, "with.report"))
+
+
+def _check_env(env: Any, label: str, problems: list[Problem]) -> None:
     if not isinstance(env, dict) or not all(
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in env.items()
     ):
         problems.append(Problem("must map names to text values", label, "with.env"))
-    cwd = with_.get("cwd", "")
-    if not isinstance(cwd, str) or cwd.startswith("/") or ".." in cwd.split("/"):
-        problems.append(Problem("must be a relative path inside the workspace", label, "with.cwd"))
+        return
+    if problem := env_problem(env):
+        problems.append(Problem(problem, label, "with.env"))
 
 
 def _check_agent(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
@@ -358,25 +521,15 @@ def _check_noop(with_: dict[str, Any], label: str, problems: list[Problem]) -> N
 
 
 def _check_approval(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
-    approvers = with_.get("approvers")
-    if (
-        not isinstance(approvers, list)
-        or not approvers
-        or not all(isinstance(a, str) and a.strip() for a in approvers)
-    ):
-        problems.append(Problem("must list usernames and/or role:<role>", label, "with.approvers"))
-    else:
-        for approver in approvers:
-            if approver.startswith("role:") and approver[5:] not in ("viewer", "member", "approver", "admin"):
-                problems.append(Problem(f"unknown role in {approver!r}", label, "with.approvers"))
+    _check_people(with_.get("approvers"), label, "with.approvers", problems)
+    if "escalate_to" in with_:
+        _check_people(with_["escalate_to"], label, "with.escalate_to", problems)
     if "quorum" in with_:
         _int_in(with_["quorum"], 1, 100, "with.quorum", label, problems)
-    for key in ("timeout",):
-        if key in with_:
-            try:
-                parse_duration(with_[key])
-            except ValueError as exc:
-                problems.append(Problem(str(exc), label, f"with.{key}"))
+    for key in ("timeout", "escalate_timeout"):
+        # The gate reads escalate_timeout only when it is set (null: the timeout again).
+        if key in with_ and not (key == "escalate_timeout" and with_[key] is None):
+            _check_duration(with_[key], label, f"with.{key}", problems)
     on_timeout = with_.get("on_timeout", "reject")
     if on_timeout not in ("reject", "approve", "escalate"):
         problems.append(Problem("must be reject, approve or escalate", label, "with.on_timeout"))
@@ -387,16 +540,54 @@ def _check_approval(with_: dict[str, Any], label: str, problems: list[Problem]) 
     for key in ("allow_self_approval", "reject_ends"):
         if key in with_ and not isinstance(with_[key], bool):
             problems.append(Problem("must be true or false", label, f"with.{key}"))
-    reminders = with_.get("reminders", [])
+    if "title" in with_:
+        _check_title(with_["title"], label, problems)
+    _check_reminders(with_.get("reminders", []), label, problems)
+    _check_form(with_.get("form", []), label, problems)
+
+
+def _check_people(value: Any, label: str, where: str, problems: list[Problem]) -> None:
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) and a.strip() for a in value):
+        problems.append(Problem("must list usernames and/or role:<role>", label, where))
+        return
+    for approver in value:
+        if approver.startswith("role:") and approver[5:] not in ("viewer", "member", "approver", "admin"):
+            problems.append(Problem(f"unknown role in {approver!r}", label, where))
+
+
+def _check_duration(value: Any, label: str, where: str, problems: list[Problem]) -> None:
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        problems.append(Problem(str(exc), label, where))
+
+
+def _check_title(title: Any, label: str, problems: list[Problem]) -> None:
+    # The title is a database column of 200 characters and an e-mail's subject header, where
+    # a line break would start headers of the sender's choosing.
+    if not isinstance(title, str):
+        problems.append(Problem("must be text", label, "with.title"))
+    elif len(title) > TITLE_MAX_LENGTH:
+        problems.append(Problem(f"at most {TITLE_MAX_LENGTH} characters", label, "with.title"))
+    elif _CONTROL_RE.search(title):
+        problems.append(Problem("must be one line, without control characters", label, "with.title"))
+
+
+MAX_REMINDERS = 10
+
+
+def _check_reminders(reminders: Any, label: str, problems: list[Problem]) -> None:
     if not isinstance(reminders, list):
         problems.append(Problem("must be a list of durations before the deadline", label, "with.reminders"))
-    else:
-        for reminder in reminders:
-            try:
-                parse_duration(reminder)
-            except ValueError as exc:
-                problems.append(Problem(str(exc), label, "with.reminders"))
-    _check_form(with_.get("form", []), label, problems)
+        return
+    if len(reminders) > MAX_REMINDERS:
+        problems.append(Problem(f"at most {MAX_REMINDERS} reminders", label, "with.reminders"))
+        return
+    for index, reminder in enumerate(reminders):
+        try:
+            parse_duration(reminder)
+        except ValueError as exc:
+            problems.append(Problem(f"item {index + 1}: {exc}", label, "with.reminders"))
 
 
 def _check_form(form: Any, label: str, problems: list[Problem]) -> None:

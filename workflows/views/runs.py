@@ -103,7 +103,13 @@ def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
 @limit("moderate")
 def run_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
-    checkpoint = get_object_or_404(run.checkpoints, pk=request.POST.get("checkpoint") or 0)
+    raw = request.POST.get("checkpoint", "")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        message = _("Choose one of the run's checkpoints to re-run from.")
+        return render(
+            request, "error.html", {"status": 400, "title": _("Bad request"), "message": message}, status=400
+        )
+    checkpoint = get_object_or_404(run.checkpoints, pk=int(raw))
     new = run_services.run_rerun_from_checkpoint(
         run=run, checkpoint=checkpoint, by=request.user, channel=AuditEntry.Channel.WEB
     )
