@@ -10,13 +10,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from workflows.domain.layouts import discover_specs
 from workflows.domain.routing import Recommendation, recommend
+from workflows.domain.spec_formats import ReadOptions
 from workflows.domain.status import SpecDetail, SpecStatus, StatusCache
-from workflows.domain.workspace import UnknownSpec, Workspace, WorkspaceError
+from workflows.domain.workspace import SpecIndex, UnknownSpec, WorkspaceError
 from workflows.models import Project
-from workflows.workspaces import WorkspaceNotAllowed, project_workspace_dir
+from workflows.workspaces import WorkspaceNotAllowed, project_workspace
 
-_caches: dict[str, StatusCache] = {}
+_caches: dict[tuple[str, ReadOptions], StatusCache] = {}
 _lock = threading.Lock()
 
 
@@ -28,17 +30,15 @@ class SpecsUnavailable(LookupError):
 def status_cache(project: Project) -> StatusCache:
     """The project's cache, once its workspace passed the check every door makes."""
     try:
-        root = str(project_workspace_dir(project))
-    except WorkspaceNotAllowed as exc:
+        workspace = project_workspace(project)
+    except (WorkspaceNotAllowed, WorkspaceError) as exc:
         raise SpecsUnavailable(str(exc)) from None
+    # One cache per folder and way of reading it: a changed setting starts afresh.
+    key = (str(workspace.root), workspace.options)
     with _lock:
-        cache = _caches.get(root)
+        cache = _caches.get(key)
         if cache is None:
-            try:
-                cache = StatusCache(Workspace(root))
-            except WorkspaceError as exc:
-                raise SpecsUnavailable(str(exc)) from None
-            _caches[root] = cache
+            cache = _caches[key] = StatusCache(workspace)
         return cache
 
 
@@ -62,6 +62,11 @@ def project_specs(project: Project) -> list[SpecRow]:
     return [SpecRow(s, recommend(s)) for s in status_cache(project).all()]
 
 
+def project_index(project: Project) -> SpecIndex:
+    """Where the project's specs were found: the format read, what was set aside, warnings."""
+    return discover_specs(status_cache(project).workspace)
+
+
 def project_spec(project: Project, spec_id: str) -> tuple[SpecDetail, Recommendation]:
     """One spec with its verification; LookupError (UnknownSpec) when there is none."""
     detail = status_cache(project).detail(spec_id)
@@ -73,6 +78,7 @@ __all__ = [
     "SpecsUnavailable",
     "UnknownSpec",
     "cache_stats",
+    "project_index",
     "project_spec",
     "project_specs",
     "status_cache",

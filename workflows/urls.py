@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workflows.views import approvals, commands, pages, runs, workflows
+from workflows.views import approvals, commands, pages, project_settings, runs, workflows
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("projects/<slug:slug>/", pages.project_detail, name="project_detail"),
     path("projects/<slug:slug>/runs/", pages.run_create, name="run_create"),
+    path("projects/<slug:slug>/reading/", project_settings.project_reading, name="project_reading"),
     path("projects/<slug:slug>/specs/<str:spec_id>/", pages.spec_detail, name="spec_detail"),
     path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
     path("runs/<int:run_id>/cancel/", runs.run_cancel, name="run_cancel"),

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from workflows.domain.workspace import Workspace
+
 if TYPE_CHECKING:
     from workflows.models import Project
 
@@ -118,3 +120,9 @@ def project_workspace_dir(project: Project) -> Path:
             "place); fix it on the server or point the project at the real directory."
         )
     return path
+
+
+def project_workspace(project: Project) -> Workspace:
+    """The project's workspace checked as above, read the way the project says (its spec
+    format and evidence settings): what the pages, the API and the engine all read."""
+    return Workspace(project_workspace_dir(project), options=project.read_options())

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -147,6 +148,13 @@ def install(api: NinjaAPI) -> None:
         errors = [{"field": k, "message": v} for k, v in exc.errors.items()] or None
         return answer(request, SERVICE_STATUS.get(exc.code, 422), str(exc), exc.code, errors)
 
+    def on_model_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+        # A model validator refused a value a service was asked to store (e.g. a specs root).
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        errors = [{"field": f, "message": m} for f, messages in fields.items() for m in messages]
+        detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+        return answer(request, 422, f"Invalid value: {detail}", "invalid", errors)
+
     def on_workspace_not_allowed(request: HttpRequest, exc: WorkspaceNotAllowed) -> HttpResponse:
         errors = [{"field": "workspace", "message": str(exc)}]
         return answer(request, 422, str(exc), "workspace_not_allowed", errors)
@@ -204,6 +212,7 @@ def install(api: NinjaAPI) -> None:
         (RunError, on_run_error),
         (TemplateInvalid, on_template_invalid),
         (ApprovalError, on_approval_error),
+        (DjangoValidationError, on_model_validation),
         (WorkspaceNotAllowed, on_workspace_not_allowed),
         (WorkspaceError, on_workspace_error),
         (SpecsUnavailable, on_specs_unavailable),

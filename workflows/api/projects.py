@@ -32,7 +32,7 @@ from workflows.api.schemas import (
 from workflows.api.writes import one_writer
 from workflows.domain.routing import recommend
 from workflows.domain.status import SpecDetail, StatusCache
-from workflows.domain.workspace import SPEC_ID_RE, Workspace
+from workflows.domain.workspace import Workspace, is_spec_id
 from workflows.models import Project
 from workflows.selectors import get_project_for_user, projects_visible_to
 from workflows.services.projects import project_create, project_update
@@ -61,6 +61,7 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
             name=payload.name,
             workspace=payload.workspace,
             shell_allowlist=payload.shell_allowlist,
+            reading=payload.reading(),
             created_by=caller(request),
             channel="api",
         )
@@ -70,7 +71,7 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
 @router.patch(
     "/{slug}",
     response={200: ProjectOut, **error_responses(403, 404, 503)},
-    summary="Rename a project or change its shell allow-list (team admins)",
+    summary="Rename a project, change its shell allow-list or how its specs are read (team admins)",
 )
 def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) -> Any:
     project = get_project_for_user(caller(request), slug, role=Role.ADMIN)
@@ -81,6 +82,7 @@ def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) ->
             channel="api",
             name=payload.name,
             shell_allowlist=payload.shell_allowlist,
+            reading=payload.reading(),
         )
 
 
@@ -107,7 +109,7 @@ def list_specs(request: HttpRequest, slug: str, page: Query[PageQuery]) -> Any:
 )
 def get_spec(request: HttpRequest, slug: str, spec_id: str) -> Any:
     project = get_project_for_user(caller(request), slug)
-    if not SPEC_ID_RE.match(spec_id):
+    if not is_spec_id(spec_id):
         # Not even shaped like an id (e.g. "..", "x/../y"): it names no spec, so no lookup.
         raise Http404("No such spec.")
     detail = status_cache(project).detail(spec_id)

@@ -26,6 +26,7 @@ from workflows.api.pagination import PageQuery, page_of
 from workflows.api.run_cache import run_details
 from workflows.api.schemas import (
     SLUG_PATTERN,
+    SPEC_ID_MAX_LENGTH,
     SPEC_ID_PATTERN,
     EventsOut,
     RunCreateIn,
@@ -45,7 +46,7 @@ MAX_EVENTS = 1000
 
 class RunFilters(PageQuery):
     project: str | None = Field(None, pattern=SLUG_PATTERN, description="A project's slug.")
-    spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN)
+    spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN, max_length=SPEC_ID_MAX_LENGTH)
     status: RunStatus | None = None
 
 

@@ -15,6 +15,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 
 from workflows.api.pagination import PageOut
+from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
 
 RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
@@ -24,12 +25,12 @@ RoleName = Literal["viewer", "member", "approver", "admin"]
 
 # The same shapes the models and the domain accept; checked again by the services.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,49}$"
-SPEC_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,199}$"
 WORKFLOW_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,79}$"
 PROGRAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"  # a program name, never a path
 
 
 ProgramName = Annotated[str, StringConstraints(pattern=PROGRAM_PATTERN)]
+SpecFormatName = Literal["auto", "smartspec", "spec-kit", "kiro", "openspec"]
 
 
 def _storable_text(value: str) -> str:
@@ -92,7 +93,34 @@ class MeOut(Schema):
 # --- projects and specs -------------------------------------------------------------------------
 
 
-class ProjectCreateIn(StrictIn):
+class ReadingIn(StrictIn):
+    """How the workspace's specs are read (all optional; see docs/spec-formats.md)."""
+
+    spec_format: SpecFormatName | None = Field(
+        None, description="auto (detect), smartspec, spec-kit, kiro or openspec."
+    )
+    specs_root: str | None = Field(
+        None,
+        max_length=300,
+        description="Folder holding the specs, relative to the workspace; '' for the format's own.",
+    )
+    implicit_evidence: Literal["auto", "on", "off"] | None = Field(
+        None,
+        description="Count a task naming an existing file as implicit evidence "
+        "(auto: on for spec-kit, Kiro, OpenSpec).",
+    )
+    source_roots: list[str] | None = Field(
+        None,
+        max_length=20,
+        description="Folders where paths named in tasks are also looked for, e.g. apps/web.",
+    )
+    positional_task_ids: bool | None = Field(None, description="Give id-less checkbox items a positional id.")
+
+    def reading(self) -> dict[str, object]:
+        return self.model_dump(include=set(ReadingIn.model_fields), exclude_none=True)
+
+
+class ProjectCreateIn(ReadingIn):
     team: str = Field(..., pattern=SLUG_PATTERN, description="The team's slug.")
     slug: str = Field(..., pattern=SLUG_PATTERN)
     name: str = Field(..., min_length=1, max_length=200)
@@ -109,7 +137,7 @@ class ProjectCreateIn(StrictIn):
     )
 
 
-class ProjectUpdateIn(StrictIn):
+class ProjectUpdateIn(ReadingIn):
     name: str | None = Field(None, min_length=1, max_length=200)
     shell_allowlist: list[ProgramName] | None = Field(
         None, max_length=100, description="Program names a shell step may run (no paths)."
@@ -122,6 +150,11 @@ class ProjectOut(Schema):
     team: str
     workspace: str
     shell_allowlist: list[str]
+    spec_format: str = Field(..., description="The setting: auto or a format.")
+    specs_root: str
+    implicit_evidence: str
+    source_roots: list[str]
+    positional_task_ids: bool
     created_at: datetime
     url: str
 
@@ -152,8 +185,15 @@ class RecommendationOut(Schema):
     estimate_minutes: int
 
 
+class ParseIssueOut(Schema):
+    line: int
+    severity: str
+    message: str
+
+
 class SpecStatusFields(Schema):
     spec_id: str
+    format: SpecFormatName = Field(..., description="The format the spec was read in.")
     category: str | None
     path: str
     has_spec: bool
@@ -166,12 +206,16 @@ class SpecStatusFields(Schema):
     implementation_status: Literal["NOT_STARTED", "IN_PROGRESS", "COMPLETED"]
     drift: DriftOut
     invalid_hooks: int
+    invalid_hook_tasks: list[str] = Field(..., description="Tasks with a malformed or escaping hook.")
+    tasks_without_hooks: int = Field(..., description="Counted tasks with no evidence at all.")
+    tasks_needs_manual: int = Field(..., description="Counted tasks only a person can check (ui hooks).")
     tests_present: bool
     tests_passed: bool | None
     quality_gate_passed: bool | None
     verified_since_last_change: bool
     last_verify_run: str | None
     warnings: list[str]
+    parse_issues: list[ParseIssueOut] = Field(..., description="Problems found while reading tasks.md.")
 
 
 class SpecStatusOut(SpecStatusFields):
@@ -186,6 +230,7 @@ class HookOut(Schema):
     error: str | None
     outcome: Literal["satisfied", "not_satisfied", "invalid_evidence", "invalid_scope", "needs_manual"]
     reason: str
+    implicit: bool = Field(..., description="A path the task's title names, not a written hook.")
 
 
 class TaskOut(Schema):
@@ -206,12 +251,13 @@ class TaskOut(Schema):
     reasons: list[str]
     matched_hooks: list[int]
     hooks: list[HookOut]
-
-
-class ParseIssueOut(Schema):
-    line: int
-    severity: str
-    message: str
+    parent: str | None = Field(..., description="The parent task of a numbered task (2 for 2.1).")
+    optional: bool = Field(..., description="Optional (Kiro's `- [ ]*`): shown, not counted in the totals.")
+    in_progress: bool = Field(..., description="Marked in progress (`- [-]`).")
+    parallel: bool = Field(..., description="spec-kit's [P]: can run beside other parallel tasks.")
+    story: str | None = Field(..., description="spec-kit's user story marker, e.g. US1.")
+    priority: str | None = Field(..., description="The phase's priority, e.g. P1.")
+    implicit_evidence: bool = Field(..., description="Verified by a file the task names (no hook).")
 
 
 class SpecDetailOut(Schema):
@@ -251,7 +297,7 @@ class TemplateDetailOut(TemplateOut):
 class RunCreateIn(StrictIn):
     project: str = Field(..., pattern=SLUG_PATTERN, description="The project's slug.")
     workflow: str = Field(..., pattern=WORKFLOW_NAME_PATTERN, description="Template name.")
-    spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN)
+    spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN, max_length=SPEC_ID_MAX_LENGTH)
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("params")

@@ -14,12 +14,26 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from workflows.domain.spec_formats import DEFAULT_OPTIONS, ReadOptions, SpecFormat
+
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
 SPEC_FILES = ("spec.md", "plan.md", "tasks.md")
 SPECS_DIR = "specs"
 REPORTS_DIR = ".spec/reports"
-SPEC_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# A spec id is its folder's name: ASCII letters, digits, '-', '_' and single dots, so that it
+# is safe in a URL path and an API parameter as it is (workflows/domain/layouts.py).
+SPEC_ID_MAX_LENGTH = 200
+SPEC_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-]){0,199}$"
+SPEC_ID_RE = re.compile(SPEC_ID_PATTERN)
+SPEC_ID_RULE = "ASCII letters, digits, '-', '_' and single dots, at most 200 characters"
+
+
+def is_spec_id(name: str) -> bool:
+    """Whether `name` can be a spec id (SPEC_ID_RULE)."""
+    return len(name) <= SPEC_ID_MAX_LENGTH and SPEC_ID_RE.match(name) is not None
+
+
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 
 
@@ -75,15 +89,40 @@ class SpecLocation:
     spec_id: str
     category: str | None
     rel_dir: str  # posix path relative to the workspace root
+    format: SpecFormat = SpecFormat.SMARTSPEC
+    # The format's own names for SmartSpec's documents, e.g. (("spec.md", "requirements.md"),).
+    renames: tuple[tuple[str, str], ...] = ()
 
     def file(self, name: str) -> str:
-        return f"{self.rel_dir}/{name}"
+        """The workspace-relative path of one of the spec's documents, by SmartSpec's name
+        (`spec.md`, `plan.md`, `tasks.md`): a Kiro spec answers requirements.md for spec.md."""
+        return f"{self.rel_dir}/{self.name_of(name)}"
+
+    def name_of(self, name: str) -> str:
+        return next((theirs for ours, theirs in self.renames if ours == name), name)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A folder that is deliberately not a spec to work on: archived, or (OpenSpec) a
+    capability's current truth. Listed so that nobody mistakes it for a parse error."""
+
+    rel_dir: str
+    reason: str  # "archived" or "capability"
+    message: str
+
+    @property
+    def name(self) -> str:
+        return self.rel_dir.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
 class SpecIndex:
     specs: tuple[SpecLocation, ...]
     warnings: tuple[str, ...] = ()
+    format: SpecFormat = SpecFormat.SMARTSPEC
+    root: str = SPECS_DIR  # the folder the specs were found in
+    set_aside: tuple[SetAside, ...] = ()
 
     def get(self, spec_id: str) -> SpecLocation | None:
         return next((s for s in self.specs if s.spec_id == spec_id), None)
@@ -117,7 +156,13 @@ def stamp_of(path: Path | str) -> Stamp | None:
 class Workspace:
     """A workspace directory; all reads stay inside `root`."""
 
-    def __init__(self, root: Path | str, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        options: ReadOptions = DEFAULT_OPTIONS,
+    ) -> None:
         path = Path(root)
         if not path.is_dir():
             raise WorkspaceError(f"workspace {str(root)!r} is not an existing directory")
@@ -126,6 +171,7 @@ class Workspace:
         self.root = path.resolve()
         self._root_text = str(self.root).rstrip("/")
         self.max_file_bytes = max_file_bytes
+        self.options = options
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -219,15 +265,6 @@ class Workspace:
             tmp.unlink(missing_ok=True)
         return target
 
-    def discover_specs(self) -> SpecIndex:
-        return discover_specs(self)
-
-    def spec(self, spec_id: str) -> SpecLocation:
-        found = self.discover_specs().get(spec_id)
-        if found is None:
-            raise UnknownSpec(spec_id)
-        return found
-
 
 def read_confined(path: Path | str, rel: str, max_bytes: int) -> FileRead:
     """Read an already-resolved path with the size and binary checks."""
@@ -275,90 +312,3 @@ def _read_open(fd: int, rel: str, max_bytes: int) -> FileRead:
 def _oversized(rel: str, size: int, limit: int) -> FileRead:
     message = f"{rel} skipped: {size} bytes is over the {limit}-byte limit"
     return FileRead(rel, None, "oversized", message)
-
-
-# --- spec discovery ------------------------------------------------------------------------
-
-
-def discover_specs(workspace: Workspace) -> SpecIndex:
-    """Every spec folder: `specs/<id>/` or `specs/<category>/<id>/`, sorted by id.
-
-    A folder holding spec.md, plan.md or tasks.md is a spec. A folder named `spec-…` that
-    holds none of them is also a spec (an empty one: its next step is generate_spec), unless
-    its children are specs, in which case it is a category, like any other folder whose
-    children are specs.
-    """
-    warnings: list[str] = []
-    try:
-        specs_root = workspace.resolve(SPECS_DIR)
-    except ScopeError as exc:
-        return SpecIndex((), (f"{SPECS_DIR}/ {exc.reason}",))
-    found: dict[str, SpecLocation] = {}
-    for entry in _subdirs(workspace, specs_root, SPECS_DIR, warnings):
-        rel = f"{SPECS_DIR}/{entry.name}"
-        if _has_spec_files(entry.path):
-            _add_spec(found, warnings, entry.name, None, rel)
-            continue
-        children = [c for c in _subdirs(workspace, Path(entry.path), rel, warnings) if _looks_like_spec(c)]
-        if children:
-            _add_category(found, warnings, entry.name, rel, children)
-        elif entry.name.startswith("spec-"):
-            _add_spec(found, warnings, entry.name, None, rel)
-    specs = tuple(sorted(found.values(), key=lambda s: s.spec_id))
-    return SpecIndex(specs, tuple(warnings))
-
-
-def _add_category(
-    found: dict[str, SpecLocation],
-    warnings: list[str],
-    category: str,
-    rel: str,
-    children: list[os.DirEntry[str]],
-) -> None:
-    if not SPEC_ID_RE.match(category):
-        warnings.append(f"{rel}: category name is not lowercase letters, digits, '-' or '_'")
-        return
-    for child in children:
-        _add_spec(found, warnings, child.name, category, f"{rel}/{child.name}")
-
-
-def _add_spec(
-    found: dict[str, SpecLocation],
-    warnings: list[str],
-    spec_id: str,
-    category: str | None,
-    rel: str,
-) -> None:
-    if not SPEC_ID_RE.match(spec_id):
-        warnings.append(f"{rel}: not a valid spec id (lowercase letters, digits, '-', '_')")
-    elif spec_id in found:
-        warnings.append(f"{rel}: duplicate spec id, {found[spec_id].rel_dir} is used")
-    else:
-        found[spec_id] = SpecLocation(spec_id, category, rel)
-
-
-def _subdirs(workspace: Workspace, path: Path | str, rel: str, warnings: list[str]) -> list[os.DirEntry[str]]:
-    try:
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
-    except OSError:
-        return []
-    dirs = []
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        if entry.is_symlink():
-            try:
-                workspace.resolve(f"{rel}/{entry.name}")
-            except ScopeError as exc:
-                warnings.append(f"{rel}/{entry.name}: skipped, {exc.reason}")
-                continue
-        dirs.append(entry)
-    return dirs
-
-
-def _has_spec_files(path: str) -> bool:
-    return any(os.path.isfile(os.path.join(path, name)) for name in SPEC_FILES)
-
-
-def _looks_like_spec(entry: os.DirEntry[str]) -> bool:
-    return entry.name.startswith("spec-") or _has_spec_files(entry.path)

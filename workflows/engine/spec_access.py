@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from workflows.domain.verification import verify_spec
-from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
+from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.models import Run
-from workflows.workspaces import WorkspaceNotAllowed, project_workspace_dir
+from workflows.workspaces import WorkspaceNotAllowed, project_workspace
 
 
 def task_ids(run: Run, *, pending_only: bool) -> list[str]:
@@ -13,7 +13,7 @@ def task_ids(run: Run, *, pending_only: bool) -> list[str]:
     if not run.spec_id:
         raise LookupError("fanning out over tasks needs the run to name a spec")
     try:
-        report = verify_spec(Workspace(project_workspace_dir(run.project)), run.spec_id)
+        report = verify_spec(project_workspace(run.project), run.spec_id)
     except (UnknownSpec, WorkspaceError, ScopeError, WorkspaceNotAllowed) as exc:
         raise LookupError(str(exc)) from None
     return [t.id for t in report.tasks if not (pending_only and t.verified)]

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from accounts.models import Role
 from accounts.permissions import AnyUser, has_role
 from workflows.domain.intents import Intent, IntentAction, parse_intent
+from workflows.domain.layouts import discover_specs
 from workflows.domain.status import SpecDetail
 from workflows.domain.workspace import UnknownSpec
 from workflows.models import Project, Run, TemplateVersion
@@ -42,7 +43,7 @@ def intent_parse(*, text: str, project: Project | None) -> Intent:
     known: list[str] = []
     if project is not None:
         try:
-            known = [s.spec_id for s in status_cache(project).workspace.discover_specs().specs]
+            known = [s.spec_id for s in discover_specs(status_cache(project).workspace).specs]
         except SpecsUnavailable:
             known = []
     return parse_intent(text, known_spec_ids=known)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
+from workflows.domain.layouts import discover_specs
+from workflows.domain.workspace import SPEC_ID_RULE, is_spec_id
 from workflows.engine import dispatch
 from workflows.engine.definitions import StepDef, TemplateDef, validate
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
@@ -19,7 +20,6 @@ from workflows.services.events import event_append
 from workflows.specs import SpecsUnavailable, status_cache
 
 S = Step.Status
-SPEC_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,199}$")
 # Step kinds that read or write the run's spec, so the run must name one.
 SPEC_KINDS = ("verify_tasks", "sync_tasks", "quality_gate", "status", "agent")
 
@@ -66,10 +66,8 @@ def build_steps(run: Run, steps: list[StepDef], *, first_position: int = 0) -> l
 def _check_spec(project: Project, definition: TemplateDef, spec_id: str) -> None:
     """A run names a spec its steps can use: an existing one, or for the autopilot (which
     starts by writing spec.md) a new id."""
-    if spec_id and not SPEC_ID_RE.match(spec_id):
-        raise RunError(
-            f"{spec_id!r} is not a spec id (lowercase letters, digits, '-' and '_').", field="spec_id"
-        )
+    if spec_id and not is_spec_id(spec_id):
+        raise RunError(f"{spec_id!r} is not a spec id ({SPEC_ID_RULE}).", field="spec_id")
     needs_spec = definition.kind == "autopilot" or any(s.uses in SPEC_KINDS for s in definition.steps)
     if needs_spec and not spec_id:
         raise RunError(f"The workflow {definition.name!r} works on a spec: give a spec_id.", field="spec_id")
@@ -80,7 +78,7 @@ def _check_spec(project: Project, definition: TemplateDef, spec_id: str) -> None
 def _spec_exists(project: Project, spec_id: str) -> bool:
     # Looked up among the specs found inside the workspace, never joined to a path.
     try:
-        return status_cache(project).workspace.discover_specs().get(spec_id) is not None
+        return discover_specs(status_cache(project).workspace).get(spec_id) is not None
     except SpecsUnavailable as exc:
         raise RunError(f"The project's workspace cannot be used: {exc}", code="conflict") from None
 

@@ -14,7 +14,9 @@ from accounts.models import AuditEntry, Role
 from accounts.permissions import has_role
 from accounts.ratelimits import limit
 from workflows.charts import run_chart
+from workflows.domain.layouts import find_spec, spec_documents
 from workflows.domain.workspace import UnknownSpec
+from workflows.forms import ReadingForm
 from workflows.models import Run, Step, WorkerCluster
 from workflows.models.workers import ALIVE_WITHIN
 from workflows.rendering import render_markdown
@@ -27,7 +29,7 @@ from workflows.selectors import (
     templates_runnable_in,
 )
 from workflows.services.runs import RunError, run_start
-from workflows.specs import SpecsUnavailable, project_spec, project_specs, status_cache
+from workflows.specs import SpecsUnavailable, project_index, project_spec, project_specs, status_cache
 
 ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
 
@@ -63,15 +65,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    error = ""
+    error, index = "", None
     try:
         rows = project_specs(project)
+        index = project_index(project)
     except SpecsUnavailable as exc:
         rows, error = [], str(exc)
+    can_admin = has_role(request.user, project.team_id, Role.ADMIN)
     runs = list(project.runs.select_related("started_by")[:30])
     context = {
         "project": project,
         "rows": rows,
+        "index": index,
+        "reading_form": ReadingForm.for_project(project) if can_admin else None,
         "workspace_error": error,
         "runs": runs[:15],
         "chart": run_chart(runs),
@@ -92,14 +98,15 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         )
     workspace = status_cache(project).workspace
     documents = []
-    for name in ("spec.md", "plan.md", "tasks.md", "README.md"):
-        rel = f"{detail.status.path}/{name}"
-        read = workspace.read_text(rel) if workspace.is_file(rel) else None
-        if read is not None and read.text is not None:
-            documents.append((name, render_markdown(read.text)))
+    location = find_spec(workspace, spec_id)
+    for rel in spec_documents(workspace, location):
+        read = workspace.read_text(rel)
+        if read.text is not None:
+            documents.append((rel.removeprefix(f"{detail.status.path}/"), render_markdown(read.text)))
     context = {
         "project": project,
         "status": detail.status,
+        "location": location,
         "verification": detail.verification,
         "next": recommendation,
         "documents": documents,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from workflows.domain.layouts import discover_specs, find_spec
 from workflows.domain.workspace import (
     DEFAULT_MAX_FILE_BYTES,
     ScopeError,
@@ -119,7 +120,7 @@ def test_it_writes_atomically_inside_and_refuses_escapes(basic_root: Path, tmp_p
 
 
 def test_it_finds_specs_at_the_top_level_and_in_categories(basic_ws: Workspace) -> None:
-    index = basic_ws.discover_specs()
+    index = discover_specs(basic_ws)
     assert [(s.spec_id, s.category, s.rel_dir) for s in index.specs] == [
         ("spec-core-001-authentication", "core", "specs/core/spec-core-001-authentication"),
         ("spec-feature-002-orders", None, "specs/spec-feature-002-orders"),
@@ -128,17 +129,22 @@ def test_it_finds_specs_at_the_top_level_and_in_categories(basic_ws: Workspace) 
 
 
 def test_it_handles_the_layout_edge_cases(layout_ws: Workspace) -> None:
-    index = layout_ws.discover_specs()
+    index = discover_specs(layout_ws)
     assert [(s.spec_id, s.category) for s in index.specs] == [
+        ("Spec-Bad", None),  # mixed case is an id as it is on disk
         ("spec-billing-001-invoices", "billing"),
         ("spec-billing-002-refunds", "billing"),
         ("spec-empty-001", None),
         ("spec-top-001-alpha", None),
     ]
     assert index.get("spec-top-001-alpha").rel_dir == "specs/spec-top-001-alpha"  # type: ignore[union-attr]
-    assert any("Spec-Bad: not a valid spec id" in w for w in index.warnings)
+    assert any(
+        "not a spec id: not read, the folder name is not a usable spec id" in w for w in index.warnings
+    )
     assert any("zz-other/spec-top-001-alpha: duplicate spec id" in w for w in index.warnings)
     assert len(index.warnings) == 2
+    # Set aside on purpose: listed, never an error.
+    assert [(a.rel_dir, a.reason) for a in index.set_aside] == [("specs/_archived", "archived")]
 
 
 def test_it_skips_a_spec_folder_symlinked_from_outside(basic_root: Path, tmp_path: Path) -> None:
@@ -146,7 +152,7 @@ def test_it_skips_a_spec_folder_symlinked_from_outside(basic_root: Path, tmp_pat
     elsewhere.mkdir(parents=True)
     (elsewhere / "spec.md").write_text("# evil")
     (basic_root / "specs" / "spec-evil-001").symlink_to(elsewhere)
-    index = Workspace(basic_root).discover_specs()
+    index = discover_specs(Workspace(basic_root))
     assert "spec-evil-001" not in index.ids()
     assert any("spec-evil-001: skipped, resolves outside" in w for w in index.warnings)
 
@@ -157,18 +163,18 @@ def test_it_refuses_a_specs_folder_that_is_a_symlink_out(tmp_path: Path) -> None
     elsewhere.mkdir(parents=True)
     (elsewhere / "spec.md").write_text("# a")
     (root / "specs").symlink_to(elsewhere.parent)
-    index = Workspace(root).discover_specs()
+    index = discover_specs(Workspace(root))
     assert index.specs == () and "outside the workspace" in index.warnings[0]
 
 
 def test_it_finds_nothing_without_a_specs_folder(tmp_path: Path) -> None:
-    assert Workspace(tmp_path).discover_specs().specs == ()
+    assert discover_specs(Workspace(tmp_path)).specs == ()
 
 
 def test_it_raises_unknown_spec(basic_ws: Workspace) -> None:
-    assert basic_ws.spec("spec-feature-002-orders").category is None
+    assert find_spec(basic_ws, "spec-feature-002-orders").category is None
     with pytest.raises(UnknownSpec):
-        basic_ws.spec("spec-nope-404")
+        find_spec(basic_ws, "spec-nope-404")
 
 
 def test_stamps_change_when_a_file_changes(basic_ws: Workspace) -> None:

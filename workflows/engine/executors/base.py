@@ -8,8 +8,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from workflows.domain.workspace import Workspace
 from workflows.models import Project
-from workflows.workspaces import project_workspace_dir
+from workflows.workspaces import project_workspace, project_workspace_dir
 
 
 @dataclass
@@ -59,6 +60,10 @@ class StepContext:
         """The project's workspace, checked again on every use (WorkspaceNotAllowed says why
         it may not be used, and the step fails with that message before touching it)."""
         return project_workspace_dir(self.project)
+
+    def spec_workspace(self) -> Workspace:
+        """The workspace as the project reads it (format, evidence settings), checked again."""
+        return project_workspace(self.project)
 
     @property
     def deadline(self) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.domain.layouts import find_spec
 from workflows.domain.quality_gate import run_quality_gate, write_quality_gate_report
 from workflows.domain.reports import write_verification_report
 from workflows.domain.routing import recommend
@@ -25,7 +26,7 @@ def noop(context: StepContext) -> StepResult:
 def _workspace(context: StepContext) -> Workspace:
     if not context.spec_id:
         raise ValueError(f"a {context.kind} step needs the run to name a spec (spec_id)")
-    return Workspace(context.workspace)
+    return context.spec_workspace()
 
 
 def status(context: StepContext) -> StepResult:
@@ -74,7 +75,7 @@ def sync_tasks(context: StepContext) -> StepResult:
     """Flip tasks.md checkboxes to match the verification of an earlier step (or a fresh one)."""
     try:
         workspace = _workspace(context)
-        location = workspace.spec(context.spec_id)
+        location = find_spec(workspace, context.spec_id)
         statuses = next(
             (o["statuses"] for o in context.inputs.values() if isinstance(o.get("statuses"), dict)),
             None,

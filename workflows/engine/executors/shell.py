@@ -116,9 +116,7 @@ def process_env(context: StepContext, extra: dict[str, str]) -> dict[str, str]:
 
 def write_command_report(context: StepContext, name: str, result: StepResult) -> None:
     """summary.json + report.md under .spec/reports/<name>/<run-id>/ (test runs use this)."""
-    from workflows.domain.workspace import Workspace
-
-    workspace = Workspace(context.workspace)
+    workspace = context.spec_workspace()
     folder = f".spec/reports/{name}/{context.run_id}"
     command: list[str] = result.output.get("command") or []
     summary = {

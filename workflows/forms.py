@@ -1,0 +1,52 @@
+"""Forms of the workflow pages (the admin keeps its own in workflows/admin.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from workflows.models import Project
+
+
+class ReadingForm(forms.ModelForm):
+    """How a project's specs are read. The values are checked by the model's validators
+    when the service saves them (services.projects.project_update), as for the API."""
+
+    source_roots = forms.CharField(
+        required=False,
+        label=_("Source roots"),
+        help_text=_(
+            "Folders where file paths named in tasks are also looked for, one per line, e.g. apps/web."
+        ),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    class Meta:
+        model = Project
+        fields = ["spec_format", "specs_root", "implicit_evidence", "source_roots", "positional_task_ids"]
+        labels = {
+            "spec_format": _("Spec format"),
+            "specs_root": _("Specs folder"),
+            "implicit_evidence": _("Implicit evidence"),
+            "positional_task_ids": _("Positional ids for items without an id"),
+        }
+
+    @classmethod
+    def for_project(cls, project: Project) -> ReadingForm:
+        return cls(instance=project, initial={"source_roots": "\n".join(project.source_roots or [])})
+
+    def clean_source_roots(self) -> list[str]:
+        text = self.cleaned_data.get("source_roots") or ""
+        return [line.strip().strip("/") for line in text.splitlines() if line.strip()]
+
+    def reading(self) -> dict[str, Any]:
+        """The submitted values, as project_update's `reading` takes them."""
+        data = dict(self.cleaned_data)
+        data["specs_root"] = (data.get("specs_root") or "").strip().strip("/")
+        return {name: data[name] for name in self.Meta.fields}
+
+    def _post_clean(self) -> None:
+        # The service applies the model's validators when it saves: not twice here.
+        pass

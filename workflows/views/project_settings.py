@@ -1,0 +1,51 @@
+"""Settings a team admin changes on the project page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import Role
+from accounts.ratelimits import limit
+from workflows.forms import ReadingForm
+from workflows.selectors import get_project_for_user
+from workflows.services.projects import project_update
+
+
+@login_required
+@require_POST
+@limit("moderate")
+def project_reading(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save how the project's specs are read: format, specs folder, evidence settings."""
+    project = get_project_for_user(request.user, slug, role=Role.ADMIN)
+    form = ReadingForm(request.POST, instance=project)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(
+                request, f"{form.fields[field].label if field in form.fields else field}: {errors[0]}"
+            )
+        return redirect(project.get_absolute_url())
+    try:
+        project_update(project=project, updated_by=request.user, channel="web", reading=form.reading())
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            label = form.fields[field].label if field in form.fields else field
+            messages.error(request, f"{label}: {errors[0]}")
+        return redirect(project.get_absolute_url())
+    messages.success(request, _("Saved: the specs are read with the new settings."))
+    return redirect(project.get_absolute_url())
+
+
+def _refused(request: HttpRequest, form: ReadingForm, errors: Mapping[str, Sequence[str]]) -> HttpResponse:
+    """Say what was refused, field by field; nothing was saved."""
+    for field, messages_ in errors.items():
+        label = form.fields[field].label if field in form.fields else field
+        messages.error(request, f"{label}: {messages_[0]}")
+    return redirect(form.instance.get_absolute_url())
