@@ -1,5 +1,13 @@
 """Evidence hooks: `evidence: <type> key=value key="quoted value" …`.
 
+The type is `code`, `test`, `docs` or `ui` (any case; a trailing colon is allowed, as in
+`- code: path=src/a.py`). A first word that is none of them is an unknown type, whatever
+follows it. `path=` names a file, or a directory: a directory hook holds when the folder
+exists and holds something other than hidden files, and it takes no content check
+(`symbol=`, `contains=`, `regex=`, `heading=`, `selector=`). A `ui` hook needs `screen=` or
+`path=`; with a path it is checked like a file (the text of `selector=` and `contains=`
+must be in it, as written: no CSS matching), without one it needs a person.
+
 Parsing never raises: a malformed hook comes back with `error` set, so the task that owns it
 is reported as invalid_evidence with the reason, and the rest of tasks.md still parses.
 
@@ -24,10 +32,14 @@ import re2  # google-re2: no type stubs (pyproject: ignore_missing_imports)
 # typo such as `symbl=` cannot silently weaken a check to "the file exists".
 HOOK_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "code": (("path",), ("symbol", "contains", "regex")),
-    "test": (("path",), ("contains", "command")),
-    "docs": (("path",), ("heading", "contains")),
-    "ui": (("screen",), ("route", "component", "states", "selector", "contains")),
+    "test": (("path",), ("contains", "regex", "command")),
+    "docs": (("path",), ("heading", "contains", "regex")),
+    "ui": ((), ("screen", "path", "route", "component", "states", "selector", "contains")),
 }
+# Types that need at least one of these keys (a ui hook names a screen, a file, or both).
+ONE_OF_KEYS: dict[str, tuple[str, ...]] = {"ui": ("screen", "path")}
+# The keys that check a file's content: a hook on a directory cannot use them.
+CONTENT_KEYS = ("symbol", "contains", "regex", "heading", "selector")
 HOOK_TYPES = tuple(HOOK_KEYS)
 MAX_REGEX_LENGTH = 500
 _WORD = (
@@ -41,6 +53,7 @@ _SPACE_RE = re.compile(r"\s*")
 _OPEN_QUOTE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*=([\"'])")
 _DQ_ESCAPE_RE = re.compile(r'\\([\\"])')
 _SQ_ESCAPE_RE = re.compile(r"\\([\\'])")
+_TYPE_WORD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*:?$")
 _SYMBOL_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 UNSUPPORTED_REGEX = "regex uses a feature the linear-time engine does not support"
 # RE2's messages name the construct it stopped at; these say which feature that is.
@@ -66,6 +79,7 @@ class Hook:
     kind: str  # the hook type ("code", "test", "docs", "ui"); "" when missing
     params: tuple[tuple[str, str], ...] = ()
     error: str | None = None
+    implicit: bool = False  # made from a path the task's title names, not written as a hook
 
     def get(self, key: str) -> str | None:
         return next((v for k, v in self.params if k == key), None)
@@ -90,29 +104,44 @@ class _HookSyntaxError(ValueError):
 
 def parse_hook(body: str, line: int = 0, *, table_row: bool = False) -> Hook:
     """Parse the text after `evidence:`; in a table row an unquoted `|` ends the hook."""
-    raw = _strip_code_span(body.strip())
+    raw = _strip_code_span(body.strip(), table_row)
     try:
         words, end = _split(raw, stop_at_pipe=table_row)
     except _HookSyntaxError as exc:
-        return Hook(line, raw, _leading_type(raw), (), str(exc))
+        # An unknown type is the first thing to fix, whatever the rest says.
+        first = raw.split(maxsplit=1)[0] if raw.strip() else ""
+        typed = _TYPE_WORD_RE.match(first) is not None
+        kind = _type_of(first) if typed else ""
+        if typed and kind not in HOOK_KEYS:
+            return Hook(line, raw, kind, (), unknown_type(first))
+        return Hook(line, raw, kind if kind in HOOK_KEYS else "", (), str(exc))
     raw = raw[:end].strip()
     if not words:
         return Hook(line, raw, "", (), "empty evidence hook")
     if words[0][0] != "":
         return Hook(line, raw, "", tuple(words), "missing hook type before key=value pairs")
-    kind, params = words[0][1], tuple(words[1:])
+    kind, params = _type_of(words[0][1]), tuple(words[1:])
+    if kind not in HOOK_KEYS:
+        return Hook(line, raw, kind, params, unknown_type(words[0][1]))
     return Hook(line, raw, kind, params, _validate(kind, params))
 
 
-def _leading_type(raw: str) -> str:
-    first = raw.split(maxsplit=1)[0] if raw.strip() else ""
-    return first if first.isalpha() else ""
+def _type_of(word: str) -> str:
+    return word.removesuffix(":").lower()
 
 
-def _strip_code_span(text: str) -> str:
-    # Hooks are often written as inline code: evidence: `code path=x`.
+def unknown_type(word: str) -> str:
+    return f"unknown evidence type {word.removesuffix(':')!r} (expected {', '.join(HOOK_TYPES)})"
+
+
+def _strip_code_span(text: str, table_row: bool = False) -> str:
+    # Hooks are often written as inline code: evidence: `code path=x`, also in a table cell.
     if len(text) >= 2 and text.startswith("`") and text.endswith("`"):
         return text.strip("`").strip()
+    if table_row and text.startswith("`"):
+        end = text.find("`", 1)
+        if end > 0 and text[end + 1 :].lstrip().startswith("|"):
+            return text[1:end].strip()
     return text
 
 
@@ -150,8 +179,6 @@ def _unquote(match: re.Match[str]) -> str:
 
 
 def _validate(kind: str, params: tuple[tuple[str, str], ...]) -> str | None:
-    if kind not in HOOK_KEYS:
-        return f"unknown evidence type {kind!r} (expected {', '.join(HOOK_TYPES)})"
     required, optional = HOOK_KEYS[kind]
     keys = [k for k, _ in params]
     for key in keys:
@@ -162,6 +189,9 @@ def _validate(kind: str, params: tuple[tuple[str, str], ...]) -> str | None:
     for key in required:
         if key not in keys:
             return f"a {kind} hook needs {key}="
+    one_of = ONE_OF_KEYS.get(kind, ())
+    if one_of and not any(key in keys for key in one_of):
+        return f"a {kind} hook needs {' or '.join(k + '=' for k in one_of)}"
     for key, value in params:
         if value == "":
             return f"{key}= is empty"

@@ -218,8 +218,10 @@ def render_verification(report: VerificationReport) -> str:
     ]
     for task in report.tasks:
         why = "<br>".join(_cell(r) for r in task.reasons)
-        box = "[x]" if task.checked else "[ ]"
-        lines.append(f"| {_cell(task.id)} | {box} | {task.status} | {why} |")
+        box = "[x]" if task.checked else "[-]" if task.in_progress else "[ ]"
+        status = f"{task.status} (implicit)" if task.verified and task.implicit else str(task.status)
+        name = f"{task.id} (optional)" if task.optional else task.id
+        lines.append(f"| {_cell(name)} | {box} | {status} | {why} |")
     lines += _bullets("Problems in tasks.md", [str(i) for i in report.issues])
     lines += _bullets("Warnings", list(report.warnings))
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from workflows.domain.layouts import discover_specs, find_spec
 from workflows.domain.reports import (
     QUALITY_GATE_WORKFLOW,
     TEST_WORKFLOW,
@@ -23,8 +24,15 @@ from workflows.domain.reports import (
     ReportIndex,
     ReportRef,
 )
-from workflows.domain.tasks_parser import TasksDocument, parse_tasks
-from workflows.domain.verification import FileCache, VerificationReport, verify_document
+from workflows.domain.tasks_parser import ParseIssue, TasksDocument, parse_tasks
+from workflows.domain.verification import (
+    FileCache,
+    HookOutcome,
+    TaskStatus,
+    VerificationReport,
+    implicit_paths,
+    verify_document,
+)
 from workflows.domain.workspace import (
     ScopeError,
     SpecLocation,
@@ -66,6 +74,11 @@ class SpecStatus:
     verified_since_last_change: bool
     last_verify_run: str | None
     warnings: tuple[str, ...] = ()
+    format: str = "smartspec"  # the spec format it was read in (spec_formats.SpecFormat)
+    tasks_without_hooks: int = 0  # tasks with status missing_evidence
+    tasks_needs_manual: int = 0
+    invalid_hook_tasks: tuple[str, ...] = ()  # ids of tasks with a malformed or escaping hook
+    parse_issues: tuple[ParseIssue, ...] = ()  # what the tasks.md parser flagged
 
     @property
     def completion_rate(self) -> float:
@@ -112,12 +125,19 @@ class SpecStatus:
                 "verified_not_checked": list(self.verified_not_checked),
             },
             "invalid_hooks": self.invalid_hooks,
+            "invalid_hook_tasks": list(self.invalid_hook_tasks),
+            "tasks_without_hooks": self.tasks_without_hooks,
+            "tasks_needs_manual": self.tasks_needs_manual,
             "tests_present": self.tests_present,
             "tests_passed": self.tests_passed,
             "quality_gate_passed": self.quality_gate_passed,
             "verified_since_last_change": self.verified_since_last_change,
             "last_verify_run": self.last_verify_run,
             "warnings": list(self.warnings),
+            "format": self.format,
+            "parse_issues": [
+                {"line": i.line, "severity": i.severity, "message": i.message} for i in self.parse_issues
+            ],
         }
 
 
@@ -151,7 +171,7 @@ Parser = Callable[[Workspace, SpecLocation, Stamp | None], tuple[TasksDocument, 
 
 def spec_detail(workspace: Workspace, spec: SpecLocation | str) -> SpecDetail:
     """The status of one spec, computed from scratch (no cache)."""
-    location = workspace.spec(spec) if isinstance(spec, str) else spec
+    location = find_spec(workspace, spec) if isinstance(spec, str) else spec
     index = ReportIndex.load(workspace)
     return _compute(workspace, _snapshot(workspace, location, index, _parse), index, FileCache(workspace))
 
@@ -172,11 +192,11 @@ def _parse(
         return TasksDocument(()), f"{rel}: {exc.reason}"
     if read.text is None:
         return TasksDocument(()), read.message
-    return parse_tasks(read.text), None
+    return parse_tasks(read.text, positional_ids=workspace.options.positional_ids), None
 
 
 def _snapshot(workspace: Workspace, location: SpecLocation, index: ReportIndex, parse: Parser) -> _Snapshot:
-    stamps = workspace.child_stamps(location.rel_dir, STATE_FILES)
+    stamps = workspace.child_stamps(location.rel_dir, tuple(location.name_of(n) for n in STATE_FILES))
     document, problem = parse(workspace, location, stamps[2])
     return _Snapshot(
         location=location,
@@ -184,9 +204,19 @@ def _snapshot(workspace: Workspace, location: SpecLocation, index: ReportIndex, 
         tests_dir=workspace.is_dir(location.file("tests")),
         document=document,
         tasks_problem=problem,
-        hooks=tuple(_hook_stamp(workspace, p) for p in document.hook_paths()),
+        hooks=tuple(_hook_stamp(workspace, p) for p in _stamped_paths(workspace, location, document)),
         reports=index.key(location.spec_id),
     )
+
+
+def _stamped_paths(workspace: Workspace, location: SpecLocation, document: TasksDocument) -> tuple[str, ...]:
+    """The paths hooks name and, when implicit evidence applies, those the titles of tasks
+    without hooks name (under each source root too): a file appearing there changes the key."""
+    paths = document.hook_paths()
+    options = workspace.options
+    if not options.implicit_for(location.format):
+        return paths
+    return tuple(dict.fromkeys((*paths, *implicit_paths(document, options.source_roots))))
 
 
 def _hook_stamp(workspace: Workspace, rel: str) -> tuple[str, str | None, Stamp | None]:
@@ -207,6 +237,7 @@ def _compute(workspace: Workspace, snap: _Snapshot, index: ReportIndex, files: F
         tasks_file=location.file("tasks.md"),
         run_id=LIVE_RUN_ID,
         files=files,
+        spec_format=location.format,
     )
     verify = index.latest(VERIFY_WORKFLOW, location.spec_id)
     status = SpecStatus(
@@ -229,8 +260,18 @@ def _compute(workspace: Workspace, snap: _Snapshot, index: ReportIndex, files: F
         verified_since_last_change=_fresh(verify, snap),
         last_verify_run=verify.ref.run_id if verify else None,
         warnings=tuple(w for w in (snap.tasks_problem, *report.warnings) if w),
+        format=str(location.format),
+        tasks_without_hooks=report.by_status()[TaskStatus.MISSING_EVIDENCE],
+        tasks_needs_manual=report.by_status()[TaskStatus.NEEDS_MANUAL],
+        invalid_hook_tasks=_invalid_hook_tasks(report),
+        parse_issues=report.issues,
     )
     return SpecDetail(status, report)
+
+
+def _invalid_hook_tasks(report: VerificationReport) -> tuple[str, ...]:
+    bad = (HookOutcome.INVALID_EVIDENCE, HookOutcome.INVALID_SCOPE)
+    return tuple(t.id for t in report.tasks if any(r.outcome in bad for r in t.hooks))
 
 
 def _passed(entry: ReportEntry | None) -> bool | None:
@@ -242,7 +283,7 @@ def _test_hook_file_exists(snap: _Snapshot, files: FileCache) -> bool:
         for hook in task.hooks:
             if hook.kind == "test" and hook.error is None and hook.path:
                 try:
-                    if os.path.isfile(files.resolve(hook.path)):
+                    if os.path.exists(files.resolve(hook.path)):  # a file, or a folder of tests
                         return True
                 except ScopeError:
                     continue
@@ -280,7 +321,7 @@ class StatusCache:
     def details(self) -> list[SpecDetail]:
         """Every spec in the workspace, sorted by spec id."""
         with self._lock:
-            specs = self.workspace.discover_specs().specs
+            specs = discover_specs(self.workspace).specs
             index = ReportIndex.load(self.workspace, self._report_memo)
             files = FileCache(self.workspace)
             found = [self._detail(location, index, files) for location in specs]
@@ -293,7 +334,7 @@ class StatusCache:
     def detail(self, spec_id: str) -> SpecDetail:
         """One spec; raises UnknownSpec when the workspace has no such spec."""
         with self._lock:
-            location = self.workspace.discover_specs().get(spec_id)
+            location = discover_specs(self.workspace).get(spec_id)
             if location is None:
                 raise UnknownSpec(spec_id)
             index = ReportIndex.load(self.workspace, self._report_memo)

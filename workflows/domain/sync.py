@@ -1,8 +1,11 @@
 """Make tasks.md checkboxes match a verify report: verified -> [x], anything else -> [ ].
 
 Only the single character between the brackets of a task line changes; every other byte
-(line endings, unicode, spacing, tables, hooks) stays as it was. Tasks the report does not
-mention are left alone rather than unchecked, so a stale report cannot erase new work.
+(line endings, unicode, spacing, tables, hooks) stays as it was. SmartSpec's status items
+swap their emoji instead: ✅ for verified, ⬜ for anything else (one character each way).
+A Kiro in-progress box (`[-]`) stays as it is until its task is verified. Tasks the report
+does not mention are left alone rather than unchecked, so a stale report cannot erase new
+work.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.domain.layouts import find_spec
 from workflows.domain.reports import (
     SYNC_WORKFLOW,
     VERIFY_WORKFLOW,
@@ -20,7 +24,7 @@ from workflows.domain.reports import (
     read_summary,
     write_report,
 )
-from workflows.domain.tasks_parser import parse_tasks, split_lines
+from workflows.domain.tasks_parser import box_text, parse_tasks, split_lines
 from workflows.domain.workspace import SpecLocation, Workspace
 
 VERIFIED = "verified"
@@ -42,13 +46,18 @@ class SyncResult:
 
 
 def sync_checkboxes(
-    text: str, statuses: Mapping[str, str | bool], *, filename: str = "tasks.md"
+    text: str,
+    statuses: Mapping[str, str | bool],
+    *,
+    filename: str = "tasks.md",
+    positional_ids: bool = False,
 ) -> SyncResult:
-    """`statuses` maps task id to its verify status ("verified", …) or to a bool."""
+    """`statuses` maps task id to its verify status ("verified", …) or to a bool;
+    `positional_ids` must be what the report was parsed with, so the ids match."""
     lines = split_lines(text)
     flipped: list[str] = []
     untouched: list[str] = []
-    for task in parse_tasks(text).tasks:
+    for task in parse_tasks(text, positional_ids=positional_ids).tasks:
         if task.id not in statuses:
             untouched.append(task.id)
             continue
@@ -56,7 +65,7 @@ def sync_checkboxes(
         if wanted == task.checked:
             continue
         line, at = lines[task.line - 1], task.box_offset
-        lines[task.line - 1] = line[:at] + ("x" if wanted else " ") + line[at + 1 :]
+        lines[task.line - 1] = line[:at] + box_text(task, wanted) + line[at + 1 :]
         flipped.append(task.id)
     new_text = "\n".join(lines)
     return SyncResult(new_text, unified_diff(text, new_text, filename), tuple(flipped), tuple(untouched))
@@ -103,7 +112,7 @@ def sync_spec_tasks(
     write: bool = True,
 ) -> SyncResult:
     """Sync one spec's tasks.md; raises ValueError when it is not UTF-8 text."""
-    location = workspace.spec(spec) if isinstance(spec, str) else spec
+    location = find_spec(workspace, spec) if isinstance(spec, str) else spec
     rel = location.file("tasks.md")
     path = workspace.resolve(rel)
     data = path.read_bytes()
@@ -111,7 +120,7 @@ def sync_spec_tasks(
         raise ValueError(f"{rel} is over the {workspace.max_file_bytes}-byte limit")
     # Strict decoding: rewriting a file decoded with replacement characters would lose bytes.
     text = data.decode("utf-8")
-    result = sync_checkboxes(text, statuses, filename=rel)
+    result = sync_checkboxes(text, statuses, filename=rel, positional_ids=workspace.options.positional_ids)
     if write and result.changed:
         workspace.write_text(rel, result.text)
     return result

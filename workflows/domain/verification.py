@@ -12,19 +12,36 @@ When a task's hooks disagree, the first rule that applies decides (`decide_statu
 4. any checkable hook unsatisfied -> not_verified
 5. only ui hooks                  -> needs_manual
 6. no hooks                       -> missing_evidence
+
+Implicit evidence: when the workspace's options turn it on for the spec's format
+(`ReadOptions.implicit_for`: on by default for spec-kit, Kiro and OpenSpec, off for
+SmartSpec), a task with no hook whose title names a file path (`src/a.py` in backticks, or
+a bare word with a "/" and an extension) is verified when that file exists, inside the
+workspace, as a non-empty regular file. The path is tried as written, then under each of
+`ReadOptions.source_roots`, always through the workspace's confined resolution: `..`,
+absolute paths and symlinks that leave the workspace are never evidence. The hook it makes
+is a `code` hook marked `implicit`, and its reason starts with "implicit:". A named path that
+is not found leaves the task missing_evidence, with the paths looked for in its reasons.
+
+Optional tasks (Kiro's `- [ ]*`) are verified and listed, but left out of the totals
+(`total`, `checked`, `verified`, `by_status`) and of drift.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from workflows.domain.evidence import Hook, compile_regex
+from workflows.domain.evidence import CONTENT_KEYS, Hook, compile_regex
+from workflows.domain.layouts import find_spec
 from workflows.domain.markdown import heading_texts, normalize_heading
 from workflows.domain.reports import VERIFY_WORKFLOW, new_run_id
+from workflows.domain.spec_formats import SpecFormat
 from workflows.domain.symbols import defined_names, has_symbol
 from workflows.domain.tasks_parser import ParseIssue, Task, TasksDocument, parse_tasks
 from workflows.domain.texts import Code, Text
@@ -33,6 +50,7 @@ from workflows.domain.workspace import (
     ScopeError,
     SpecLocation,
     Workspace,
+    path_problem,
     read_confined,
 )
 
@@ -62,7 +80,12 @@ class HookResult:
     warning: str | None = None  # set when a file was skipped (binary, oversized)
 
     def as_dict(self) -> dict[str, object]:
-        return {**self.hook.as_dict(), "outcome": str(self.outcome), "reason": self.reason}
+        return {
+            **self.hook.as_dict(),
+            "implicit": self.hook.implicit,
+            "outcome": str(self.outcome),
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,12 @@ class TaskResult:
     status: TaskStatus
     reasons: tuple[str, ...]
     hooks: tuple[HookResult, ...] = ()
+    parent: str | None = None
+    optional: bool = False
+    in_progress: bool = False
+    parallel: bool = False
+    story: str | None = None
+    priority: str | None = None
 
     @property
     def verified(self) -> bool:
@@ -82,7 +111,13 @@ class TaskResult:
 
     @property
     def drift(self) -> bool:
-        return self.checked != self.verified
+        """Checkbox and evidence disagree; optional tasks never count as drift."""
+        return not self.optional and self.checked != self.verified
+
+    @property
+    def implicit(self) -> bool:
+        """Verified by a path its title names, not by a hook."""
+        return any(r.hook.implicit for r in self.hooks)
 
     @property
     def matched_hooks(self) -> tuple[int, ...]:
@@ -101,6 +136,13 @@ class TaskResult:
             "reasons": list(self.reasons),
             "matched_hooks": list(self.matched_hooks),
             "hooks": [r.as_dict() for r in self.hooks],
+            "parent": self.parent,
+            "optional": self.optional,
+            "in_progress": self.in_progress,
+            "parallel": self.parallel,
+            "story": self.story,
+            "priority": self.priority,
+            "implicit_evidence": self.implicit,
         }
 
 
@@ -115,24 +157,33 @@ class VerificationReport:
     warnings: tuple[str, ...] = ()
 
     @property
+    def counted(self) -> tuple[TaskResult, ...]:
+        """The tasks the totals and drift count: all but the optional ones."""
+        return tuple(t for t in self.tasks if not t.optional)
+
+    @property
+    def optional_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.tasks if t.optional)
+
+    @property
     def total(self) -> int:
-        return len(self.tasks)
+        return len(self.counted)
 
     @property
     def checked(self) -> int:
-        return sum(t.checked for t in self.tasks)
+        return sum(t.checked for t in self.counted)
 
     @property
     def verified(self) -> int:
-        return sum(t.verified for t in self.tasks)
+        return sum(t.verified for t in self.counted)
 
     @property
     def checked_not_verified(self) -> tuple[str, ...]:
-        return tuple(t.id for t in self.tasks if t.checked and not t.verified)
+        return tuple(t.id for t in self.counted if t.checked and not t.verified)
 
     @property
     def verified_not_checked(self) -> tuple[str, ...]:
-        return tuple(t.id for t in self.tasks if t.verified and not t.checked)
+        return tuple(t.id for t in self.counted if t.verified and not t.checked)
 
     @property
     def invalid_hooks(self) -> int:
@@ -141,7 +192,7 @@ class VerificationReport:
         return sum(r.outcome in bad for t in self.tasks for r in t.hooks)
 
     def by_status(self) -> dict[str, int]:
-        counts = Counter(str(t.status) for t in self.tasks)
+        counts = Counter(str(t.status) for t in self.counted)
         return {str(s): counts.get(str(s), 0) for s in TaskStatus}
 
     def statuses(self) -> dict[str, str]:
@@ -167,6 +218,7 @@ class VerificationReport:
                 "checked_not_verified": list(self.checked_not_verified),
                 "verified_not_checked": list(self.verified_not_checked),
             },
+            "optional_tasks": list(self.optional_ids),
             "tasks": [t.as_dict() for t in self.tasks],
             "issues": [{"line": i.line, "severity": i.severity, "message": i.message} for i in self.issues],
             "warnings": list(self.warnings),
@@ -225,24 +277,42 @@ class FileCache:
 def evaluate_hook(hook: Hook, files: FileCache) -> HookResult:
     if hook.error:
         return HookResult(hook, HookOutcome.INVALID_EVIDENCE, hook.error)
-    if hook.kind == "ui":
+    if hook.kind == "ui" and hook.path is None:
         screen = hook.get("screen")
         manual = "ui hook (screen {screen}) cannot be checked statically; check it by hand"
         reason = Text(manual, screen=screen)
         return HookResult(hook, HookOutcome.NEEDS_MANUAL, reason)
     path = hook.path or ""
     try:
-        files.resolve(path)
+        resolved = files.resolve(path)
     except ScopeError as exc:
         return HookResult(hook, HookOutcome.INVALID_SCOPE, f"path {path}: {exc.reason}")
     read = files.read(path)
     if read.text is None:
+        if read.problem == "not_a_file" and os.path.isdir(resolved):
+            return _directory(hook, path, resolved)
         warning = read.message if read.skipped else None
         return HookResult(hook, HookOutcome.NOT_SATISFIED, read.message, warning)
     return _judge(hook, _conditions(hook, path, read.text, files))
 
 
-def _judge(hook: Hook, checks: list[tuple[bool, str]]) -> HookResult:
+def _directory(hook: Hook, path: str, resolved: str) -> HookResult:
+    """A hook on a folder holds when the folder holds anything but hidden files."""
+    used = [f"{key}=" for key in CONTENT_KEYS if hook.get(key) is not None]
+    if used:
+        reason = Text("{path} is a directory: {keys} can only check a file", path=path, keys=", ".join(used))
+        return HookResult(hook, HookOutcome.INVALID_EVIDENCE, reason)
+    try:
+        names = os.listdir(resolved)
+    except OSError as exc:
+        reason = Text("{path} cannot be read: {problem}", path=path, problem=exc.strerror or str(exc))
+        return HookResult(hook, HookOutcome.NOT_SATISFIED, reason)
+    if any(not name.startswith(".") for name in names):
+        return _judge(hook, [(True, Text("{path} is a directory that is not empty", path=path))])
+    return _judge(hook, [(False, Text("{path} is an empty directory", path=path))])
+
+
+def _judge(hook: Hook, checks: Sequence[tuple[bool, str]]) -> HookResult:
     failed = [text for ok, text in checks if not ok]
     reason = Text.join("; ", failed or [text for _, text in checks])
     command = hook.get("command")
@@ -271,6 +341,11 @@ def _conditions(hook: Hook, path: str, text: str, files: FileCache) -> list[tupl
         ok = not isinstance(pattern, str) and pattern.search(text) is not None
         found = 'regex "{regex}" matches {path}' if ok else 'regex "{regex}" does not match {path}'
         checks.append((ok, Text(found, regex=regex, path=path)))
+    selector = hook.get("selector")
+    if selector is not None:
+        ok = selector in text
+        found = 'selector "{selector}" is in {path}' if ok else 'selector "{selector}" is not in {path}'
+        checks.append((ok, Text(found, selector=selector, path=path)))
     heading = hook.get("heading")
     if heading is not None:
         ok = normalize_heading(heading) in files.headings(path, text)
@@ -307,8 +382,13 @@ _DECIDING_OUTCOME = {
 }
 
 
-def verify_task(task: Task, files: FileCache) -> TaskResult:
+def verify_task(task: Task, files: FileCache, *, implicit_roots: tuple[str, ...] | None = None) -> TaskResult:
+    """One task's result; `implicit_roots` (None: implicit evidence is off) are the source
+    roots a path named in the title of a task without hooks is also tried under."""
     results = tuple(evaluate_hook(h, files) for h in task.hooks)
+    notes: list[str] = []
+    if not results and implicit_roots is not None and task.paths:
+        results, notes = _implicit(task, files, implicit_roots)
     status = decide_status(results)
     return TaskResult(
         task.id,
@@ -317,12 +397,20 @@ def verify_task(task: Task, files: FileCache) -> TaskResult:
         task.phase,
         task.checked,
         status,
-        _reasons(task, status, results),
+        _reasons(task, status, results, notes),
         results,
+        parent=task.parent,
+        optional=task.optional,
+        in_progress=task.in_progress,
+        parallel=task.parallel,
+        story=task.story,
+        priority=task.priority,
     )
 
 
-def _reasons(task: Task, status: TaskStatus, results: tuple[HookResult, ...]) -> tuple[str, ...]:
+def _reasons(
+    task: Task, status: TaskStatus, results: tuple[HookResult, ...], notes: list[str] | None = None
+) -> tuple[str, ...]:
     # The hooks that decided the status come first.
     deciding = _DECIDING_OUTCOME.get(status)
     ordered = sorted(results, key=lambda r: r.outcome is not deciding)
@@ -332,12 +420,93 @@ def _reasons(task: Task, status: TaskStatus, results: tuple[HookResult, ...]) ->
     ]
     if not results:
         reasons.append(Text("no evidence hook under this task"))
+    reasons.extend(notes or ())
     verified = status is TaskStatus.VERIFIED
-    if task.checked and not verified:
+    if task.optional:
+        reasons.append(Text("optional task: not counted in the totals or drift"))
+    elif task.checked and not verified:
         reasons.append(Text("drift: checked, but not verified"))
     elif verified and not task.checked:
         reasons.append(Text("drift: verified, but not checked"))
     return tuple(reasons)
+
+
+# --- implicit evidence -----------------------------------------------------------------------
+
+
+def implicit_candidates(path: str, source_roots: tuple[str, ...]) -> tuple[str, ...]:
+    """Where a path named in a task title is looked for: as written, then under each root."""
+    found = [path]
+    for root in source_roots:
+        base = root.strip().strip("/")
+        if base and base != ".":
+            found.append(f"{base}/{path}")
+    return tuple(dict.fromkeys(found))
+
+
+def implicit_paths(document: TasksDocument, source_roots: tuple[str, ...]) -> tuple[str, ...]:
+    """Every path implicit evidence may look at in a document (the status cache stamps them)."""
+    paths = (
+        candidate
+        for task in document.tasks
+        if not task.hooks and task.paths
+        for named in task.paths
+        for candidate in implicit_candidates(named, source_roots)
+    )
+    return tuple(dict.fromkeys(paths))
+
+
+def _implicit(
+    task: Task, files: FileCache, roots: tuple[str, ...]
+) -> tuple[tuple[HookResult, ...], list[str]]:
+    """Satisfied implicit hooks for the paths the title names, and notes on those not found."""
+    satisfied: list[HookResult] = []
+    notes: list[str] = []
+    for named in task.paths:
+        problem = path_problem(named)
+        if problem:
+            notes.append(Text("implicit: {path} is not used: {reason}", path=named, reason=problem))
+            continue
+        found, looked = None, []
+        for candidate in implicit_candidates(named, roots):
+            try:
+                resolved = files.resolve(candidate)
+            except ScopeError as exc:
+                notes.append(
+                    Text("implicit: {path} is not used: {reason}", path=candidate, reason=exc.reason)
+                )
+                continue
+            looked.append(candidate)
+            if _non_empty_file(resolved):
+                found = candidate
+                break
+        if found is None:
+            if looked:
+                notes.append(
+                    Text(
+                        "implicit: {path} not found (looked for {looked})",
+                        path=named,
+                        looked=", ".join(looked),
+                    )
+                )
+            continue
+        hook = Hook(task.line, f"code path={found}", "code", (("path", found),), implicit=True)
+        if found == named:
+            reason = Text("implicit: {path} exists (named in the task; no evidence hook)", path=found)
+        else:
+            template = "implicit: {path} exists (the task names {named}; no evidence hook)"
+            reason = Text(template, path=found, named=named)
+        satisfied.append(HookResult(hook, HookOutcome.SATISFIED, reason))
+    return tuple(satisfied), notes
+
+
+def _non_empty_file(resolved: str) -> bool:
+    # lstat: the path is already resolved, so a symlink here was swapped in since; refuse it.
+    try:
+        st = os.lstat(resolved)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0
 
 
 # --- a whole spec ----------------------------------------------------------------------------
@@ -352,10 +521,11 @@ def verify_spec(
     files: FileCache | None = None,
 ) -> VerificationReport:
     """Verify one spec's tasks.md; raises UnknownSpec for an id the workspace lacks."""
-    location = workspace.spec(spec) if isinstance(spec, str) else spec
+    location = find_spec(workspace, spec) if isinstance(spec, str) else spec
     tasks_file = location.file("tasks.md")
     text, problem = _read_tasks(workspace, tasks_file)
-    document = parse_tasks(text) if text is not None else TasksDocument(())
+    positional = workspace.options.positional_ids
+    document = parse_tasks(text, positional_ids=positional) if text is not None else TasksDocument(())
     report = verify_document(
         workspace,
         document,
@@ -364,6 +534,7 @@ def verify_spec(
         run_id=run_id,
         now=now,
         files=files,
+        spec_format=location.format,
     )
     if problem:
         return _with_warning(report, problem)
@@ -391,10 +562,14 @@ def verify_document(
     run_id: str | None = None,
     now: datetime | None = None,
     files: FileCache | None = None,
+    spec_format: SpecFormat = SpecFormat.SMARTSPEC,
 ) -> VerificationReport:
+    """Verify a parsed tasks.md; `spec_format` decides whether implicit evidence applies."""
     moment = now or datetime.now(UTC)
     cache = files or FileCache(workspace)
-    results = tuple(verify_task(t, cache) for t in document.tasks)
+    options = workspace.options
+    roots = options.source_roots if options.implicit_for(spec_format) else None
+    results = tuple(verify_task(t, cache, implicit_roots=roots) for t in document.tasks)
     warnings = dict.fromkeys(r.warning for t in results for r in t.hooks if r.warning)
     return VerificationReport(
         spec_id=spec_id,

@@ -44,7 +44,7 @@ def test_it_keeps_regex_backslashes_that_escape_nothing() -> None:
         ('code contains="no path given"', "a code hook needs path="),
         ("test contains=x", "a test hook needs path="),
         ("docs heading=x", "a docs hook needs path="),
-        ("ui route=/x", "a ui hook needs screen="),
+        ("ui route=/x", "a ui hook needs screen= or path="),
         ('code path=a.py contains="unterminated', 'unterminated " quote'),
         ("code path=a.py contains='unterminated", "unterminated ' quote"),
         ("code path=a.py stray", "expected key=value, found 'stray'"),
@@ -54,7 +54,7 @@ def test_it_keeps_regex_backslashes_that_escape_nothing() -> None:
         ),
         (
             "docs path=a.md symbol=x",
-            "unknown key 'symbol' for a docs hook (allowed: path, heading, contains)",
+            "unknown key 'symbol' for a docs hook (allowed: path, heading, contains, regex)",
         ),
         ("code path=a.py path=b.py", "key 'path' given more than once"),
         ('code path=a.py contains=""', "contains= is empty"),

@@ -5,6 +5,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from workflows.domain.layouts import find_spec
 from workflows.domain.tasks_parser import parse_tasks
 from workflows.domain.workspace import Workspace
 
@@ -12,7 +13,7 @@ from .conftest import BASIC_SPEC
 
 
 def _basic_document(ws: Workspace):  # type: ignore[no-untyped-def]
-    return parse_tasks(ws.read_text(ws.spec(BASIC_SPEC).file("tasks.md")).text or "")
+    return parse_tasks(ws.read_text(find_spec(ws, BASIC_SPEC).file("tasks.md")).text or "")
 
 
 def test_it_parses_the_sample_tasks_with_line_numbers(basic_ws: Workspace) -> None:
@@ -117,7 +118,7 @@ def test_it_never_raises_on_arbitrary_text(text: str) -> None:
     doc = parse_tasks(text)
     lines = text.split("\n")
     for task in doc.tasks:
-        assert lines[task.line - 1][task.box_offset] in " xX"
+        assert lines[task.line - 1][task.box_offset] in " xX-\u2705\u2b1c"
 
 
 @given(st.lists(st.sampled_from([
