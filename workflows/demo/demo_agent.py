@@ -3,8 +3,10 @@
 autopilot go round the whole SmartSpec loop without any AI service.
 
 It is deliberately simple and deterministic: it writes plausible spec.md, plan.md and
-tasks.md files, and "implements" tasks by writing exactly what their evidence hooks ask
-for. Configure a real agent instead (README, "AI agents").
+tasks.md files, "implements" tasks by writing exactly what their evidence hooks ask for,
+and adds (or repairs) evidence hooks by matching each task's title against the names
+defined in the workspace's code, tests and docs. Configure a real agent instead (README,
+"AI agents").
 
 Usage: demo_agent.py --workflow WORKFLOW --spec-dir DIR --workspace DIR  (prompt on stdin)
 """
@@ -18,7 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-TASK_RE = re.compile(r"^\s*[-*]\s+\[( |x|X)\]\s+(\S+)\s+(.*)$")
+TASK_RE = re.compile(r"^(\s*)[-*]\s+\[( |x|X)\]\s+(\S+)\s+(.*)$")
+EVIDENCE_RE = re.compile(r"(?<![\w-])evidence:", re.I)
+DEF_RE = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
+HEADING_RE = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+BROKEN_RE = re.compile(r"^- line (\d+), task (\S+):", re.M)
+SKIP_DIRS = {".git", ".spec", "specs", "node_modules", "__pycache__", ".venv", "venv"}
+STOP_WORDS = {"the", "and", "for", "with", "from", "into", "that", "this", "when", "each", "its"}
 PAUSE = 0.4  # seconds between lines, so people can watch the output stream
 
 
@@ -86,7 +94,7 @@ def implement_tasks(workspace: Path, spec_dir: Path) -> None:
     for line in tasks:
         match = TASK_RE.match(line)
         if match:
-            current = match.group(2)
+            current = match.group(3)
             continue
         if current and "evidence:" in line:
             implement_hook(workspace, current, parse_hook(line))
@@ -116,6 +124,136 @@ def implement_hook(workspace: Path, task: str, hook: dict[str, str]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text + addition)
     say(f"{task}: wrote {path}")
+
+
+# --- evidence hooks ----------------------------------------------------------------------------
+
+
+def split_words(text: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
+    found = [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced)]
+    return [w for w in found if len(w) >= 3 and w not in STOP_WORDS]
+
+
+def same_word(a: str, b: str) -> bool:
+    # "book" and "books", "total" and "totals"; short words must match exactly.
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+
+def workspace_files(workspace: Path, suffix: str) -> list[Path]:
+    found = []
+    for path in sorted(workspace.rglob(f"*{suffix}")):
+        parts = path.relative_to(workspace).parts
+        if path.is_file() and not path.is_symlink() and not SKIP_DIRS.intersection(parts):
+            found.append(path)
+    return found
+
+
+def candidates(workspace: Path) -> list[tuple[str, str, str]]:
+    """(kind, path, name): functions and classes of the code and tests, headings of docs."""
+    found = []
+    for path in workspace_files(workspace, ".py"):
+        rel = path.relative_to(workspace).as_posix()
+        is_test = "tests" in path.parts or path.name.startswith("test_")
+        for name in DEF_RE.findall(path.read_text(errors="replace")):
+            if is_test and name.startswith("test"):
+                found.append(("test", rel, name))
+            elif not is_test and not name.startswith("_"):
+                found.append(("code", rel, name))
+    for path in workspace_files(workspace, ".md"):
+        rel = path.relative_to(workspace).as_posix()
+        if rel.startswith("docs/"):
+            found += [("docs", rel, h) for h in HEADING_RE.findall(path.read_text(errors="replace"))]
+    return found
+
+
+def score(title: str, name: str, path: str) -> tuple[int, float, int] | None:
+    """How well a name fits a task title, or None when it does not convince: every word of
+    the name is in the title, or at least two are. Ties go to the name whose file's name
+    matches the title too."""
+    wanted = split_words(title)
+    own = [w for w in split_words(name) if w != "test"]
+    where = split_words(Path(path).with_suffix("").as_posix())
+    named = sum(any(same_word(w, o) for w in wanted) for o in own)
+    placed = sum(any(same_word(w, o) for o in where) for w in wanted)
+    if not own or named == 0 or (named < len(own) and named < 2):
+        return None
+    return named, named / len(own), placed
+
+
+def hooks_for(title: str, found: list[tuple[str, str, str]]) -> list[str]:
+    """The best code (or docs) hook and the best test hook for a task, if any convinces."""
+    best: dict[str, tuple[tuple[int, float, int], str, str]] = {}
+    for kind, path, name in found:
+        fit = score(title, name, path)
+        if fit is not None and (kind not in best or fit > best[kind][0]):
+            best[kind] = (fit, path, name)
+    hooks = []
+    if "code" in best:
+        _, path, name = best["code"]
+        hooks.append(f"code path={path} symbol={name}")
+    elif "docs" in best:
+        _, path, name = best["docs"]
+        hooks.append(f'docs path={path} heading="{name}"')
+    if "test" in best:
+        _, path, name = best["test"]
+        hooks.append(f'test path={path} contains="def {name}"')
+    return hooks
+
+
+def add_evidence_hooks(workspace: Path, spec_dir: Path) -> None:
+    """Under each task without a hook, hooks to what implements it; nothing else changes."""
+    tasks_md = spec_dir / "tasks.md"
+    lines = tasks_md.read_text().splitlines(keepends=True)
+    found = candidates(workspace)
+    say(f"Read tasks.md and {len(found)} names defined in the code, tests and docs")
+    starts = [i for i, line in enumerate(lines) if TASK_RE.match(line)] + [len(lines)]
+    out = lines[: starts[0]]
+    added = 0
+    for start, end in zip(starts, starts[1:], strict=False):
+        block = lines[start:end]
+        match = TASK_RE.match(block[0])
+        assert match is not None
+        indent, task, title = match.group(1), match.group(3), match.group(4).strip()
+        out.append(block[0])
+        if not any(EVIDENCE_RE.search(line) for line in block):
+            hooks = hooks_for(title, found)
+            if hooks and not block[0].endswith("\n"):  # the last line of the file
+                out[-1] = block[0] + "\n"
+            for hook in hooks:
+                out.append(f"{indent}  evidence: {hook}\n")
+                say(f"{task}: evidence: {hook}")
+            added += len(hooks)
+            if not hooks:
+                say(f"{task}: nothing in the workspace implements it yet; no hook")
+        out.extend(block[1:])
+    tasks_md.write_text("".join(out))
+    say(f"Added {added} evidence hooks to tasks.md")
+
+
+def fix_evidence_hooks(workspace: Path, spec_dir: Path, prompt: str) -> None:
+    """Replace each broken hook the prompt lists with one found for its task's title."""
+    tasks_md = spec_dir / "tasks.md"
+    lines = tasks_md.read_text().splitlines(keepends=True)
+    titles = {}
+    for line in lines:
+        match = TASK_RE.match(line)
+        if match:
+            titles[match.group(3)] = match.group(4).strip()
+    found = candidates(workspace)
+    for number, task in BROKEN_RE.findall(prompt):
+        index = int(number) - 1
+        line = lines[index] if 0 <= index < len(lines) else ""
+        where = EVIDENCE_RE.search(line)
+        hooks = hooks_for(titles.get(task, ""), found) if where else []
+        if not hooks:
+            say(f"{task}: no replacement found for the hook on line {number}; left as it is")
+            continue
+        prefix = line[: where.start()]
+        end = " |" if prefix.lstrip().startswith("|") else ""
+        lines[index] = f"{prefix}evidence: {hooks[0]}{end}\n"
+        say(f"{task}: line {number} is now evidence: {hooks[0]}")
+    tasks_md.write_text("".join(lines))
 
 
 def generate_tests(spec_dir: Path, spec_id: str) -> None:
@@ -151,6 +289,10 @@ def main() -> int:
     say(f"demo agent: {args.workflow} for {spec_id} (prompt of {len(prompt)} characters)")
     if args.workflow == "implement_tasks":
         implement_tasks(workspace, spec_dir)
+    elif args.workflow == "add_evidence_hooks":
+        add_evidence_hooks(workspace, spec_dir)
+    elif args.workflow == "fix_evidence_hooks":
+        fix_evidence_hooks(workspace, spec_dir, prompt)
     elif args.workflow in (
         "generate_spec",
         "generate_plan",

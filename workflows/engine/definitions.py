@@ -34,6 +34,8 @@ AGENT_WORKFLOWS = (
     "generate_spec",
     "generate_plan",
     "generate_tasks",
+    "fix_evidence_hooks",
+    "add_evidence_hooks",
     "implement_tasks",
     "generate_tests",
     "docs_generator",

@@ -155,9 +155,11 @@ def test_row_otherwise_done() -> None:
 
 
 def test_the_rules_keep_the_order_of_the_table() -> None:
+    # PRODUCT.md's rows in their order, with the evidence-hook rows where routing.py's
+    # docstring says why (test_routing_evidence.py tests them).
     assert [r.__name__ for r in RULES] == [
-        "_missing_files", "_nothing_done", "_drift", "_tasks_left", "_stale_verification",
-        "_tests", "_quality_gate", "_docs",
+        "_missing_files", "_no_hooks", "_only_broken_hooks", "_nothing_done", "_drift",
+        "_broken_hooks", "_tasks_left", "_stale_verification", "_tests", "_quality_gate", "_docs",
     ]  # fmt: skip
 
 
@@ -165,6 +167,7 @@ def test_the_rules_keep_the_order_of_the_table() -> None:
 
 
 def test_the_sample_workspace_routes_as_documented(basic_ws: Workspace) -> None:
+    # Drift first (PRODUCT.md's order); its two broken hooks (T008, T009) come next.
     assert recommend(spec_status(basic_ws, BASIC_SPEC)).workflow == "sync_tasks_checkboxes"
     assert recommend(spec_status(basic_ws, "spec-feature-002-orders")).workflow == "generate_plan"
 

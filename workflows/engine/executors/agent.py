@@ -17,10 +17,13 @@ from pathlib import Path
 
 import httpx
 
+from workflows.domain.layouts import discover_specs
+from workflows.domain.spec_formats import document_name
 from workflows.domain.workspace import ScopeError, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
 from workflows.engine.executors.shell import process_env, run_process
-from workflows.engine.prompts import build_prompt, spec_dir_for
+from workflows.engine.hook_edits import Before, HookEditError, before_edit, check_edit
+from workflows.engine.prompts import HOOK_WORKFLOWS, build_prompt, spec_dir_for
 
 # What each workflow produces when the agent answers through a chat endpoint.
 ARTEFACTS = {
@@ -37,7 +40,7 @@ def run_agent(context: StepContext) -> StepResult:
     workflow = context.config["workflow"]
     project = context.project
     try:
-        workspace = Workspace(context.workspace)
+        workspace = context.spec_workspace()
         spec_dir = spec_dir_for(workspace, context.spec_id)
     except (WorkspaceError, ScopeError, ValueError) as exc:
         return StepResult.fail(str(exc))
@@ -45,6 +48,12 @@ def run_agent(context: StepContext) -> StepResult:
     report_dir = f".spec/reports/{workflow.replace('_', '-')}/{context.run_id}"
     prompt_rel = f"{report_dir}/{context.key.replace('/', '_')}-prompt.md"
     prompt_path = workspace.write_text(prompt_rel, prompt)
+    before = None
+    if workflow in HOOK_WORKFLOWS:
+        try:
+            before = before_edit(workspace, context.spec_id)
+        except HookEditError as exc:
+            return StepResult.fail(f"{workflow} needs the spec's tasks.md: {exc}")
     if project.agent_command:
         result = _run_command(context, workspace, spec_dir, prompt_path, workflow)
     elif project.agent_endpoint:
@@ -54,8 +63,25 @@ def run_agent(context: StepContext) -> StepResult:
             f"project '{project.slug}' has no agent configured: set its agent command or "
             "its OpenAI-compatible endpoint"
         )
+    if before is not None:
+        refused = f"{report_dir}/{context.key.replace('/', '_')}-refused-tasks.md"
+        result = _check_hooks(result, workspace, workflow, before, refused)
     result.output.setdefault("workflow", workflow)
     result.output.setdefault("prompt_file", prompt_rel)
+    return result
+
+
+def _check_hooks(
+    result: StepResult, workspace: Workspace, workflow: str, before: Before, refused: str
+) -> StepResult:
+    """An evidence-hook workflow changed only evidence lines, and made progress."""
+    if result.status != "succeeded":
+        return result
+    try:
+        result.output.update(check_edit(workspace, workflow, before, refused))
+    except HookEditError as exc:
+        return StepResult.fail(str(exc), **result.output)
+    result.output["artefact"] = before.tasks_rel
     return result
 
 
@@ -109,6 +135,11 @@ def _check_artefact(result: StepResult, workspace: Workspace, spec_dir: str, wor
     target = ARTEFACTS.get(workflow)
     if result.status != "succeeded" or target is None:
         return result
+    rel = artefact_of(workspace, spec_dir, target)
+    if not workspace.is_file(rel):
+        return StepResult.fail(f"the agent finished but did not write {rel}", **result.output)
+    result.output["artefact"] = rel
+    return result
     rel = f"{spec_dir}/{target}"
     if not workspace.is_file(rel):
         return StepResult.fail(f"the agent finished but did not write {rel}", **result.output)
@@ -152,7 +183,7 @@ def _run_endpoint(
         return StepResult.fail(f"the agent endpoint answered something unreadable: {exc}")
     if not text.strip():
         return StepResult.fail("the agent endpoint answered with no text")
-    artefact = _artefact_path(workflow, spec_dir, context, report_dir)
+    artefact = _artefact_path(workspace, workflow, spec_dir, context, report_dir)
     match = FENCE_RE.match(text.strip())
     workspace.write_text(artefact, (match.group(1) if match else text).rstrip() + "\n")
     return StepResult.ok(artefact=artefact, characters=len(text))
@@ -195,11 +226,22 @@ def _stream_chat(context: StepContext, url: str, headers: dict[str, str], body: 
     return "".join(parts)
 
 
-def _artefact_path(workflow: str, spec_dir: str, context: StepContext, report_dir: str) -> str:
+def artefact_of(workspace: Workspace, spec_dir: str, name: str) -> str:
+    """Where a spec document goes, by the name the workspace's format gives it (a Kiro
+    spec's spec.md is requirements.md)."""
+    return f"{spec_dir}/{document_name(discover_specs(workspace).format, name)}"
+
+
+def _artefact_path(
+    workspace: Workspace, workflow: str, spec_dir: str, context: StepContext, report_dir: str
+) -> str:
     if workflow in ARTEFACTS:
-        return f"{spec_dir}/{ARTEFACTS[workflow]}"
+        return artefact_of(workspace, spec_dir, ARTEFACTS[workflow])
     if workflow == "generate_tests":
         return f"{spec_dir}/tests/test_{context.spec_id.replace('-', '_')}.py"
+    if workflow in HOOK_WORKFLOWS:
+        # The answer is the whole new tasks.md; _check_hooks undoes it unless only hooks changed.
+        return f"{spec_dir}/tasks.md"
     # A chat endpoint cannot edit files itself: the proposed changes are kept as a report.
     return f"{report_dir}/{context.key}-agent-output.md"
 
