@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -144,3 +145,50 @@ def test_no_web_processes_is_refused_with_a_message(db):
     result = _serve_refused("--port", str(free_port()), "--web-processes", "0")
     assert result.returncode == 2
     assert "--web-processes must be 1 or more." in result.stderr and "Traceback" not in result.stderr
+
+
+def _wait_for(check, seconds: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    return check()
+
+
+def _healthz(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as page:
+            return page.status
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
+def test_a_crashed_part_is_started_again_and_only_ctrl_c_stops_everything(team_users):
+    port = free_port()
+    process, _ = _serve("--port", str(port))
+    try:
+        children = _children(process.pid)
+        workers = next(pid for pid, cmdline in children.items() if "qcluster" in cmdline)
+        web = next(iter(_web_pids(process.pid)))
+        # The worker cluster dies: the web process keeps serving, and the cluster comes back.
+        os.kill(workers, signal.SIGKILL)
+        new_workers = _wait_for(
+            lambda: [p for p, c in _children(process.pid).items() if "qcluster" in c and p != workers]
+        )
+        assert new_workers, "the worker cluster was not started again"
+        assert _healthz(port) == 200 and process.poll() is None
+        # The web process dies: it is started again on the same port.
+        os.kill(web, signal.SIGKILL)
+        assert _wait_for(lambda: [p for p in _web_pids(process.pid) if p != web]), "no new web process"
+        assert _wait_for(lambda: _healthz(port) == 200)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and output.rstrip().endswith("Stopped.")
+    assert "The workers process stopped (exit -9)" in output and "Restarting the workers process." in output
+    assert "The web process stopped (exit -9)" in output and "Restarting the web process." in output
+    assert not _children(process.pid)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,11 @@ from workflows.engine.executors.shell import die_with_parent
 from workflows.management.commands.seed_demo import DEMO_USERS
 
 STOP_GRACE_SECONDS = 10
+# A crashed part is started again after RESTART_FIRST_DELAY, doubling up to RESTART_MAX_DELAY
+# while it keeps dying within HEALTHY_AFTER_SECONDS of its start.
+RESTART_FIRST_DELAY = 1.0
+RESTART_MAX_DELAY = 30.0
+HEALTHY_AFTER_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -46,31 +52,17 @@ class Command(BaseCommand):
             reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
             self.stderr.write(f"Port {port} on {host} {reason}; set PORT to another port.")
             raise SystemExit(2) from None
-        # Each daphne process accepts connections from its own socket on the port.
+        # Each daphne process accepts connections from its own socket on the port. The
+        # sockets stay open here too, so a restarted web process takes over its socket and
+        # the connections the kernel queued on it meanwhile.
         children = [
-            (_web_command(listener.fileno()), dict(os.environ), (listener.fileno(),))
-            for listener in listeners
+            _Child("web", _web_command(listener.fileno()), (listener.fileno(),)) for listener in listeners
         ]
         if not no_workers:
             qcluster = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
-            children.append((qcluster, dict(os.environ), ()))
-        # Each child in its own session: Ctrl-C reaches this command only, which then stops
-        # each child through its main process (signalling a django-q2 cluster's whole
-        # group at once can leave it blocked on a lock a dying child held).
-        # If this command is killed outright, the kernel stops the children too.
-        processes = [
-            subprocess.Popen(
-                cmd,
-                cwd=settings.BASE_DIR,
-                env=env,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-                pass_fds=fds,
-            )
-            for cmd, env, fds in children
-        ]
-        for listener in listeners:
-            listener.close()
+            children.append(_Child("workers", qcluster, ()))
+        for child in children:
+            child.start()
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -79,24 +71,24 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        self._wait_until_serving(host, port, processes[0])
+        self._wait_until_serving(host, port, children[0])
         self._banner(host, port)
-        exit_code = 0
+        # Only Ctrl-C or SIGTERM stops everything: a part that dies is started again, after
+        # a pause that doubles while it keeps dying young (a crash loop costs no CPU).
         while not stopping:
-            for process in processes:
-                if process.poll() is not None:
-                    self.stderr.write(f"{process.args[2]} stopped (exit {process.returncode}).")
-                    exit_code = process.returncode or 1
-                    stopping = True
+            for child in children:
+                child.watch(self.stderr.write)
             time.sleep(0.2)
-        self._stop(processes)
-        raise SystemExit(exit_code)
+        self._stop(children)
+        for listener in listeners:
+            listener.close()
+        raise SystemExit(0)
 
-    def _wait_until_serving(self, host: str, port: int, web: subprocess.Popen[bytes]) -> None:
+    def _wait_until_serving(self, host: str, port: int, web: _Child) -> None:
         """The socket takes connections at once; wait until daphne answers them."""
         deadline = time.monotonic() + 30
         url = f"http://{_url_host(host)}:{port}/healthz"
-        while time.monotonic() < deadline and web.poll() is None:
+        while time.monotonic() < deadline and web.running:
             try:
                 with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own address
                     return
@@ -112,10 +104,10 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
 
-    def _stop(self, processes: list[subprocess.Popen[bytes]]) -> None:
+    def _stop(self, children: list[_Child]) -> None:
+        processes = [c.process for c in children if c.process is not None and c.process.poll() is None]
         for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for process in processes:
             try:
@@ -124,6 +116,58 @@ class Command(BaseCommand):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.stdout.write("Stopped.")
+
+
+class _Child:
+    """One part of the app (a web process or the worker cluster), restarted when it dies.
+
+    Each runs in its own session: Ctrl-C reaches `serve` only, which then stops each child
+    through its main process (signalling a django-q2 cluster's whole group at once can
+    leave it blocked on a lock a dying child held). If `serve` is killed outright, the
+    kernel stops the children too (die_with_parent)."""
+
+    def __init__(self, name: str, command: list[str], fds: tuple[int, ...]) -> None:
+        self.name, self.command, self.fds = name, command, fds
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.delay = RESTART_FIRST_DELAY / 2  # the first death waits RESTART_FIRST_DELAY
+        self.restart_at: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=settings.BASE_DIR,
+            env=dict(os.environ),
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+            pass_fds=self.fds,
+        )
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    def watch(self, log: Callable[[str], Any]) -> None:
+        """Notice a death (log it, schedule the restart) or carry out a restart that is due."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                log(f"Restarting the {self.name} process.")
+                self.start()
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        lived = now - self.started
+        # One that ran a while before dying starts over from the short pause.
+        young = lived <= HEALTHY_AFTER_SECONDS
+        self.delay = min(self.delay * 2, RESTART_MAX_DELAY) if young else RESTART_FIRST_DELAY
+        self.restart_at = now + self.delay
+        log(
+            f"The {self.name} process stopped (exit {self.process.returncode}) after {lived:.0f} s; "
+            f"restarting it in {self.delay:.0f} s."
+        )
 
 
 def _listen(host: str, port: int, count: int) -> list[socket.socket]:
