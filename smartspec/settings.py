@@ -369,7 +369,9 @@ for _network in METRICS_ALLOWED_IPS:
 DEMO_PASSWORD = envstr("DEMO_PASSWORD", "smartspec-demo")
 
 # Rate-limit tiers (accounts/ratelimits.py). Counters live in a cache every web process
-# shares: Redis when configured; otherwise the single daphne process's own memory.
+# shares: Redis when configured; otherwise a file cache under the data directory, which all
+# web processes on this machine share (a per-process cache would multiply every limit by
+# WEB_PROCESSES; smartspec/checks.py refuses that).
 RATELIMITS = {
     "strict": envstr("RATELIMIT_STRICT", "10/m"),
     "moderate": envstr("RATELIMIT_MODERATE", "30/m"),
@@ -380,7 +382,10 @@ RATELIMIT_ENABLE = envbool("RATELIMIT_ENABLE", True)
 CACHES["ratelimit"] = (
     CACHES["default"]
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "ratelimit"),
+    }
 )
 
 # The engine (docs/architecture.md): how long a worker's claim on a step lasts without a

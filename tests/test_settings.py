@@ -124,3 +124,30 @@ def test_postgresql_prepares_the_statements_a_connection_runs_again_and_again():
     result = _django_run(PREPARED, DATABASE_URL=POSTGRES)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True"]
+
+
+def test_the_cross_setting_checks_pass_by_default_and_refuse_what_does_not_fit():
+    from smartspec.checks import rate_limits_are_shared, the_engine_timings_fit
+
+    assert rate_limits_are_shared() == [] and the_engine_timings_fit() == []
+    # Without Redis the counters are in a file cache every web process on the machine shares.
+    assert settings.CACHES["ratelimit"]["BACKEND"].endswith(("FileBasedCache", "RedisCache"))
+    done = _django_run(
+        "from django.core.management import call_command; call_command('check')",
+        WEB_PROCESSES="3",
+        STEP_LEASE_SECONDS="2",
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr.split("SystemCheckError")[-1]
+    assert "smartspec.E002" in done.stderr and "STEP_LEASE_SECONDS=2" in done.stderr
+
+
+def test_per_process_rate_limit_counters_are_refused_with_several_web_processes(settings):
+    from smartspec.checks import rate_limits_are_shared
+
+    settings.WEB_PROCESSES = 3
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    found = rate_limits_are_shared()
+    assert [e.id for e in found] == ["smartspec.E001"] and "3 times looser" in found[0].msg

@@ -20,5 +20,7 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
+        import smartspec.checks  # noqa: F401  (registers the cross-setting system checks)
+
         # Built-in templates are part of the schema a migrated database must have.
         post_migrate.connect(_install_builtin_templates, sender=self)

@@ -19,12 +19,12 @@ from tests.processes import ROOT, free_port, subprocess_env, tcp_connections
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 
-def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+def _serve(*args: str, **env: str) -> tuple[subprocess.Popen[str], str]:
     """Start `manage.py serve` and read its output up to the banner; returns both."""
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", *args],
         cwd=ROOT,
-        env=subprocess_env(),
+        env=subprocess_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -192,3 +192,39 @@ def test_a_crashed_part_is_started_again_and_only_ctrl_c_stops_everything(team_u
     assert "The workers process stopped (exit -9)" in output and "Restarting the workers process." in output
     assert "The web process stopped (exit -9)" in output and "Restarting the web process." in output
     assert not _children(process.pid)
+
+
+def test_several_web_processes_share_one_rate_limit(team_users):
+    """Wrong passwords count once across processes: the 11th answers 429 whichever process
+    the kernel hands it to (per-process counters would allow up to 10 per process)."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    from django.core.cache import caches
+
+    caches["ratelimit"].clear()  # the file cache the server processes share, as this test does
+    port = free_port()
+    process, _ = _serve("--port", str(port), "--web-processes", "2", "--no-workers", RATELIMIT_ENABLE="1")
+    try:
+        statuses = []
+        for _ in range(14):
+            jar = http.cookiejar.CookieJar()
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+            url = f"http://127.0.0.1:{port}/accounts/login/"
+            form = opener.open(url, timeout=10).read().decode()
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+            body = urllib.parse.urlencode(
+                {"csrfmiddlewaretoken": token, "username": "x", "password": "wrong"}
+            )
+            request = urllib.request.Request(url, data=body.encode(), headers={"Referer": url})
+            try:
+                statuses.append(opener.open(request, timeout=10).status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert statuses[:10] == [200] * 10 and set(statuses[10:]) == {429}, statuses
