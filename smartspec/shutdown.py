@@ -51,5 +51,7 @@ def _workers() -> list[threading.Thread]:
 def install() -> None:
     """Run before Python joins the executors' threads at exit (its hooks run last first).
 
-    Only for a web process (smartspec.web): the exit it forces is always status 0."""
+    Only for a web process (smartspec.web): the exit it forces is always status 0.
+    `threading._register_atexit` is private (no public hook runs before the join);
+    tests/test_web_process.py fails if a Python upgrade removes it."""
     threading._register_atexit(exit_without_stranded_threads)  # type: ignore[attr-defined]

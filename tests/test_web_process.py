@@ -74,3 +74,28 @@ def test_an_idle_web_process_stops_at_once_on_sigterm(db):
     assert web.process.returncode == 0
     # Idle request threads end with the process: nothing is left to wait for.
     assert "unfinished" not in web.log()
+
+
+def test_the_private_apis_the_web_process_relies_on_are_still_there():
+    """smartspec/http.py and smartspec/shutdown.py lean on three things no public API gives
+    (their reasons and the figures behind them: docs/benchmarks.md, "One thread hop per
+    request"). If an upgrade of Django or Python removes one, this fails before users do."""
+    import inspect
+    import threading
+
+    from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+    from django.http import HttpResponseBase
+
+    # shutdown.install: hooks that run before Python joins worker threads at exit.
+    assert callable(getattr(threading, "_register_atexit", None))
+    # ThreadedASGIHandler reuses the parts of Django's ASGI handler around the sync chain.
+    for name, params in {
+        "read_body": ["self", "receive"],
+        "create_request": ["self", "scope", "body_file"],
+        "send_response": ["self", "response", "send"],
+    }.items():
+        assert list(inspect.signature(getattr(ASGIHandler, name)).parameters) == params, name
+    assert "chunk_size" in vars(ASGIHandler) and callable(get_script_prefix)
+    # HttpResponseBase.close sends request_finished with the handler set on the response
+    # (that is what makes a pool thread tidy its database connection).
+    assert "sender=self._handler_class" in inspect.getsource(HttpResponseBase.close)
