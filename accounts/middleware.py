@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
@@ -33,14 +32,6 @@ class CurrentTeamMiddleware:
         return self.get_response(request)
 
 
-def saved_language(user: object) -> str | None:
-    """The language the user chose in the user menu, if they chose one we still offer."""
-    code = Profile.objects.filter(user=user).values_list("language", flat=True).first()
-    if code and code in dict(settings.LANGUAGES):
-        return code
-    return None
-
-
 class UserLanguageMiddleware:
     """Shows a signed-in user's pages in the language saved in their profile.
 
@@ -54,7 +45,7 @@ class UserLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            code = saved_language(user)
+            code = Profile.saved_language(user)
             if code is not None:
                 translation.activate(code)
                 request.LANGUAGE_CODE = translation.get_language()

@@ -125,3 +125,12 @@ class Profile(models.Model):
     def for_user(cls, user: Any) -> Profile:
         profile, _ = cls.objects.get_or_create(user=user)
         return profile
+
+    @classmethod
+    def saved_language(cls, user: Any) -> str | None:
+        """The language the user chose in the user menu, if they chose one still offered:
+        pages (accounts.middleware) and e-mails (workflows.services.approvals) use it."""
+        code = cls.objects.filter(user=user).values_list("language", flat=True).first()
+        if code and code in dict(settings.LANGUAGES):
+            return code
+        return None

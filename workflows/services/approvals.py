@@ -15,8 +15,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
-from accounts.middleware import saved_language
-from accounts.models import ROLE_RANK, Membership, Role
+from accounts.models import ROLE_RANK, Membership, Profile, Role
 from accounts.permissions import role_in
 from accounts.services import audit_record
 from workflows.engine import dispatch
@@ -508,7 +507,7 @@ def _send(invitation: ApprovalInvitation, template: str) -> None:
         "site_url": settings.SITE_URL,
     }
     # Each approver reads the email in the language they chose for the pages.
-    with translation.override(saved_language(user) or settings.LANGUAGE_CODE):
+    with translation.override(Profile.saved_language(user) or settings.LANGUAGE_CODE):
         subject = render_to_string(f"workflows/email/{template}-subject.txt", context).strip()
         body = render_to_string(f"workflows/email/{template}-body.txt", context)
         html = render_to_string(f"workflows/email/{template}-body.html", context)
