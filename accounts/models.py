@@ -9,14 +9,25 @@ from django.utils import timezone
 
 
 class Role(models.TextChoices):
+    """viewer < member < approver < admin: each role can do everything the ones before it
+    can (declared in that order; `covers` is the one comparison)."""
+
     VIEWER = "viewer", "Viewer"
     MEMBER = "member", "Member"
     APPROVER = "approver", "Approver"
     ADMIN = "admin", "Admin"
 
+    def covers(self, needed: str) -> bool:
+        """Whether someone with this role may do what `needed` may."""
+        return ROLE_RANK[self] >= ROLE_RANK[Role(needed)]
 
-# viewer < member < approver < admin: each role can do everything the ones before it can.
-ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.APPROVER: 2, Role.ADMIN: 3}
+    @classmethod
+    def at_least(cls, needed: str) -> list[Role]:
+        """Every role that covers `needed`."""
+        return [role for role in cls if role.covers(needed)]
+
+
+ROLE_RANK = {role: rank for rank, role in enumerate(Role)}
 
 
 class Team(models.Model):
@@ -46,7 +57,7 @@ class Membership(models.Model):
         return f"{self.user} in {self.team} as {self.role}"
 
     def has_role(self, role: str) -> bool:
-        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+        return Role(self.role).covers(role)
 
 
 def hash_token(raw: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from accounts.models import ROLE_RANK, Membership, Role, Team
+from accounts.models import Membership, Role, Team
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -27,11 +27,11 @@ def role_in(user: AnyUser, team: Team | int) -> Role | None:
 
 def has_role(user: AnyUser, team: Team | int, role: str) -> bool:
     actual = role_in(user, team)
-    return actual is not None and ROLE_RANK[actual] >= ROLE_RANK[Role(role)]
+    return actual is not None and actual.covers(role)
 
 
 def team_ids_with_role(user: AnyUser, role: str) -> list[int]:
     if not user.is_authenticated:
         return []
-    allowed = [r for r, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role(role)]]
+    allowed = Role.at_least(role)
     return list(Membership.objects.filter(user=user, role__in=allowed).values_list("team_id", flat=True))

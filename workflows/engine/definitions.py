@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from accounts.models import Role
 from workflows.domain.shell_policy import env_problem, report_name_problem
 from workflows.engine.durations import parse_duration
 
@@ -553,7 +554,7 @@ def _check_people(value: Any, label: str, where: str, problems: list[Problem]) -
         problems.append(Problem("must list usernames and/or role:<role>", label, where))
         return
     for approver in value:
-        if approver.startswith("role:") and approver[5:] not in ("viewer", "member", "approver", "admin"):
+        if approver.startswith("role:") and approver[5:] not in Role.values:
             problems.append(Problem(f"unknown role in {approver!r}", label, where))
 
 

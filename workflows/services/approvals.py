@@ -15,7 +15,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
-from accounts.models import ROLE_RANK, Membership, Profile, Role
+from accounts.models import Membership, Profile, Role
 from accounts.permissions import role_in
 from accounts.services import audit_record
 from workflows.engine import dispatch
@@ -54,7 +54,7 @@ def eligible_users(run: Run, approvers: list[str]) -> list[AbstractBaseUser]:
             if not user.is_active or not membership.has_role(DECIDING_ROLE):
                 continue
             if entry.startswith("role:"):
-                if ROLE_RANK[Role(membership.role)] >= ROLE_RANK[Role(entry[5:])]:
+                if membership.has_role(entry[5:]):
                     chosen[user.pk] = user
             elif user.get_username() == entry:
                 chosen[user.pk] = user
@@ -75,7 +75,7 @@ def decide_refusal(gate: ApprovalGate, user: AbstractBaseUser | None) -> Approva
     role = role_in(user, team)
     if role is None:
         return ApprovalError(f"You are no longer a member of the team {team.name}.", "forbidden")
-    if ROLE_RANK[role] < ROLE_RANK[DECIDING_ROLE]:
+    if not role.covers(DECIDING_ROLE):
         return ApprovalError(
             f"Viewers cannot decide approvals; your role in {team.name} is {role.label.lower()}.",
             "forbidden",
