@@ -157,6 +157,20 @@ def _wait_for(check, seconds: float = 30.0):  # type: ignore[no-untyped-def]
     return check()
 
 
+def _in_group(pgid: int) -> list[int]:
+    """The pids of live processes in process group `pgid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
 def _healthz(port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as page:
@@ -178,6 +192,8 @@ def test_a_crashed_part_is_started_again_and_only_ctrl_c_stops_everything(team_u
             lambda: [p for p, c in _children(process.pid).items() if "qcluster" in c and p != workers]
         )
         assert new_workers, "the worker cluster was not started again"
+        # Its worker processes, which outlive their cluster's main process, were stopped too.
+        assert _wait_for(lambda: not _in_group(workers)), "the dead cluster's workers were left running"
         assert _healthz(port) == 200 and process.poll() is None
         # The web process dies: it is started again on the same port.
         os.kill(web, signal.SIGKILL)

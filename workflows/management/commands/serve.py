@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -159,6 +160,10 @@ class _Child:
             return
         if self.process is None or self.process.poll() is None:
             return
+        # What the dead process left behind in its session (django-q2's worker processes
+        # outlive their cluster's main process) goes too, before a new one starts.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         lived = now - self.started
         # One that ran a while before dying starts over from the short pause.
         young = lived <= HEALTHY_AFTER_SECONDS
