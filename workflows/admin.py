@@ -17,6 +17,7 @@ from workflows.models import (
     ApprovalInvitation,
     Checkpoint,
     Event,
+    ManualCheck,
     Project,
     Run,
     Step,
@@ -107,11 +108,12 @@ class RunAdmin(admin.ModelAdmin):
         "project",
         "spec_id",
         "status",
+        "outcome",
         "started_by",
         "created_at",
         "finished_at",
     ]
-    list_filter = ["status", "project", AgeFilter, "workflow_name"]
+    list_filter = ["status", "outcome", "project", AgeFilter, "workflow_name"]
     search_fields = ["id", "spec_id", "workflow_name", "project__slug"]
     date_hierarchy = "created_at"
     readonly_fields = [
@@ -127,6 +129,8 @@ class RunAdmin(admin.ModelAdmin):
         "iterations",
         "last_seq",
         "error",
+        "outcome",
+        "outcome_reason",
         "created_at",
         "started_at",
         "finished_at",
@@ -290,6 +294,19 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         )
         obj.refresh_from_db()
         messages.info(request, f"{obj.name} is at version {version.number}.")
+
+
+@admin.register(ManualCheck)
+class ManualCheckAdmin(admin.ModelAdmin):
+    """Recorded by members on the spec page or the API (audited); read-only here."""
+
+    list_display = ["project", "spec_id", "task_id", "checked_by", "checked_at"]
+    list_filter = ["project"]
+    search_fields = ["spec_id", "task_id", "note"]
+    readonly_fields = [f.name for f in ManualCheck._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(WorkerCluster)

@@ -58,8 +58,19 @@ class SpecRow:
     next: Recommendation
 
 
+def _checks(project: Project) -> dict[str, object]:
+    from workflows.services.manual_checks import checks_by_spec
+
+    return checks_by_spec(project)  # type: ignore[return-value]
+
+
+def project_details(project: Project) -> list[SpecDetail]:
+    """Every spec with its verification, counting the recorded manual checks."""
+    return status_cache(project).details(_checks(project))  # type: ignore[arg-type]
+
+
 def project_specs(project: Project) -> list[SpecRow]:
-    return [SpecRow(s, recommend(s)) for s in status_cache(project).all()]
+    return [SpecRow(d.status, recommend(d.status)) for d in project_details(project)]
 
 
 def project_index(project: Project) -> SpecIndex:
@@ -69,7 +80,9 @@ def project_index(project: Project) -> SpecIndex:
 
 def project_spec(project: Project, spec_id: str) -> tuple[SpecDetail, Recommendation]:
     """One spec with its verification; LookupError (UnknownSpec) when there is none."""
-    detail = status_cache(project).detail(spec_id)
+    from workflows.services.manual_checks import checks_for
+
+    detail = status_cache(project).detail(spec_id, checks_for(project, spec_id))
     return detail, recommend(detail.status)
 
 
@@ -78,6 +91,7 @@ __all__ = [
     "SpecsUnavailable",
     "UnknownSpec",
     "cache_stats",
+    "project_details",
     "project_index",
     "project_spec",
     "project_specs",

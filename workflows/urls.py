@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workflows.views import approvals, commands, pages, project_settings, runs, workflows
+from workflows.views import approvals, commands, manual_checks, pages, project_settings, runs, workflows
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -10,6 +10,11 @@ urlpatterns = [
     path("projects/<slug:slug>/runs/", pages.run_create, name="run_create"),
     path("projects/<slug:slug>/reading/", project_settings.project_reading, name="project_reading"),
     path("projects/<slug:slug>/specs/<str:spec_id>/", pages.spec_detail, name="spec_detail"),
+    path(
+        "projects/<slug:slug>/specs/<str:spec_id>/tasks/<str:task_id>/manual-check/",
+        manual_checks.manual_check,
+        name="manual_check",
+    ),
     path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
     path("runs/<int:run_id>/cancel/", runs.run_cancel, name="run_cancel"),
     path("runs/<int:run_id>/retry/", runs.run_retry, name="run_retry"),

@@ -37,6 +37,9 @@ class ApiClient:
     def patch(self, path: str, body: Any = None) -> Any:
         return self.client.patch(API + path, json.dumps(body or {}), content_type="application/json")
 
+    def delete(self, path: str, body: Any = None) -> Any:
+        return self.client.delete(API + path, json.dumps(body or {}), content_type="application/json")
+
 
 @pytest.fixture(autouse=True)
 def fresh_rate_counters() -> Iterator[None]:

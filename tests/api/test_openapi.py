@@ -12,7 +12,7 @@ from workflows.api import api
 
 pytestmark = pytest.mark.django_db
 
-SUCCESS = {"get": ("200",), "post": ("200", "201"), "patch": ("200",)}
+SUCCESS = {"get": ("200",), "post": ("200", "201"), "patch": ("200",), "delete": ("200",)}
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/runs/{run_id}/retry"): {},
     ("post", "/approvals/{gate_id}/decisions"): {"verdict": "approve", "comment": "walk"},
     ("post", "/intents"): {"text": f"verify {SPEC}", "project": "acme-web", "execute": True},
+    ("post", "/projects/{slug}/specs/{spec_id}/tasks/{task_id}/manual-check"): {"note": "walk"},
+    ("delete", "/projects/{slug}/specs/{spec_id}/tasks/{task_id}/manual-check"): {},
 }
 
 
@@ -74,6 +76,7 @@ def acme(project, team_users, acme_run, open_gate, data_dir):
     values = {
         "slug": project.slug,
         "spec_id": SPEC,
+        "task_id": "T006",  # its one hook is a ui hook: a manual check may be recorded
         "name": "tiny",
         "run_id": acme_run.pk,
         "gate_id": gate.pk,

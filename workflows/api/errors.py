@@ -21,6 +21,7 @@ from workflows.api.schemas import ErrorOut
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.engine.definitions import TemplateInvalid
 from workflows.services.approvals import ApprovalError
+from workflows.services.manual_checks import ManualCheckError
 from workflows.services.runs import RunError
 from workflows.specs import SpecsUnavailable
 from workflows.workspaces import WorkspaceNotAllowed
@@ -75,10 +76,14 @@ def error_responses(*statuses: int) -> dict[int, type[ErrorOut]]:
     return {status: ErrorOut for status in (*COMMON_ERRORS, *statuses)}
 
 
-def error_body(detail: str, code: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def error_body(
+    detail: str, code: str, errors: list[dict[str, Any]] | None = None, run_id: int | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": detail, "code": code}
     if errors is not None:
         body["errors"] = errors
+    if run_id is not None:
+        body["run_id"] = run_id
     return body
 
 
@@ -91,8 +96,9 @@ def install(api: NinjaAPI) -> None:
         detail: str,
         code: str,
         errors: list[dict[str, Any]] | None = None,
+        run_id: int | None = None,
     ) -> HttpResponse:
-        return api.create_response(request, error_body(detail, code, errors), status=status)
+        return api.create_response(request, error_body(detail, code, errors, run_id), status=status)
 
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
         return answer(request, exc.status, exc.detail, exc.code, exc.errors)
@@ -134,6 +140,15 @@ def install(api: NinjaAPI) -> None:
         return answer(request, 422, "The request has invalid fields.", "invalid", errors)
 
     def on_run_error(request: HttpRequest, exc: RunError) -> HttpResponse:
+        errors: list[dict[str, Any]] | None = None
+        if exc.field:
+            errors = [{"field": exc.field, "message": str(exc)}]
+            if exc.run_id is not None:
+                errors[0]["run_id"] = exc.run_id
+        status = SERVICE_STATUS.get(exc.code, 422)
+        return answer(request, status, str(exc), exc.code, errors, exc.run_id)
+
+    def on_manual_check_error(request: HttpRequest, exc: ManualCheckError) -> HttpResponse:
         errors = [{"field": exc.field, "message": str(exc)}] if exc.field else None
         return answer(request, SERVICE_STATUS.get(exc.code, 422), str(exc), exc.code, errors)
 
@@ -210,6 +225,7 @@ def install(api: NinjaAPI) -> None:
         (HttpError, on_http_error),
         (ValidationError, on_validation),
         (RunError, on_run_error),
+        (ManualCheckError, on_manual_check_error),
         (TemplateInvalid, on_template_invalid),
         (ApprovalError, on_approval_error),
         (DjangoValidationError, on_model_validation),

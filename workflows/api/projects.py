@@ -5,14 +5,18 @@ POST /projects                      create one (team admins)
 GET  /projects/{slug}               one project
 GET  /projects/{slug}/specs         every spec with its status and next step
 GET  /projects/{slug}/specs/{id}    status, recommendation, tasks with their verification
+POST   /projects/{slug}/specs/{id}/tasks/{task}/manual-check   record a person's check (members)
+DELETE /projects/{slug}/specs/{id}/tasks/{task}/manual-check   withdraw it (members)
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from django.http import Http404, HttpRequest
-from ninja import Query, Router
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from accounts.models import Role, Team
@@ -28,6 +32,7 @@ from workflows.api.schemas import (
     ProjectUpdateIn,
     SpecDetailOut,
     SpecPageOut,
+    StrictIn,
 )
 from workflows.api.writes import one_writer
 from workflows.domain.routing import recommend
@@ -35,6 +40,7 @@ from workflows.domain.status import SpecDetail, StatusCache
 from workflows.domain.workspace import Workspace, is_spec_id
 from workflows.models import Project
 from workflows.selectors import get_project_for_user, projects_visible_to
+from workflows.services.manual_checks import manual_check_record, manual_check_withdraw
 from workflows.services.projects import project_create, project_update
 
 router = Router(tags=["projects"])
@@ -98,8 +104,9 @@ def get_project(request: HttpRequest, slug: str) -> Any:
 )
 def list_specs(request: HttpRequest, slug: str, page: Query[PageQuery]) -> Any:
     project = get_project_for_user(caller(request), slug)
-    specs = [spec_summary(detail) for detail in status_cache(project).details()]
-    return page_of(specs, page)
+    status_cache(project)  # 409 when the workspace cannot be used
+    found = [spec_summary(detail) for detail in specs.project_details(project)]
+    return page_of(found, page)
 
 
 @router.get(
@@ -112,7 +119,8 @@ def get_spec(request: HttpRequest, slug: str, spec_id: str) -> Any:
     if not is_spec_id(spec_id):
         # Not even shaped like an id (e.g. "..", "x/../y"): it names no spec, so no lookup.
         raise Http404("No such spec.")
-    detail = status_cache(project).detail(spec_id)
+    status_cache(project)  # 409 when the workspace cannot be used
+    detail, _ = specs.project_spec(project, spec_id)
     report = detail.verification
     return {
         "spec_id": detail.status.spec_id,
@@ -153,3 +161,85 @@ def status_cache(project: Project) -> StatusCache:
         raise ApiError(
             409, f"The project's workspace cannot be used: {exc}", "workspace_unavailable"
         ) from None
+
+
+# --- manual checks -----------------------------------------------------------------------------
+
+
+class ManualCheckIn(StrictIn):
+    note: str = Field("", max_length=2000, description="What was checked, and how.")
+
+
+class ManualCheckWithdrawnOut(Schema):
+    spec_id: str
+    task_id: str
+    task: dict[str, Any] = Field(..., description="The task's verification without the check.")
+
+
+class ManualCheckOut(Schema):
+    spec_id: str
+    task_id: str
+    checked_by: str | None
+    checked_at: datetime
+    note: str
+    task: dict[str, Any] = Field(..., description="The task's verification with the check counted.")
+
+
+def _manual_target(request: HttpRequest, slug: str, spec_id: str, task_id: str) -> Project:
+    project = get_project_for_user(caller(request), slug)
+    if not is_spec_id(spec_id) or not TASK_ID.fullmatch(task_id):
+        raise Http404("No such spec or task.")
+    status_cache(project)  # 409 when the workspace cannot be used
+    return project
+
+
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+@router.post(
+    "/{slug}/specs/{spec_id}/tasks/{task_id}/manual-check",
+    response={201: ManualCheckOut, **error_responses(403, 404, 409)},
+    summary="Record that a person checked a task only a person can check (members and up)",
+)
+def record_manual_check(
+    request: HttpRequest, slug: str, spec_id: str, task_id: str, payload: ManualCheckIn
+) -> Any:
+    project = _manual_target(request, slug, spec_id, task_id)
+    with one_writer():
+        check = manual_check_record(
+            project=project,
+            spec_id=spec_id,
+            task_id=task_id,
+            note=payload.note,
+            by=caller(request),
+            channel="api",
+        )
+    detail, _ = specs.project_spec(project, spec_id)
+    task = next(t for t in detail.verification.tasks if t.id == task_id)
+    return Status(
+        201,
+        {
+            "spec_id": spec_id,
+            "task_id": task_id,
+            "checked_by": check.checked_by.get_username() if check.checked_by_id else None,
+            "checked_at": check.checked_at,
+            "note": check.note,
+            "task": task.as_dict(),
+        },
+    )
+
+
+@router.delete(
+    "/{slug}/specs/{spec_id}/tasks/{task_id}/manual-check",
+    response={200: ManualCheckWithdrawnOut, **error_responses(403, 404, 409)},
+    summary="Withdraw a task's manual check (members and up)",
+)
+def withdraw_manual_check(request: HttpRequest, slug: str, spec_id: str, task_id: str) -> Any:
+    project = _manual_target(request, slug, spec_id, task_id)
+    with one_writer():
+        manual_check_withdraw(
+            project=project, spec_id=spec_id, task_id=task_id, by=caller(request), channel="api"
+        )
+    detail, _ = specs.project_spec(project, spec_id)
+    task = next((t for t in detail.verification.tasks if t.id == task_id), None)
+    return {"spec_id": spec_id, "task_id": task_id, "task": task.as_dict() if task else {}}

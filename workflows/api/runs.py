@@ -58,7 +58,14 @@ class EventsQuery(Schema):
 @router.post("", response={201: RunDetailOut, **error_responses(403, 404, 409, 503)}, summary="Start a run")
 def create_run(request: HttpRequest, payload: RunCreateIn) -> Any:
     project = get_project_for_user(caller(request), payload.project, role=Role.MEMBER)
-    run = start_workflow(request, project, payload.workflow, payload.spec_id or "", payload.params)
+    run = start_workflow(
+        request,
+        project,
+        payload.workflow,
+        payload.spec_id or "",
+        payload.params,
+        allow_concurrent=payload.allow_concurrent,
+    )
     return Status(201, run_detail(run.pk, request))
 
 
@@ -128,7 +135,13 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
 
 
 def start_workflow(
-    request: HttpRequest, project: Project, workflow: str, spec_id: str, params: dict[str, Any]
+    request: HttpRequest,
+    project: Project,
+    workflow: str,
+    spec_id: str,
+    params: dict[str, Any],
+    *,
+    allow_concurrent: bool = False,
 ) -> Run:
     """Start the latest version of `workflow`; the caller checked the project role."""
     version = latest_version(project, workflow)
@@ -140,6 +153,7 @@ def start_workflow(
             params=params,
             started_by=caller(request),
             channel="api",
+            allow_concurrent=allow_concurrent,
         )
 
 

@@ -18,7 +18,10 @@ from workflows.api.pagination import PageOut
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
 
-RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled", "stopped"]
+RunOutcome = Literal[
+    "", "done", "steps_passed", "failed", "cancelled", "no_progress", "needs_manual", "max_iterations"
+]
 StepStatus = Literal["pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
 GateStatus = Literal["pending", "approved", "rejected", "cancelled"]
 RoleName = Literal["viewer", "member", "approver", "admin"]
@@ -64,12 +67,16 @@ class FieldErrorOut(Schema):
     field: str | None = Field(None, description="The field (dotted) the problem is about.")
     message: str
     step: str | None = Field(None, description="For workflow templates: the step id.")
+    run_id: int | None = Field(None, description="For a conflict with an active run: that run's id.")
 
 
 class ErrorOut(Schema):
     detail: str
     code: str = Field(..., description="Machine-readable: not_found, forbidden, invalid, …")
     errors: list[FieldErrorOut] | None = None
+    run_id: int | None = Field(
+        None, description="409 on starting a run: the run of that workflow on that spec still active."
+    )
 
 
 # --- me ------------------------------------------------------------------------------------
@@ -299,6 +306,11 @@ class RunCreateIn(StrictIn):
     workflow: str = Field(..., pattern=WORKFLOW_NAME_PATTERN, description="Template name.")
     spec_id: str | None = Field(None, pattern=SPEC_ID_PATTERN, max_length=SPEC_ID_MAX_LENGTH)
     params: dict[str, Any] = Field(default_factory=dict)
+    allow_concurrent: bool = Field(
+        False,
+        description="Start even though a run of this workflow on this spec is still active "
+        "(without it that answers 409 with the active run's id).",
+    )
 
     @field_validator("params")
     @classmethod
@@ -334,6 +346,12 @@ class RunOut(Schema):
     version: int
     spec_id: str
     status: RunStatus
+    outcome: RunOutcome = Field(
+        "",
+        description="Why a finished run ended: done (the autopilot reached its goal), steps_passed, "
+        "failed, cancelled, no_progress, needs_manual, max_iterations; empty while it runs.",
+    )
+    outcome_reason: str = Field("", description="The outcome in words, e.g. which task needs a person.")
     params: dict[str, Any]
     started_by: str | None
     parent: int | None

@@ -21,42 +21,48 @@ TIE_ORDER = ("fix", "verify", "modify", "run", "status")
 WORKFLOWS = {"run": "autopilot", "verify": "verify-and-sync", "fix": "development-loop"}
 
 _Weights = dict[str, float]
-# Keyword (words separated by spaces form a phrase of consecutive tokens) -> weight.
+# Keyword -> weight. An English keyword of several words is a phrase of consecutive
+# tokens; a Thai keyword is matched on consecutive tokens whose letters, joined, are the
+# keyword ("ทำต่อ" is the tokens "ทำ" + "ต่อ"), so it may span the tokenizer's word
+# boundaries but never starts or ends inside a word. Where matches overlap, the longest
+# wins ("next step" is status, not "next"; "แก้ไข" is modify, not "แก้").
 KEYWORDS: dict[str, _Weights] = {
     "status": {
         "status": 1, "progress": 1, "overview": 1, "summary": 1, "state": 0.8,
         "how far": 1, "what's left": 1, "where are we": 1, "show": 0.5, "left": 0.4,
+        "remaining": 1, "next step": 1, "eta": 1,
         "สถานะ": 1, "ความคืบหน้า": 1, "คืบหน้า": 1, "ภาพรวม": 1, "สรุป": 0.8,
-        "ถึง ไหน": 1, "เป็น ยังไง": 0.8, "เป็น อย่างไร": 0.8, "เหลือ": 0.5, "ดู": 0.5,
+        "งานถึงไหน": 1, "ถึงไหน": 1, "เหลืออะไร": 1, "ต้องทำอะไรต่อ": 1, "มีปัญหาไหม": 1,
+        "เมื่อไหร่เสร็จ": 1, "เป็นยังไง": 0.8, "เป็นอย่างไร": 0.8, "เหลือ": 0.5, "ดู": 0.5,
     },
     "run": {
         "run": 1, "rerun": 1, "start": 1, "execute": 1, "launch": 1, "autopilot": 1,
         "begin": 1, "trigger": 1, "kick off": 1, "implement": 0.8, "go": 0.6,
-        "build": 0.6, "continue": 0.6, "proceed": 0.6,
-        "รัน": 1, "เริ่ม": 1, "เริ่มต้น": 1, "ดำเนินการ": 1, "ลุย": 0.8,
+        "build": 0.6, "continue": 0.6, "proceed": 0.6, "next": 0.6,
+        "รัน": 1, "เริ่ม": 1, "เริ่มต้น": 1, "ดำเนินการ": 1, "ทำต่อ": 1, "พัฒนา": 1, "ลุย": 0.8,
         "เดินหน้า": 0.8, "ทำงาน": 0.6, "สั่งงาน": 0.5,
     },
     "fix": {
         "fix": 1, "fixes": 1, "fixing": 1, "repair": 1, "broken": 1, "failing": 1,
         "failed": 1, "fails": 1, "error": 1, "errors": 1, "bug": 1, "bugs": 1,
         "debug": 1, "crash": 1, "crashes": 1, "wrong": 0.8, "resolve": 0.8, "issue": 0.5,
-        "แก้": 1, "แก้ไข": 1, "ซ่อม": 1, "ผิด": 1, "ผิดพลาด": 1, "ข้อผิดพลาด": 1,
+        "แก้": 1, "ซ่อม": 1, "ผิดพลาด": 1, "ข้อผิดพลาด": 1, "ไม่ทำงาน": 1,
         "ความผิดพลาด": 1, "ทำผิด": 1, "พัง": 1, "บั๊ก": 1, "บัก": 1, "ล้มเหลว": 1,
-        "ไม่ ผ่าน": 1,
+        "ไม่ผ่าน": 1,
     },
     "verify": {
         "verify": 1, "verifying": 1, "verification": 1, "validate": 1, "validation": 1,
         "confirm": 1, "audit": 1, "evidence": 1, "sync": 1, "reconcile": 1, "prove": 1,
-        "check": 0.6, "checks": 0.6, "checking": 0.6,
+        "check": 0.6, "checks": 0.6, "checking": 0.6, "correct": 1,
         "ตรวจสอบ": 1, "ตรวจ": 1, "ตรวจงาน": 1, "ยืนยัน": 1, "พิสูจน์": 1, "หลักฐาน": 1,
-        "ซิงค์": 1, "เช็ค": 0.6, "เช็ก": 0.6,
+        "ซิงค์": 1, "เช็ค": 0.6, "เช็ก": 0.6, "ถูกต้อง": 1, "ผิด": 1,
     },
     "modify": {
         "modify": 1, "change": 1, "edit": 1, "update": 1, "add": 1, "remove": 1,
         "rename": 1, "rewrite": 1, "amend": 1, "adjust": 1, "delete": 1, "revise": 1,
-        "replace": 1, "extend": 0.8,
+        "replace": 1, "refactor": 1, "extend": 0.8,
         "เปลี่ยน": 1, "เปลี่ยนแปลง": 1, "เพิ่ม": 1, "เพิ่มเติม": 1, "ลบ": 1, "ปรับ": 1,
-        "ปรับปรุง": 1, "อัปเดต": 1, "อัพเดท": 1, "อัพเดต": 1, "เขียน ใหม่": 1, "แก้ไข": 0.5,
+        "ปรับปรุง": 1, "อัปเดต": 1, "อัพเดท": 1, "อัพเดต": 1, "เขียนใหม่": 1, "แก้ไข": 1,
     },
 }  # fmt: skip
 
@@ -161,32 +167,68 @@ def _expand(candidate: str, known: Collection[str] | None) -> str:
     return longer[0] if len(longer) == 1 else candidate
 
 
+_THAI_CHAR = re.compile(f"[{_THAI}]")
+
+
 def _phrases() -> Iterable[tuple[str, tuple[str, ...], str, float]]:
     for intent, words in KEYWORDS.items():
         for keyword, weight in words.items():
-            yield keyword, tuple(keyword.split()), intent, weight
+            if _THAI_CHAR.search(keyword):
+                yield keyword, (keyword.replace(" ", ""),), intent, weight
+            else:
+                yield keyword, tuple(keyword.split()), intent, weight
 
 
 _PHRASES = tuple(_phrases())
 
 
 def _matches(tokens: list[str]) -> list[tuple[str, tuple[str, float]]]:
-    """(keyword, (intent, weight)) for each keyword found, in the order of the text."""
-    found: list[tuple[int, str, tuple[str, float]]] = []
+    """(keyword, (intent, weight)) for each keyword found, in the order of the text.
+
+    Every occurrence of every keyword is found as a span of tokens; then the longest
+    spans are taken first and a span overlapping one already taken is dropped, so a
+    keyword inside a longer one never counts. Each keyword counts once."""
+    spans: list[tuple[int, int, str, tuple[str, float]]] = []
     for keyword, parts, intent, weight in _PHRASES:
-        at = _find(tokens, parts)
-        if at >= 0:
-            found.append((at, keyword, (intent, weight)))
-    found.sort(key=lambda item: item[0])
-    return [(keyword, hit) for _, keyword, hit in found]
+        for start, end in _find_all(tokens, parts):
+            spans.append((start, end, keyword, (intent, weight)))
+    spans.sort(key=lambda s: (-(s[1] - s[0]), -len(s[2]), s[0]))
+    taken: list[tuple[int, int, str, tuple[str, float]]] = []
+    used: set[int] = set()
+    for span in spans:
+        covered = set(range(span[0], span[1]))
+        if covered & used:
+            continue
+        used |= covered
+        taken.append(span)
+    taken.sort(key=lambda s: s[0])
+    found: dict[str, tuple[str, float]] = {}
+    for _, _, keyword, hit in taken:
+        found.setdefault(keyword, hit)
+    return list(found.items())
 
 
-def _find(tokens: list[str], parts: tuple[str, ...]) -> int:
+def _find_all(tokens: list[str], parts: tuple[str, ...]) -> Iterable[tuple[int, int]]:
+    """(start, end) token spans where the keyword is: English words one token each; a
+    Thai keyword (one part) as the letters of consecutive tokens joined."""
+    if len(parts) == 1 and _THAI_CHAR.search(parts[0]):
+        target = parts[0]
+        for i, token in enumerate(tokens):
+            if not target.startswith(token):
+                continue
+            joined = ""
+            for j in range(i, len(tokens)):
+                joined += tokens[j]
+                if joined == target:
+                    yield i, j + 1
+                    break
+                if not target.startswith(joined):
+                    break
+        return
     size = len(parts)
     for i in range(len(tokens) - size + 1):
         if tuple(tokens[i : i + size]) == parts:
-            return i
-    return -1
+            yield i, i + size
 
 
 def _scores(matched: list[tuple[str, tuple[str, float]]]) -> dict[str, float]:

@@ -9,9 +9,11 @@ it for the life of the process); it is safe to share between threads.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,6 +30,7 @@ from workflows.domain.tasks_parser import ParseIssue, TasksDocument, parse_tasks
 from workflows.domain.verification import (
     FileCache,
     HookOutcome,
+    ManualChecks,
     TaskStatus,
     VerificationReport,
     implicit_paths,
@@ -169,15 +172,46 @@ class _Snapshot:
 Parser = Callable[[Workspace, SpecLocation, Stamp | None], tuple[TasksDocument, str | None]]
 
 
-def spec_detail(workspace: Workspace, spec: SpecLocation | str) -> SpecDetail:
-    """The status of one spec, computed from scratch (no cache)."""
+def spec_detail(
+    workspace: Workspace, spec: SpecLocation | str, *, manual: ManualChecks | None = None
+) -> SpecDetail:
+    """The status of one spec, computed from scratch (no cache); `manual`: the recorded
+    manual checks of its tasks (task id -> ManualCheck)."""
     location = find_spec(workspace, spec) if isinstance(spec, str) else spec
     index = ReportIndex.load(workspace)
-    return _compute(workspace, _snapshot(workspace, location, index, _parse), index, FileCache(workspace))
+    snap = _snapshot(workspace, location, index, _parse)
+    return _compute(workspace, snap, index, FileCache(workspace), manual)
 
 
-def spec_status(workspace: Workspace, spec: SpecLocation | str) -> SpecStatus:
-    return spec_detail(workspace, spec).status
+def spec_status(
+    workspace: Workspace, spec: SpecLocation | str, *, manual: ManualChecks | None = None
+) -> SpecStatus:
+    return spec_detail(workspace, spec, manual=manual).status
+
+
+def progress_of(workspace: Workspace, location: SpecLocation, detail: SpecDetail) -> dict[str, object]:
+    """What the autopilot compares turn to turn: the open (counted, unverified) tasks, those
+    of them only a person can check, and a fingerprint of everything that matters — the
+    status, each task's verification, and the contents of the spec's files and of every
+    file its hooks name. Equal fingerprints mean a turn changed nothing."""
+    report = detail.verification
+    digest = hashlib.sha256()
+    digest.update(json.dumps(detail.status.as_dict(), sort_keys=True, default=str).encode())
+    digest.update(json.dumps(report.statuses(), sort_keys=True).encode())
+    paths = [location.file(n) for n in STATE_FILES]
+    paths += sorted({r.hook.path for t in report.tasks for r in t.hooks if r.hook.path})
+    for rel in paths:
+        try:
+            read = workspace.read_text(rel)
+            content = read.text if read.text is not None else f"<{read.message}>"
+        except (ScopeError, OSError) as exc:
+            content = f"<{exc}>"
+        digest.update(f"\0{rel}\0{content}".encode())
+    return {
+        "open_tasks": [t.id for t in report.counted if not t.verified],
+        "needs_manual": [t.id for t in report.counted if t.status is TaskStatus.NEEDS_MANUAL],
+        "fingerprint": digest.hexdigest(),
+    }
 
 
 def _parse(
@@ -228,7 +262,13 @@ def _hook_stamp(workspace: Workspace, rel: str) -> tuple[str, str | None, Stamp 
     return rel, path, stamp_of(path)
 
 
-def _compute(workspace: Workspace, snap: _Snapshot, index: ReportIndex, files: FileCache) -> SpecDetail:
+def _compute(
+    workspace: Workspace,
+    snap: _Snapshot,
+    index: ReportIndex,
+    files: FileCache,
+    manual: ManualChecks | None = None,
+) -> SpecDetail:
     location = snap.location
     report = verify_document(
         workspace,
@@ -238,6 +278,7 @@ def _compute(workspace: Workspace, snap: _Snapshot, index: ReportIndex, files: F
         run_id=LIVE_RUN_ID,
         files=files,
         spec_format=location.format,
+        manual=manual,
     )
     verify = index.latest(VERIFY_WORKFLOW, location.spec_id)
     status = SpecStatus(
@@ -318,30 +359,32 @@ class StatusCache:
         self._documents: dict[str, tuple[Stamp, TasksDocument, str | None]] = {}  # by tasks.md
         self._report_memo: dict[tuple[str, str], ReportEntry] = {}
 
-    def details(self) -> list[SpecDetail]:
-        """Every spec in the workspace, sorted by spec id."""
+    def details(self, manual: Mapping[str, ManualChecks] | None = None) -> list[SpecDetail]:
+        """Every spec in the workspace, sorted by spec id; `manual`: spec id -> its tasks'
+        recorded manual checks."""
         with self._lock:
             specs = discover_specs(self.workspace).specs
             index = ReportIndex.load(self.workspace, self._report_memo)
             files = FileCache(self.workspace)
-            found = [self._detail(location, index, files) for location in specs]
+            checks = manual or {}
+            found = [self._detail(location, index, files, checks.get(location.spec_id)) for location in specs]
             self._forget_except(specs)
             return found
 
-    def all(self) -> list[SpecStatus]:
-        return [d.status for d in self.details()]
+    def all(self, manual: Mapping[str, ManualChecks] | None = None) -> list[SpecStatus]:
+        return [d.status for d in self.details(manual)]
 
-    def detail(self, spec_id: str) -> SpecDetail:
+    def detail(self, spec_id: str, manual: ManualChecks | None = None) -> SpecDetail:
         """One spec; raises UnknownSpec when the workspace has no such spec."""
         with self._lock:
             location = discover_specs(self.workspace).get(spec_id)
             if location is None:
                 raise UnknownSpec(spec_id)
             index = ReportIndex.load(self.workspace, self._report_memo)
-            return self._detail(location, index, FileCache(self.workspace))
+            return self._detail(location, index, FileCache(self.workspace), manual)
 
-    def status(self, spec_id: str) -> SpecStatus:
-        return self.detail(spec_id).status
+    def status(self, spec_id: str, manual: ManualChecks | None = None) -> SpecStatus:
+        return self.detail(spec_id, manual).status
 
     def stats(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "entries": len(self._entries)}
@@ -352,15 +395,18 @@ class StatusCache:
             self._documents.clear()
             self._report_memo.clear()
 
-    def _detail(self, location: SpecLocation, index: ReportIndex, files: FileCache) -> SpecDetail:
+    def _detail(
+        self, location: SpecLocation, index: ReportIndex, files: FileCache, manual: ManualChecks | None
+    ) -> SpecDetail:
         snap = _snapshot(self.workspace, location, index, self._parse)
-        key = snap.key()
+        # A recorded (or withdrawn) manual check changes the status at once.
+        key = (*snap.key(), tuple(sorted((manual or {}).items())))
         cached = self._entries.get(location.spec_id)
         if cached is not None and cached[0] == key:
             self.hits += 1
             return cached[1]
         self.misses += 1
-        detail = _compute(self.workspace, snap, index, files)
+        detail = _compute(self.workspace, snap, index, files, manual)
         self._entries[location.spec_id] = (key, detail)
         return detail
 

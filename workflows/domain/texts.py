@@ -43,3 +43,22 @@ class Text(str):
 
 def _text(template: str, params: dict[str, Any]) -> Text:
     return Text(template, **params)
+
+
+def text_to_data(value: object) -> object:
+    """A sentence as JSON data that keeps its template and values (nested sentences and codes
+    too), so it can be stored (a run's outcome) and shown later in the reader's language."""
+    if isinstance(value, Text):
+        return {"template": value.template, "params": {k: text_to_data(v) for k, v in value.params.items()}}
+    if isinstance(value, Code):
+        return {"code": str(value)}
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def text_from_data(data: object) -> object:
+    """The sentence `text_to_data` stored: a Text (or Code) again; plain values as they are."""
+    if isinstance(data, dict) and set(data) == {"template", "params"} and isinstance(data["params"], dict):
+        return Text(str(data["template"]), **{k: text_from_data(v) for k, v in data["params"].items()})
+    if isinstance(data, dict) and set(data) == {"code"}:
+        return Code(str(data["code"]))
+    return data

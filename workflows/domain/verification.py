@@ -25,14 +25,21 @@ is not found leaves the task missing_evidence, with the paths looked for in its 
 
 Optional tasks (Kiro's `- [ ]*`) are verified and listed, but left out of the totals
 (`total`, `checked`, `verified`, `by_status`) and of drift.
+
+Manual checks: a task whose hooks can only be checked by a person (needs_manual) counts as
+verified when a check was recorded for it (`ManualCheck`, given as plain data: task id ->
+check) and the check's fingerprint still matches the task's text and hooks
+(`manual_fingerprint`). When the task or its hooks changed since, it is needs_manual again,
+with a reason saying the check is out of date.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -354,6 +361,45 @@ def _conditions(hook: Hook, path: str, text: str, files: FileCache) -> list[tupl
     return checks or [(True, Text("{path} exists", path=path))]
 
 
+# --- manual checks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManualCheck:
+    """A person checked a needs_manual task: the task's fingerprint then, and the words
+    the verification shows ("checked by … on …: note")."""
+
+    fingerprint: str
+    reason: str
+
+
+ManualChecks = Mapping[str, ManualCheck]  # task id -> its recorded check
+
+
+def manual_fingerprint(task_id: str, title: str, hooks: Iterable[Hook]) -> str:
+    """What a manual check vouches for: the task's id and text and its hooks' raw text."""
+    text = "\n".join([task_id, title.strip(), *(h.raw.strip() for h in hooks if not h.implicit)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _apply_manual(
+    task: Task, status: TaskStatus, reasons: tuple[str, ...], check: ManualCheck | None
+) -> tuple[TaskStatus, tuple[str, ...]]:
+    if check is None or status is not TaskStatus.NEEDS_MANUAL:
+        return status, reasons
+    if check.fingerprint == manual_fingerprint(task.id, task.title, task.hooks):
+        reasons = tuple(r for r in reasons if r != Text("drift: verified, but not checked"))
+        kept = (Text("manual check: {reason}", reason=check.reason), *reasons)
+        if not task.checked and not task.optional:
+            kept = (*kept, Text("drift: verified, but not checked"))
+        return TaskStatus.VERIFIED, tuple(r for r in kept if r != Text("drift: checked, but not verified"))
+    stale = Text(
+        "the manual check is out of date: the task or its hooks changed since ({reason})",
+        reason=check.reason,
+    )
+    return status, (stale, *reasons)
+
+
 # --- one task --------------------------------------------------------------------------------
 
 
@@ -382,14 +428,23 @@ _DECIDING_OUTCOME = {
 }
 
 
-def verify_task(task: Task, files: FileCache, *, implicit_roots: tuple[str, ...] | None = None) -> TaskResult:
+def verify_task(
+    task: Task,
+    files: FileCache,
+    *,
+    implicit_roots: tuple[str, ...] | None = None,
+    manual: ManualCheck | None = None,
+) -> TaskResult:
     """One task's result; `implicit_roots` (None: implicit evidence is off) are the source
-    roots a path named in the title of a task without hooks is also tried under."""
+    roots a path named in the title of a task without hooks is also tried under; `manual`,
+    a person's recorded check of this task (it counts while the task is unchanged)."""
     results = tuple(evaluate_hook(h, files) for h in task.hooks)
     notes: list[str] = []
     if not results and implicit_roots is not None and task.paths:
         results, notes = _implicit(task, files, implicit_roots)
     status = decide_status(results)
+    reasons = _reasons(task, status, results, notes)
+    status, reasons = _apply_manual(task, status, reasons, manual)
     return TaskResult(
         task.id,
         task.title,
@@ -397,7 +452,7 @@ def verify_task(task: Task, files: FileCache, *, implicit_roots: tuple[str, ...]
         task.phase,
         task.checked,
         status,
-        _reasons(task, status, results, notes),
+        reasons,
         results,
         parent=task.parent,
         optional=task.optional,
@@ -519,6 +574,7 @@ def verify_spec(
     run_id: str | None = None,
     now: datetime | None = None,
     files: FileCache | None = None,
+    manual: ManualChecks | None = None,
 ) -> VerificationReport:
     """Verify one spec's tasks.md; raises UnknownSpec for an id the workspace lacks."""
     location = find_spec(workspace, spec) if isinstance(spec, str) else spec
@@ -535,6 +591,7 @@ def verify_spec(
         now=now,
         files=files,
         spec_format=location.format,
+        manual=manual,
     )
     if problem:
         return _with_warning(report, problem)
@@ -563,13 +620,18 @@ def verify_document(
     now: datetime | None = None,
     files: FileCache | None = None,
     spec_format: SpecFormat = SpecFormat.SMARTSPEC,
+    manual: ManualChecks | None = None,
 ) -> VerificationReport:
-    """Verify a parsed tasks.md; `spec_format` decides whether implicit evidence applies."""
+    """Verify a parsed tasks.md; `spec_format` decides whether implicit evidence applies;
+    `manual` holds the recorded manual checks of the spec's tasks (by task id)."""
     moment = now or datetime.now(UTC)
     cache = files or FileCache(workspace)
     options = workspace.options
     roots = options.source_roots if options.implicit_for(spec_format) else None
-    results = tuple(verify_task(t, cache, implicit_roots=roots) for t in document.tasks)
+    checks = manual or {}
+    results = tuple(
+        verify_task(t, cache, implicit_roots=roots, manual=checks.get(t.id)) for t in document.tasks
+    )
     warnings = dict.fromkeys(r.warning for t in results for r in t.hooks if r.warning)
     return VerificationReport(
         spec_id=spec_id,

@@ -3,17 +3,38 @@
 An autopilot run starts with one `status` step. When a status step of turn N succeeds,
 the engine appends the steps of the workflow it recommends, then the status step of turn
 N+1, until the spec is done, a gate waits, a step fails, or max_iterations turns were taken.
+
+It never sends work that cannot make progress: before appending a turn it compares the
+status with the previous turn's (the open tasks and a fingerprint of the spec's files,
+its hooked files and its status, `workflows.domain.status.progress_of`). When a turn
+changed nothing the run stops (`no_progress`); when the only open tasks need a person's
+check (`needs_manual`), it stops before asking the agent. After the last allowed turn a
+final status step looks once more: done ends the run succeeded, anything else stopped
+(`max_iterations`), except for a template made of one turn (the development loop), whose
+goal is that one turn.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from workflows.domain.texts import Code, Text, text_from_data
 from workflows.engine.definitions import AGENT_WORKFLOWS, TemplateDef
 from workflows.models import Run, Step
 from workflows.services.events import event_append
 
 TURN = "autopilot_turn"
+FINAL = "autopilot_final"  # the status step that looks once more after the last turn
+
+
+@dataclass(frozen=True)
+class End:
+    """How an autopilot run ends after a status step: Run.Status, Run.Outcome, words."""
+
+    status: str
+    outcome: str
+    reason: Text
 
 
 def settings_of(run: Run, definition: TemplateDef | None = None) -> tuple[int, str]:
@@ -43,22 +64,66 @@ def is_turn_end(step: Step) -> bool:
     return step.kind == "status" and bool(step.config.get(TURN)) and step.status == Step.Status.SUCCEEDED
 
 
-def autopilot_extend(run: Run, status_step: Step) -> None:
-    """Append the recommended workflow's steps (and the next status) after a status step."""
+def autopilot_extend(run: Run, status_step: Step) -> End | None:
+    """Append the recommended workflow's steps (and the next status) after a status step,
+    or say how the run ends (the scheduler sets that status through run_set_status)."""
     turn = int(status_step.config[TURN])
+    final = bool(status_step.config.get(FINAL))
     recommendation = status_step.output.get("recommendation") or {}
     workflow = recommendation.get("workflow", "done")
-    Run.objects.filter(pk=run.pk).update(iterations=turn)
-    if workflow == "done":
-        event_append(
-            run_id=run.pk, type="step.progress", step=status_step, data={"autopilot": "done", "turn": turn}
-        )
-        return
+    reason = _reason_of(recommendation)
+    if not final:
+        Run.objects.filter(pk=run.pk).update(iterations=turn)
     max_iterations, mode = settings_of(run)
+    if workflow == "done":
+        key = "final_check" if final else "autopilot"
+        event_append(run_id=run.pk, type="step.progress", step=status_step, data={key: "done", "turn": turn})
+        return End(Run.Status.SUCCEEDED, Run.Outcome.DONE, Text("done: {reason}", reason=reason))
+    if final:
+        event_append(
+            run_id=run.pk,
+            type="step.progress",
+            step=status_step,
+            data={"final_check": workflow, "turn": turn, "reason": str(reason)},
+        )
+        if _one_turn_by_design(run):
+            return End(
+                Run.Status.SUCCEEDED,
+                Run.Outcome.STEPS_PASSED,
+                Text(
+                    "the turn ran; the next step is {workflow}: {reason}",
+                    workflow=Code(workflow),
+                    reason=reason,
+                ),
+            )
+        return End(
+            Run.Status.STOPPED,
+            Run.Outcome.MAX_ITERATIONS,
+            Text(
+                "stopped: the turn limit ({limit}) was reached before the spec was done; "
+                "it still needs {workflow}: {reason}",
+                limit=max_iterations,
+                workflow=Code(workflow),
+                reason=reason,
+            ),
+        )
+    end = _stop_before(run, status_step, workflow)
+    if end is not None:
+        event_append(
+            run_id=run.pk,
+            type="step.progress",
+            step=status_step,
+            data={
+                "autopilot_stop": end.outcome,
+                "turn": turn,
+                "reason": str(end.reason),
+                "workflow": workflow,
+            },
+        )
+        return end
     specs = steps_for(workflow, run, mode)
     last_turn = turn >= max_iterations
-    if not last_turn:
-        specs.append(("status", "status", {TURN: turn + 1}))
+    specs.append(("status", "status", {TURN: turn + 1, **({FINAL: True} if last_turn else {})}))
     position = status_step.position + 1
     previous = status_step
     created = []
@@ -85,10 +150,73 @@ def autopilot_extend(run: Run, status_step: Step) -> None:
         data={
             "autopilot": workflow,
             "turn": turn,
-            "reason": recommendation.get("reason", ""),
+            "reason": str(reason),
             "added": created,
             "last_turn": last_turn,
         },
+    )
+    return None
+
+
+def _one_turn_by_design(run: Run) -> bool:
+    """The template itself takes one turn (the development loop) and the run kept that."""
+    stored = run.template_version.definition
+    return "max_iterations" not in run.params and stored.get("max_iterations") == 1
+
+
+def _reason_of(recommendation: dict[str, Any]) -> Text:
+    """The status step's reason as a sentence, from its stored template when it has one."""
+    stored = text_from_data(recommendation.get("reason_text"))
+    return (
+        stored if isinstance(stored, Text) else Text("{reason}", reason=str(recommendation.get("reason", "")))
+    )
+
+
+def _tasks_in_words(ids: list[str], manual: set[str]) -> Text:
+    shown = [Text("{task} (needs a manual check)", task=i) if i in manual else i for i in ids[:5]]
+    listed = Text.join(", ", shown)
+    return Text("{tasks} and {more} more", tasks=listed, more=len(ids) - 5) if len(ids) > 5 else listed
+
+
+def _stop_before(run: Run, status_step: Step, workflow: str) -> End | None:
+    """Why the recommended workflow must not be sent now, or None when it may."""
+    progress = status_step.output.get("progress") or {}
+    open_tasks = [str(t) for t in progress.get("open_tasks") or []]
+    manual = {str(t) for t in progress.get("needs_manual") or []}
+    if workflow in AGENT_WORKFLOWS and open_tasks and set(open_tasks) <= manual:
+        tasks = ", ".join(open_tasks[:5]) + (" …" if len(open_tasks) > 5 else "")
+        template = (
+            "stopped: {tasks} needs a manual check, which no agent can do; "
+            "record the check on the spec page, then run again"
+            if len(open_tasks) == 1
+            else "stopped: {tasks} need a manual check, which no agent can do; "
+            "record the checks on the spec page, then run again"
+        )
+        return End(Run.Status.STOPPED, Run.Outcome.NEEDS_MANUAL, Text(template, tasks=tasks))
+    turn = int(status_step.config[TURN])
+    fingerprint = progress.get("fingerprint")
+    if turn < 2 or not fingerprint:
+        return None
+    previous = run.steps.filter(key=f"status-{turn - 1}", kind="status").first()
+    if previous is None or (previous.output.get("progress") or {}).get("fingerprint") != fingerprint:
+        return None
+    before = (previous.output.get("recommendation") or {}).get("workflow", "?")
+    what = (
+        _tasks_in_words(open_tasks, manual)
+        if open_tasks
+        else Text("{spec} ({workflow})", spec=run.spec_id, workflow=Code(workflow))
+    )
+    return End(
+        Run.Status.STOPPED,
+        Run.Outcome.NO_PROGRESS,
+        Text(
+            "stopped: no progress on {what}: turn {turn} ({before}) changed nothing, "
+            "so {workflow} is not sent again",
+            what=what,
+            turn=turn - 1,
+            before=Code(before),
+            workflow=Code(workflow),
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from workflows.domain.texts import Text, text_to_data
 from workflows.engine import rows
 from workflows.engine.autopilot import is_turn_end
 from workflows.models import Run, Step
@@ -50,7 +51,20 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     return True
 
 
-def run_set_status(run: Run, status: str, *, error: str = "") -> bool:
+# The outcome a finished status gets when the caller names none.
+DEFAULT_OUTCOME = {
+    Run.Status.SUCCEEDED: Run.Outcome.STEPS_PASSED,
+    Run.Status.FAILED: Run.Outcome.FAILED,
+    Run.Status.CANCELLED: Run.Outcome.CANCELLED,
+}
+
+
+def run_set_status(run: Run, status: str, *, error: str = "", outcome: str = "", reason: str = "") -> bool:
+    """Compare-and-set the run's status from the one `run` holds; record the event.
+
+    A finished status also records why the run ended: `outcome` (Run.Outcome; a default
+    per status when not given) and `reason` in words; the run.<status> event carries both.
+    """
     old = run.status
     if old == status:
         return False
@@ -60,6 +74,12 @@ def run_set_status(run: Run, status: str, *, error: str = "") -> bool:
         fields["started_at"] = now
     if status in Run.FINISHED:
         fields["finished_at"] = now
+        fields["outcome"] = outcome or DEFAULT_OUTCOME.get(status, "")
+        fields["outcome_reason"] = str(reason or error)
+        fields["outcome_text"] = text_to_data(reason) if isinstance(reason, Text) else {}
+    elif status in (Run.Status.QUEUED, Run.Status.RUNNING) and run.outcome:
+        # A retried run is not finished.
+        fields["outcome"], fields["outcome_reason"], fields["outcome_text"] = "", "", {}
     if error:
         fields["error"] = error
     if not Run.objects.filter(pk=run.pk, status=old).update(**fields):
@@ -69,6 +89,9 @@ def run_set_status(run: Run, status: str, *, error: str = "") -> bool:
     data: dict[str, Any] = {"status": status, "from": old}
     if error:
         data["error"] = error
+    if status in Run.FINISHED:
+        data["outcome"] = fields["outcome"]
+        data["reason"] = fields["outcome_reason"]
     event_append(run_id=run.pk, type=f"run.{status}", data=data)
     return True
 
@@ -122,12 +145,16 @@ def run_advance(
 
 
 def _extend_autopilot(run: Run, step: Step) -> None:
+    """Append the next turn, or end the run when the autopilot says it is over."""
     from workflows.engine.autopilot import autopilot_extend
 
     try:
-        autopilot_extend(run, step)
+        end = autopilot_extend(run, step)
     except ValueError as exc:
         run_set_status(run, Run.Status.FAILED, error=f"autopilot: {exc}")
+        return
+    if end is not None:
+        run_set_status(run, end.status, outcome=end.outcome, reason=end.reason)
 
 
 def _dependents(run: Run, step: Step) -> list[Step]:
@@ -285,9 +312,20 @@ def _settle_run(run: Run) -> None:
     if not active:
         failed = run.steps.filter(status=S.FAILED, parent__isnull=True).exists()
         if failed:
-            run_set_status(run, Run.Status.FAILED, error=_first_error(run))
+            error = _first_error(run)
+            run_set_status(run, Run.Status.FAILED, error=error, reason=Text("failed: {error}", error=error))
         else:
-            run_set_status(run, Run.Status.SUCCEEDED)
+            # An autopilot run ends through its status steps (autopilot_extend); one that
+            # ran out of steps without that never reached its goal.
+            if run.template_version.definition.get("kind") == "autopilot":
+                run_set_status(
+                    run,
+                    Run.Status.STOPPED,
+                    outcome=Run.Outcome.MAX_ITERATIONS,
+                    reason=Text("stopped: the turn limit was reached before the spec was done"),
+                )
+            else:
+                run_set_status(run, Run.Status.SUCCEEDED, reason=Text("every step passed"))
     elif active & {S.QUEUED, S.RUNNING}:
         run_set_status(run, Run.Status.RUNNING)
     elif active == {S.WAITING} or active == {S.WAITING, S.PENDING}:

@@ -1,4 +1,5 @@
 from workflows.models.approvals import ApprovalEntry, ApprovalGate, ApprovalInvitation
+from workflows.models.manual_checks import ManualCheck
 from workflows.models.projects import Project
 from workflows.models.runs import Checkpoint, Event, Run, Step
 from workflows.models.templates import TemplateVersion, WorkflowTemplate
@@ -10,6 +11,7 @@ __all__ = [
     "ApprovalInvitation",
     "Checkpoint",
     "Event",
+    "ManualCheck",
     "Project",
     "Run",
     "Step",

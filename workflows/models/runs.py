@@ -19,8 +19,23 @@ class Run(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        # Ended without reaching its goal, and not by an error: the autopilot stopped
+        # because nothing changed, a task needs a person, or the turn limit was reached.
+        STOPPED = "stopped"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    class Outcome(models.TextChoices):
+        """Why a finished run ended; `outcome_reason` says it in words."""
+
+        NONE = "", "not finished"
+        DONE = "done", "goal reached: the spec is done"
+        STEPS_PASSED = "steps_passed", "every step passed"
+        FAILED = "failed", "a step failed"
+        CANCELLED = "cancelled", "cancelled"
+        NO_PROGRESS = "no_progress", "stopped: no progress"
+        NEEDS_MANUAL = "needs_manual", "stopped: a task needs a manual check"
+        MAX_ITERATIONS = "max_iterations", "stopped: turn limit reached"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.STOPPED)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     spec_id = models.CharField(max_length=200, blank=True, db_index=True)
@@ -41,6 +56,11 @@ class Run(models.Model):
     iterations = models.PositiveIntegerField(default=0, help_text="Autopilot turns taken.")
     last_seq = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default=Outcome.NONE)
+    outcome_reason = models.TextField(blank=True, help_text="Why the run ended, in words.")
+    # The same sentence as its template and values (workflows.domain.texts.text_to_data), so
+    # pages show it in the reader's language; empty when it was not made from a template.
+    outcome_text = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -105,10 +105,12 @@ def _latest_version(project: Project, workflow: str) -> TemplateVersion:
 
 
 def _statuses(project: Project, spec_id: str | None) -> tuple[SpecDetail, ...]:
+    from workflows.services.manual_checks import checks_by_spec, checks_for
+
     cache = status_cache(project)
     if spec_id is None:
-        return tuple(cache.details())
+        return tuple(cache.details(checks_by_spec(project)))
     try:
-        return (cache.detail(spec_id),)
+        return (cache.detail(spec_id, checks_for(project, spec_id)),)
     except UnknownSpec:
         raise RunError(f"No spec {spec_id!r} in this project.", "not_found") from None

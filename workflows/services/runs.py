@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from workflows.domain.layouts import discover_specs
+from workflows.domain.texts import Text
 from workflows.domain.workspace import SPEC_ID_RULE, is_spec_id
 from workflows.engine import dispatch
 from workflows.engine.definitions import StepDef, TemplateDef, validate
@@ -27,10 +28,27 @@ SPEC_KINDS = ("verify_tasks", "sync_tasks", "quality_gate", "status", "agent")
 class RunError(ValueError):
     """A run cannot do what was asked; the message says why (and `field`, which input)."""
 
-    def __init__(self, message: str, code: str = "invalid", field: str | None = None) -> None:
+    def __init__(
+        self, message: str, code: str = "invalid", field: str | None = None, run_id: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.field = field
+        self.run_id = run_id  # for a conflict with an active run: that run
+
+
+ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
+
+
+def active_run(project: Project, spec_id: str, workflow: str) -> Run | None:
+    """The run of `workflow` on the spec that is still queued, running or waiting, if any."""
+    if not spec_id:
+        return None
+    return (
+        Run.objects.filter(project=project, spec_id=spec_id, workflow_name=workflow, status__in=ACTIVE)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def template_def(version: TemplateVersion) -> TemplateDef:
@@ -91,12 +109,28 @@ def run_start(
     params: dict[str, Any] | None = None,
     started_by: AbstractBaseUser | None,
     channel: str,
+    allow_concurrent: bool = False,
 ) -> Run:
+    """Start a run. One run of a workflow on a spec is active at a time: a second start
+    while one is queued, running or waiting is refused (code "conflict", `run_id` naming
+    the active run) unless `allow_concurrent` says it is meant."""
     if not version.template.may_be_run_by(project.team_id):
         raise RunError(f"No workflow named {version.template.name!r}.", field="workflow")
     definition = template_def(version)
     _check_spec(project, definition, spec_id)
     with transaction.atomic():
+        if not allow_concurrent and spec_id:
+            # The project row serializes starts on it, so two at once cannot both pass.
+            Project.objects.select_for_update().filter(pk=project.pk).exists()
+            active = active_run(project, spec_id, definition.name)
+            if active is not None:
+                raise RunError(
+                    f"Run {active.pk} of {definition.name} on {spec_id} is still {active.status}: "
+                    "follow it, or start another on purpose (allow_concurrent).",
+                    code="conflict",
+                    field="spec_id",
+                    run_id=active.pk,
+                )
         run = Run.objects.create(
             project=project,
             template_version=version,
@@ -139,7 +173,14 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
         for step in run.steps.filter(status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)):
             step_set_status(step, S.CANCELLED, event="step.cancelled", error="the run was cancelled")
             gate_cancel_for_step(step)
-        run_set_status(run, Run.Status.CANCELLED, error="cancelled")
+        who = by.get_username() if by is not None and by.is_authenticated else "the system"
+        run_set_status(
+            run,
+            Run.Status.CANCELLED,
+            error="cancelled",
+            outcome=Run.Outcome.CANCELLED,
+            reason=Text("cancelled by {who}", who=who),
+        )
         audit_record(
             action="workflows.run.cancelled",
             channel=channel,

@@ -35,3 +35,15 @@ def test_join_keeps_the_parts_and_the_separator():
 def test_a_code_is_the_plain_name():
     line = Text("line {line}: {outcome}: {reason}", line=3, outcome=Code("satisfied"), reason="ok")
     assert line == "line 3: satisfied: ok" and isinstance(line.params["outcome"], Code)
+
+
+def test_a_sentence_stored_as_data_comes_back_the_same():
+    from workflows.domain.texts import text_from_data, text_to_data
+
+    inner = Text("{path} exists", path="src/a.py")
+    text = Text("stopped: {why} ({outcome})", why=inner, outcome=Code("needs_manual"))
+    data = json.loads(json.dumps(text_to_data(text)))
+    again = text_from_data(data)
+    assert again == text and again.template == text.template
+    assert again.params["why"].template == "{path} exists" and isinstance(again.params["outcome"], Code)
+    assert text_from_data(text_to_data("plain")) == "plain"

@@ -48,7 +48,7 @@ def test_the_builtin_templates_are_installed():
 
 def test_the_autopilot_takes_a_new_spec_round_the_whole_loop_with_the_demo_agent(demo):
     run = autopilot(demo, "spec-feature-009-wishlist")
-    assert run.status == "succeeded", run.error
+    assert (run.status, run.outcome) == ("succeeded", "done"), run.error
     assert turns(run) == [
         "generate_spec",
         "generate_plan",
@@ -71,9 +71,13 @@ def test_the_autopilot_takes_a_new_spec_round_the_whole_loop_with_the_demo_agent
 
 def test_the_autopilot_stops_after_max_iterations(demo):
     run = autopilot(demo, "spec-feature-010-reviews", max_iterations=2)
-    assert run.status == "succeeded"
+    # The limit was reached before the spec was done: stopped, not succeeded.
+    assert (run.status, run.outcome) == ("stopped", "max_iterations")
+    assert "turn limit (2)" in run.outcome_reason and "generate_tasks" in run.outcome_reason
     assert turns(run) == ["generate_spec", "generate_plan"]
     assert run.iterations == 2
+    finished = run.events.get(type="run.stopped")
+    assert finished.data["outcome"] == "max_iterations" and finished.data["reason"] == run.outcome_reason
     assert not (Path(demo.workspace) / "specs/spec-feature-010-reviews/tasks.md").exists()
 
 
@@ -88,7 +92,8 @@ def test_supervised_mode_puts_an_approval_before_every_agent_step(demo):
     assert "generate_spec" in gate.title
     approval_decide(gate=gate, user=approver, verdict="approve", channel="web")
     run = drain(run)
-    assert run.status == "succeeded"
+    # One turn of a twelve-turn autopilot was allowed: it stopped at the limit.
+    assert (run.status, run.outcome) == ("stopped", "max_iterations")
     assert (Path(demo.workspace) / "specs/spec-feature-011-gifts/spec.md").exists()
 
 
@@ -101,7 +106,8 @@ def test_the_development_loop_takes_one_turn_on_the_demo_spec_with_drift(demo):
         channel="web",
     )
     run = drain(run)
-    assert run.status == "succeeded", run.error
+    # The development loop's goal is its one turn.
+    assert (run.status, run.outcome) == ("succeeded", "steps_passed"), run.error
     assert turns(run) == ["sync_tasks_checkboxes"]
     tasks = (Path(demo.workspace) / "specs/core/spec-core-001-authentication/tasks.md").read_text()
     assert "- [ ] TSK-AUTH-003" in tasks and "- [x] TSK-AUTH-004" in tasks

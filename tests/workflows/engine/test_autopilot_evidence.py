@@ -54,7 +54,7 @@ def test_the_demo_agent_adds_hooks_that_verify_and_the_loop_goes_on(demo: Projec
     tasks = Path(demo.workspace) / CART_TASKS
     before = tasks.read_text()
     run = autopilot(demo, CART)
-    assert run.status == "succeeded", run.error
+    assert (run.status, run.outcome) == ("succeeded", "done"), run.error
     assert turns(run) == [
         "add_evidence_hooks",
         "sync_tasks_checkboxes",  # T003 was done but never ticked
@@ -90,7 +90,8 @@ def test_the_demo_agent_fixes_a_broken_hook(demo: Project) -> None:
         "fix_evidence_hooks"
     )
     run = autopilot(demo, "spec-feature-003-catalog", max_iterations=1)
-    assert run.status == "succeeded", run.error
+    # One turn was allowed and the spec is not done after it: stopped at the limit.
+    assert (run.status, run.outcome) == ("stopped", "max_iterations"), run.error
     assert turns(run) == ["fix_evidence_hooks"]
     step = run.steps.get(key="fix-evidence-hooks-1")
     assert (step.output["invalid_hooks_before"], step.output["invalid_hooks"]) == (1, 0)
@@ -143,7 +144,7 @@ def test_through_a_chat_endpoint_the_answer_is_the_new_tasks_md(demo: Project, m
     Project.objects.filter(pk=demo.pk).update(agent_command="", agent_endpoint="http://127.0.0.1:9/v1")
 
     run = autopilot(demo, CART, max_iterations=1)
-    assert run.status == "succeeded", run.error
+    assert (run.status, run.outcome) == ("stopped", "max_iterations"), run.error
     assert turns(run) == ["add_evidence_hooks"]
     assert tasks.read_text() == hooked
     assert run.steps.get(key="add-evidence-hooks-1").output["tasks_without_hooks"] == 2

@@ -6,8 +6,9 @@ from workflows.domain.layouts import find_spec
 from workflows.domain.quality_gate import run_quality_gate, write_quality_gate_report
 from workflows.domain.reports import write_verification_report
 from workflows.domain.routing import recommend
-from workflows.domain.status import spec_status
+from workflows.domain.status import progress_of, spec_detail
 from workflows.domain.sync import sync_spec_tasks, write_sync_report
+from workflows.domain.texts import text_to_data
 from workflows.domain.verification import verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
@@ -29,10 +30,18 @@ def _workspace(context: StepContext) -> Workspace:
     return context.spec_workspace()
 
 
+def _manual(context: StepContext) -> dict[str, object]:
+    from workflows.services.manual_checks import checks_for
+
+    return dict(checks_for(context.project, context.spec_id))
+
+
 def status(context: StepContext) -> StepResult:
     try:
         workspace = _workspace(context)
-        current = spec_status(workspace, context.spec_id)
+        location = find_spec(workspace, context.spec_id)
+        detail = spec_detail(workspace, location, manual=_manual(context))  # type: ignore[arg-type]
+        current = detail.status
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
         if isinstance(exc, UnknownSpec):
             # A spec that does not exist yet is a status too: it needs generate_spec.
@@ -47,13 +56,26 @@ def status(context: StepContext) -> StepResult:
                 },
             )
         return StepResult.fail(str(exc))
-    return StepResult.ok(exists=True, status=current.as_dict(), recommendation=recommend(current).as_dict())
+    recommendation = recommend(current)
+    return StepResult.ok(
+        exists=True,
+        status=current.as_dict(),
+        # The reason also as its template and values, so a run's outcome can quote it in the
+        # reader's language (workflows.domain.texts).
+        recommendation={**recommendation.as_dict(), "reason_text": text_to_data(recommendation.reason)},
+        progress=progress_of(workspace, location, detail),
+    )
 
 
 def verify_tasks(context: StepContext) -> StepResult:
     try:
         workspace = _workspace(context)
-        report = verify_spec(workspace, context.spec_id, run_id=str(context.run_id))
+        report = verify_spec(
+            workspace,
+            context.spec_id,
+            run_id=str(context.run_id),
+            manual=_manual(context),  # type: ignore[arg-type]
+        )
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
         return StepResult.fail(str(exc))
     ref = write_verification_report(workspace, report)
@@ -82,7 +104,8 @@ def sync_tasks(context: StepContext) -> StepResult:
         )
         source_run = str(context.run_id) if statuses is not None else None
         if statuses is None:
-            statuses = verify_spec(workspace, location, run_id=str(context.run_id)).statuses()
+            report = verify_spec(workspace, location, run_id=str(context.run_id), manual=_manual(context))  # type: ignore[arg-type]
+            statuses = report.statuses()
         result = sync_spec_tasks(workspace, location, statuses)
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
         return StepResult.fail(str(exc))
@@ -112,6 +135,7 @@ def quality_gate(context: StepContext) -> StepResult:
             thresholds=thresholds,
             coverage_file=context.config.get("coverage_file"),
             junit_file=context.config.get("junit_file"),
+            status=spec_detail(workspace, context.spec_id, manual=_manual(context)).status,  # type: ignore[arg-type]
         )
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
         return StepResult.fail(str(exc))

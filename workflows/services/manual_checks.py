@@ -1,0 +1,140 @@
+"""Manual checks: a person vouches for a task only a person can check (ui hooks).
+
+The one rule, used by every door (spec page, REST API, engine): a member (or higher) of
+the project's team may record a check on a task of a spec whose hooks are all ui hooks
+(needs_manual); the check holds while the task's text and hooks stay as they were. The
+domain gets the checks as plain data (`checks_for`), so verification stays pure.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role
+from accounts.permissions import has_role
+from accounts.services import audit_record
+from workflows.domain.verification import (
+    ManualCheck as CheckData,
+)
+from workflows.domain.verification import (
+    ManualChecks,
+    TaskResult,
+    TaskStatus,
+    decide_status,
+    manual_fingerprint,
+)
+from workflows.models import ManualCheck, Project
+
+NOTE_MAX_LENGTH = 2000
+
+
+class ManualCheckError(ValueError):
+    """The check cannot be recorded; `code` is a service code (invalid, not_found)."""
+
+    def __init__(self, message: str, code: str = "invalid", field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+def reason_of(check: ManualCheck) -> str:
+    who = check.checked_by.get_username() if check.checked_by_id else "someone"
+    when = timezone.localtime(check.checked_at).strftime("%Y-%m-%d")
+    note = check.note.strip()
+    return f"checked by {who} on {when}: {note}" if note else f"checked by {who} on {when}"
+
+
+def checks_for(project: Project, spec_id: str) -> ManualChecks:
+    """The recorded checks of one spec, as the domain takes them (task id -> check)."""
+    rows = ManualCheck.objects.filter(project=project, spec_id=spec_id).select_related("checked_by")
+    return {row.task_id: CheckData(row.fingerprint, reason_of(row)) for row in rows}
+
+
+def checks_by_spec(project: Project) -> dict[str, ManualChecks]:
+    """Every spec's recorded checks (spec id -> task id -> check)."""
+    found: dict[str, dict[str, CheckData]] = {}
+    for row in ManualCheck.objects.filter(project=project).select_related("checked_by"):
+        found.setdefault(row.spec_id, {})[row.task_id] = CheckData(row.fingerprint, reason_of(row))
+    return found
+
+
+def is_manual_only(task: TaskResult) -> bool:
+    """The task's own hooks can only be checked by a person (whether or not it was)."""
+    return bool(task.hooks) and decide_status(task.hooks) is TaskStatus.NEEDS_MANUAL
+
+
+def _task(project: Project, spec_id: str, task_id: str) -> TaskResult:
+    from workflows.specs import project_spec  # the status cache; raises UnknownSpec
+
+    detail, _ = project_spec(project, spec_id)
+    task = next((t for t in detail.verification.tasks if t.id == task_id), None)
+    if task is None:
+        raise ManualCheckError(f"The spec {spec_id} has no task {task_id!r}.", field="task_id")
+    if not is_manual_only(task):
+        raise ManualCheckError(
+            f"{task_id} is {task.status}, not a task that needs a manual check: only tasks whose "
+            "evidence is ui hooks alone can be checked by hand.",
+            field="task_id",
+        )
+    return task
+
+
+def _require_member(project: Project, by: AbstractBaseUser | None) -> None:
+    if by is None or not has_role(by, project.team_id, Role.MEMBER):
+        raise PermissionDenied("Recording a manual check needs the member role.")
+
+
+def manual_check_record(
+    *, project: Project, spec_id: str, task_id: str, note: str, by: AbstractBaseUser | None, channel: str
+) -> ManualCheck:
+    """Record (or renew) that `by` checked the task by hand; audited."""
+    _require_member(project, by)
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ManualCheckError(f"The note is longer than {NOTE_MAX_LENGTH} characters.", field="note")
+    task = _task(project, spec_id, task_id)
+    fingerprint = manual_fingerprint(task.id, task.title, (r.hook for r in task.hooks))
+    with transaction.atomic():
+        check, _ = ManualCheck.objects.update_or_create(
+            project=project,
+            spec_id=spec_id,
+            task_id=task_id,
+            defaults={
+                "fingerprint": fingerprint,
+                "checked_by": by,
+                "checked_at": timezone.now(),
+                "note": note,
+            },
+        )
+        audit_record(
+            action="workflows.manual_check.recorded",
+            channel=channel,
+            actor=by,
+            team=project.team,
+            obj=check,
+            data={"spec_id": spec_id, "task_id": task_id, "note": note},
+        )
+    return check
+
+
+def manual_check_withdraw(
+    *, project: Project, spec_id: str, task_id: str, by: AbstractBaseUser | None, channel: str
+) -> None:
+    """Withdraw a recorded check: the task needs a manual check again; audited."""
+    _require_member(project, by)
+    with transaction.atomic():
+        check = ManualCheck.objects.filter(project=project, spec_id=spec_id, task_id=task_id).first()
+        if check is None:
+            raise ManualCheckError(f"No manual check is recorded for {task_id}.", "not_found", "task_id")
+        audit_record(
+            action="workflows.manual_check.withdrawn",
+            channel=channel,
+            actor=by,
+            team=project.team,
+            obj=check,
+            data={"spec_id": spec_id, "task_id": task_id},
+        )
+        check.delete()
