@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
@@ -49,4 +50,29 @@ class UserLanguageMiddleware:
             if code is not None:
                 translation.activate(code)
                 request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
+
+
+class StaffOnly(PermissionDenied):
+    """A page for staff users only: the 403 page says so."""
+
+
+class StaffOnlyAdminMiddleware:
+    """The admin answers a signed-in user who is not staff with a 403 page saying it is
+    for staff (Django's own admin would send them to its sign-in form, which looks like
+    their password failed). Anonymous visitors still get the admin's sign-in form."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            request.path.startswith("/admin/")
+            and user is not None
+            and user.is_authenticated
+            and not user.is_staff
+            and not request.path.startswith(("/admin/login/", "/admin/logout/"))
+        ):
+            raise StaffOnly("The admin is for staff users.")
         return self.get_response(request)

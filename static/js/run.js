@@ -45,20 +45,61 @@
     }
   }
 
+  const labelsNode = document.getElementById("status-labels");
+  const statusLabels = labelsNode ? JSON.parse(labelsNode.textContent) : {};
+
+  function two(n) { return String(n).padStart(2, "0"); }
+
   function appendEvent(event) {
     const item = document.createElement("li");
     item.dataset.seq = String(event.seq);
     const data = event.data || {};
-    let text = `#${event.seq} ${event.type}`;
-    if (data.key) text += ` ${data.key}`;
-    if (data.status) text += ` → ${data.status}`;
+    const at = event.at ? new Date(event.at) : new Date();
+    const time = document.createElement("time");
+    time.className = "muted";
+    time.dateTime = at.toISOString();
+    time.textContent = `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
+    item.appendChild(time);
+    item.appendChild(document.createTextNode(` #${event.seq} `));
+    const type = document.createElement("code");
+    type.className = "etype";
+    type.textContent = event.type;
+    item.appendChild(type);
+    if (data.key) {
+      const key = document.createElement("code");
+      key.textContent = data.key;
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(key);
+    }
+    let text = "";
+    if (data.status) text += ` → ${statusLabels[data.status] || data.status}`;
     if (event.type === "step.log") {
       const count = (data.lines || []).length;
       text += ` (${count} ${count === 1 ? texts.sayLine : texts.sayLines})`;
     }
-    item.textContent = text;
+    if (text) item.appendChild(document.createTextNode(text));
     eventsList.appendChild(item);
   }
+
+  // The run's duration ticks while it runs; the live indicator goes once it has finished.
+  function formatDuration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return `${s}${texts.sayUnitS}`;
+    if (s < 3600) return `${Math.floor(s / 60)}${texts.sayUnitM}${two(s % 60)}${texts.sayUnitS}`;
+    return `${Math.floor(s / 3600)}${texts.sayUnitH}${two(Math.floor((s % 3600) / 60))}${texts.sayUnitM}`;
+  }
+
+  function tick() {
+    const live = document.getElementById("run-live");
+    if (!live) return;
+    if (live.dataset.finished === "true") {
+      if (status) status.hidden = true;
+      return;
+    }
+    const clock = live.querySelector("[data-started]");
+    if (clock) clock.textContent = formatDuration((Date.now() - Date.parse(clock.dataset.started)) / 1000);
+  }
+  setInterval(tick, 1000);
 
   function appendLog(key, lines) {
     const logs = document.getElementById("logs");
@@ -68,7 +109,6 @@
     if (!block) {
       block = document.createElement("details");
       block.className = "log";
-      block.open = true;
       block.dataset.log = key;
       const summary = document.createElement("summary");
       const code = document.createElement("code");
@@ -99,7 +139,18 @@
     const holder = document.createElement("div");
     holder.innerHTML = html;
     const fresh = holder.querySelector("#run-live");
-    if (live && fresh) live.replaceWith(fresh);
+    if (live && fresh) {
+      // Keep open what the reader opened (the graph, a step's result, the cancel question).
+      const opened = new Set(Array.from(live.querySelectorAll("details[open]")).map(keyOf));
+      fresh.querySelectorAll("details").forEach((d) => { if (opened.has(keyOf(d))) d.open = true; });
+      live.replaceWith(fresh);
+      tick();
+    }
+  }
+
+  function keyOf(details) {
+    const row = details.closest("[data-step]");
+    return `${details.className}|${row ? row.dataset.step : ""}`;
   }
 
   window.runStream = {

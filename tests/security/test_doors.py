@@ -170,7 +170,7 @@ def test_another_teams_admin_cannot_change_a_template_through_any_door(as_user, 
     assert page.status_code == 403
     assert "another team" in page.content.decode()
     admin = browser_of(outsider).get(f"/admin/workflows/workflowtemplate/{acme_template.template_id}/change/")
-    assert admin.status_code == 302  # not staff: the console is not theirs
+    assert admin.status_code == 403  # not staff: the console is not theirs (a page saying so)
     template = WorkflowTemplate.objects.get(name="acme-flow")
     assert template.versions.count() == 1 and template.team == team_users.team
 

@@ -58,9 +58,17 @@ def test_the_admin_lists_users_teams_memberships_and_tokens_for_staff(client, te
 
 
 def test_the_admin_is_closed_to_non_staff(client, team_users):
+    # A signed-in user who is not staff gets a page saying the admin is for staff (not the
+    # admin's own sign-in form, which looked like their password had failed).
     client.force_login(team_users.admin)
     response = client.get("/admin/")
-    assert response.status_code == 302
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "For staff only" in body and body.count("<h1") == 1
+    assert client.get("/ops/performance/").status_code == 403
+    assert "For staff only" in client.get("/ops/performance/").content.decode()
+    client.logout()
+    assert client.get("/admin/").status_code == 302  # anonymous: the admin's sign-in form
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")

@@ -161,16 +161,17 @@ def test_the_spec_and_project_pages_speak_the_readers_language(client, team_user
     client.force_login(team_users.member)
     spec_page = reverse("spec_detail", args=["acme-web", "spec-core-001-authentication"])
     english = client.get(spec_page).content.decode()
-    # English shows statuses as the API names them, and the domain's own sentences.
-    assert '<span class="badge bad">not_verified</span>' in english
-    assert '<span class="badge warn">needs_manual</span>' in english
+    # English shows statuses in plain words, the API's name on hover, and the domain's own sentences.
+    assert '<span class="badge bad" title="not_verified">not verified</span>' in english
+    assert '<span class="badge warn" title="needs_manual">needs a manual check</span>' in english
+    assert ">not_verified<" not in english and ">needs_manual<" not in english
     assert "<li>line 13: satisfied: symbol hash_password is defined in src/auth/passwords.py</li>" in english
     assert "<li>drift: checked, but not verified</li>" in english
 
     Profile.objects.create(user=team_users.member, language="th")
     thai = client.get(spec_page).content.decode()
-    assert '<span class="badge bad">ยังไม่ผ่านการยืนยัน</span>' in thai
-    assert '<span class="badge warn">ต้องตรวจด้วยตนเอง</span>' in thai
+    assert '<span class="badge bad" title="not_verified">ยังไม่ผ่านการยืนยัน</span>' in thai
+    assert '<span class="badge warn" title="needs_manual">ต้องตรวจด้วยตนเอง</span>' in thai
     assert "<li>บรรทัด 13: ผ่าน: มีการนิยาม hash_password ใน src/auth/passwords.py</li>" in thai
     assert "<li>ไม่ตรงกัน: ติ๊กแล้ว แต่ยังไม่ผ่านการยืนยัน</li>" in thai
     for english_only in (">not_verified<", ">needs_manual<", "is defined in", "drift: checked"):

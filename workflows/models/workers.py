@@ -8,6 +8,12 @@ from django.utils import timezone
 ALIVE_WITHIN = timedelta(seconds=15)
 
 
+class WorkerClusterQuerySet(models.QuerySet["WorkerCluster"]):
+    def alive(self) -> WorkerClusterQuerySet:
+        """Clusters that reported in within ALIVE_WITHIN: the one meaning of "live"."""
+        return self.filter(last_seen__gte=timezone.now() - ALIVE_WITHIN)
+
+
 class WorkerCluster(models.Model):
     """A running `manage.py qcluster`: its supervisor reports in every few seconds."""
 
@@ -17,6 +23,8 @@ class WorkerCluster(models.Model):
     workers = models.PositiveIntegerField()
     started_at = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = WorkerClusterQuerySet.as_manager()
 
     class Meta:
         ordering = ["-last_seen"]

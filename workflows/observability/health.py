@@ -20,7 +20,6 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -120,7 +119,7 @@ async def _round_trip(layer: object) -> None:
 
 
 def check_workers() -> str:
-    alive = WorkerCluster.objects.filter(last_seen__gte=timezone.now() - ALIVE_WITHIN).count()
+    alive = WorkerCluster.objects.alive().count()
     if not alive:
         raise NotReady(
             f"no worker cluster reported in within {ALIVE_WITHIN.seconds} s "

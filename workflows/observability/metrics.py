@@ -33,7 +33,6 @@ from prometheus_client.utils import floatToGoString
 
 from accounts.services import token_authenticate
 from workflows.models import ApprovalGate, Event, Run, Step, WorkerCluster
-from workflows.models.workers import ALIVE_WITHIN
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +165,7 @@ def events_since(cutoff: datetime) -> int:
 
 
 def worker_clusters() -> list[Metric]:
-    alive = WorkerCluster.objects.filter(last_seen__gte=timezone.now() - ALIVE_WITHIN)
+    alive = WorkerCluster.objects.alive()
     family = GaugeMetricFamily(
         "smartspec_worker_clusters_alive", "Worker clusters that reported in recently."
     )

@@ -16,11 +16,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.middleware import StaffOnly
 from workflows.models import Run, Step
 from workflows.specs import cache_stats
 
@@ -144,7 +144,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_staff:  # type: ignore[union-attr]
-            raise PermissionDenied("The performance page is for staff users.")
+            raise StaffOnly("The performance page is for staff users.")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -47,13 +47,11 @@ def probe_worker() -> tuple[bool, str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartspec.settings")
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     django.setup()
-    from django.utils import timezone
 
     from workflows.models import WorkerCluster
-    from workflows.models.workers import ALIVE_WITHIN
 
     host = socket.gethostname()
-    alive = WorkerCluster.objects.filter(host=host, last_seen__gte=timezone.now() - ALIVE_WITHIN).exists()
+    alive = WorkerCluster.objects.alive().filter(host=host).exists()
     return alive, f"a cluster on {host} {'reported in' if alive else 'did not report in'}"
 
 

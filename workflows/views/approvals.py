@@ -75,7 +75,23 @@ def gate_context(gate: ApprovalGate, user: Any) -> dict[str, Any]:
         "can_vote": can_vote,
         "can_approve": can_vote and not blocked_self_approval(gate, user),
         "inputs": inputs,
+        "checkbox_changes": checkbox_changes(inputs),
     }
+
+
+def checkbox_changes(inputs: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """What a sync after this gate would change in tasks.md, from the verification it
+    decides on: each task whose checkbox disagrees with its evidence, before → after."""
+    changes: list[dict[str, str]] = []
+    for step in inputs:
+        output = step.get("output") or {}
+        statuses = output.get("statuses") if isinstance(output.get("statuses"), dict) else {}
+        for task in output.get("checked_not_verified") or []:
+            status = str(statuses.get(task, ""))
+            changes.append({"task": str(task), "before": "☑", "after": "☐", "status": status})
+        for task in output.get("verified_not_checked") or []:
+            changes.append({"task": str(task), "before": "☐", "after": "☑", "status": "verified"})
+    return changes
 
 
 @login_required

@@ -13,7 +13,8 @@ from accounts.ratelimits import limit
 from workflows.selectors import get_project_for_user
 from workflows.services.intents import intent_can_start, intent_execute, intent_parse
 from workflows.services.runs import RunError
-from workflows.specs import SpecsUnavailable
+from workflows.specs import SpecsUnavailable, project_specs
+from workflows.views.errors import refusal_text
 
 MAX_TEXT = 500
 
@@ -36,7 +37,7 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
                 channel=AuditEntry.Channel.WEB,
             )
         except (RunError, SpecsUnavailable) as exc:
-            context["error"] = str(exc)
+            context["error"] = refusal_text(exc)
         else:
             if outcome.run is not None:
                 if request.htmx:  # type: ignore[attr-defined]
@@ -49,7 +50,19 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
         intent = intent_parse(text=text, project=project)
         context["intent"] = intent
         context["can_execute"] = intent_can_start(intent, project=project, user=request.user)
-        if intent.action.kind == "show_status" and intent.spec_id:
-            context["status_url"] = f"{project.get_absolute_url()}specs/{intent.spec_id}/"
+        if intent.action.kind == "show_status":
+            # A status answer is the statuses themselves, each linking to its spec.
+            try:
+                rows = project_specs(project)
+            except SpecsUnavailable as exc:
+                context["error"] = str(exc)
+            else:
+                if intent.spec_id:
+                    rows = [r for r in rows if r.status.spec_id == intent.spec_id]
+                    if not rows:
+                        context["error"] = _("There is no spec %(spec)s in this project.") % {
+                            "spec": intent.spec_id
+                        }
+                context["status_rows"] = rows
     template = "workflows/_command_result.html" if request.htmx else "workflows/command.html"  # type: ignore[attr-defined]
     return render(request, template, context, status=200)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,7 +19,6 @@ from workflows.domain.layouts import find_spec, spec_documents
 from workflows.domain.workspace import UnknownSpec
 from workflows.forms import ReadingForm
 from workflows.models import Run, Step, WorkerCluster
-from workflows.models.workers import ALIVE_WITHIN
 from workflows.rendering import render_markdown
 from workflows.selectors import (
     gates_to_decide,
@@ -30,6 +30,7 @@ from workflows.selectors import (
 )
 from workflows.services.runs import RunError, run_start
 from workflows.specs import SpecsUnavailable, project_index, project_spec, project_specs, status_cache
+from workflows.views.errors import refusal_text
 
 ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
 
@@ -47,7 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         except SpecsUnavailable:
             continue
         recent_specs += [(project, row) for row in rows if not row.next.done][:5]
-    alive = WorkerCluster.objects.filter(last_seen__gte=timezone.now() - ALIVE_WITHIN)
+    alive = WorkerCluster.objects.alive()
     context = {
         "projects": projects,
         "active_runs": runs.filter(status__in=ACTIVE)[:20],
@@ -86,6 +87,15 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "workflows/project_detail.html", context)
 
 
+_HEADING = re.compile(r"<(/?)h([1-6])\b", re.IGNORECASE)
+
+
+def _demote_headings(html: str) -> str:
+    """A document's headings sit under its section's <h2>: its # becomes <h3>, and so on,
+    so the page keeps exactly one <h1>."""
+    return _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + 2)}", html)
+
+
 @login_required
 @require_GET
 def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
@@ -102,7 +112,8 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
     for rel in spec_documents(workspace, location):
         read = workspace.read_text(rel)
         if read.text is not None:
-            documents.append((rel.removeprefix(f"{detail.status.path}/"), render_markdown(read.text)))
+            html = _demote_headings(render_markdown(read.text))
+            documents.append((rel.removeprefix(f"{detail.status.path}/"), html))
     context = {
         "project": project,
         "status": detail.status,
@@ -134,14 +145,41 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
             project=project,
             version=version,
             spec_id=spec_id,
+            params=_start_params(request),
             started_by=request.user,
             channel=AuditEntry.Channel.WEB,
+            allow_concurrent=request.POST.get("allow_concurrent") in ("1", "on", "true"),
         )
     except (RunError, ValueError) as exc:
-        messages.error(request, str(exc))
+        active = getattr(exc, "run_id", None)
+        if active is not None:
+            # One run of a workflow on a spec at a time: show the one that is going.
+            messages.info(
+                request,
+                _("Run #%(run)s of %(workflow)s on %(spec)s is still going: here it is.")
+                % {"run": active, "workflow": name, "spec": spec_id},
+            )
+            return redirect("run_detail", run_id=active)
+        messages.error(request, refusal_text(exc))
         return redirect(project.get_absolute_url())
     messages.success(
         request,
         _("Started %(workflow)s on %(target)s.") % {"workflow": name, "target": spec_id or project.name},
     )
     return redirect(run.get_absolute_url())
+
+
+def _start_params(request: HttpRequest) -> dict[str, object]:
+    """The autopilot's settings from the start form (templates/workflows/_start_autopilot.html):
+    mode and turn limit, checked by the engine (autopilot.settings_of) like the API's."""
+    params: dict[str, object] = {}
+    mode = request.POST.get("mode", "").strip()
+    if mode:
+        params["mode"] = mode
+    limit_text = request.POST.get("max_iterations", "").strip()
+    if limit_text:
+        try:
+            params["max_iterations"] = int(limit_text)
+        except ValueError:
+            params["max_iterations"] = limit_text  # refused with its reason by run_start
+    return params

@@ -9,17 +9,96 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AuditEntry, Role
 from accounts.permissions import has_role
 from accounts.ratelimits import limit
+from workflows.domain.texts import Text, text_from_data
 from workflows.graph import step_graph
 from workflows.models import ApprovalGate, Run
 from workflows.selectors import get_run_for_user
 from workflows.services import runs as run_services
+from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
+from workflows.views.errors import refusal_text
+
+# The colour of a run's bar and headline by how it ended: only a run that reached its
+# goal is green; a failed, cancelled or stopped run never shows a full green bar.
+TONE = {
+    Run.Status.SUCCEEDED: "ok",
+    Run.Status.FAILED: "bad",
+    Run.Status.CANCELLED: "muted",
+    Run.Status.STOPPED: "warn",
+    Run.Status.WAITING: "warn",
+}
+
+
+def run_progress(run: Run, top: list[Any]) -> dict[str, Any]:
+    """How far the run got. An autopilot run grows a turn at a time, so it counts turns
+    ("turn 3 of at most 12"), never a share of steps that drops when steps are added."""
+    finished = sum(1 for s in top if s.is_finished)
+    definition = run.template_version.definition or {}
+    autopilot = definition.get("kind") == "autopilot"
+    progress: dict[str, Any] = {"finished": finished, "total": len(top), "autopilot": autopilot}
+    if autopilot:
+        limit = run.params.get("max_iterations", definition.get("max_iterations", 10))
+        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else 10
+        turn = max(run.iterations, sum(1 for s in top if s.kind == "status" and s.status != "pending"), 1)
+        progress |= {"turn": min(turn, limit), "max_turns": limit}
+        percent = round(100 * min(turn, limit) / limit)
+    else:
+        percent = round(100 * finished / len(top)) if top else 0
+    if run.status == Run.Status.SUCCEEDED:
+        percent = 100
+    elif run.is_finished:
+        percent = min(percent, 99)  # it ended short of its goal: never a full bar
+    progress |= {"percent": percent, "tone": TONE.get(run.status, "info")}
+    return progress
+
+
+def run_outcome(run: Run, steps: list[Any]) -> str:
+    """One sentence at the top of the run page: how the run ended, or where it stands. A
+    reason the engine wrote as a sentence template is shown in the reader's language."""
+    stored = text_from_data(run.outcome_text) if run.outcome_text else None
+    if isinstance(stored, Text) and run.status in (Run.Status.SUCCEEDED, Run.Status.STOPPED):
+        return capfirst(str(in_language(stored)))
+    reason = run.outcome_reason.strip()
+    if run.status == Run.Status.SUCCEEDED:
+        if reason:
+            return _("Succeeded: %(reason)s") % {"reason": reason}
+        return _("Succeeded: every step passed.")
+    if run.status == Run.Status.STOPPED:
+        if reason:
+            return _("Stopped: %(reason)s") % {"reason": reason}
+        return _("Stopped before reaching its goal.")
+    if run.status == Run.Status.FAILED:
+        failed = next((s for s in steps if s.status == "failed"), None)
+        if failed is None:
+            return _("Failed: %(reason)s") % {"reason": reason or run.error or "—"}
+        return _("Failed at step %(step)s: %(error)s") % {
+            "step": failed.key,
+            "error": (failed.error or reason or run.error or "—")[:300],
+        }
+    if run.status == Run.Status.CANCELLED:
+        entry = (
+            AuditEntry.objects.filter(action="workflows.run.cancelled", object_id=str(run.pk))
+            .select_related("actor")
+            .first()
+        )
+        if entry is not None and entry.actor is not None:
+            return _("Cancelled by %(user)s.") % {"user": entry.actor.get_username()}
+        return _("Cancelled.")
+    if run.status == Run.Status.WAITING:
+        return _("Waiting for an approval.")
+    if run.status == Run.Status.QUEUED:
+        return _("Queued: waiting for a worker.")
+    running = next((s for s in steps if s.status == "running"), None)
+    if running is not None:
+        return _("Running step %(step)s.") % {"step": running.key}
+    return _("Running.")
 
 
 def run_context(run: Run, user: Any) -> dict[str, Any]:
@@ -36,6 +115,9 @@ def run_context(run: Run, user: Any) -> dict[str, Any]:
         "graph": step_graph(steps),
         "finished_count": finished,
         "total_count": len(top),
+        "top_steps": top,
+        "progress": run_progress(run, top),
+        "outcome": run_outcome(run, steps),
         "gates": gates,
         "can_control": has_role(user, run.project.team_id, Role.MEMBER),
         "checkpoints": run.checkpoints.select_related("step").order_by("seq"),
@@ -73,7 +155,7 @@ def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
             run_services.run_resume(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
             messages.success(request, _("Run %(run)s resumes from its failed step.") % {"run": run.pk})
     except run_services.RunError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, refusal_text(exc))
     return redirect(run.get_absolute_url())
 
 
