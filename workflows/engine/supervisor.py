@@ -35,7 +35,7 @@ def reap_expired_leases() -> int:
     now = timezone.now()
     count = 0
     for step in Step.objects.filter(status=S.RUNNING, lease_until__lt=now):
-        result = StepResult.fail(
+        result = StepResult.lost(
             f"the worker running it stopped responding (lease expired; attempt {step.attempt})"
         )
         complete(step, result, lease_until__lt=now)

@@ -160,17 +160,14 @@ def _record(
         moved = step_set_status(step, S.WAITING, event="step.waiting", **fields)
         if moved and _finish_if_decided(step):
             return []  # finishing the gate advanced the run already
-    elif step.attempt <= step.max_retries:
-        delay = backoff_seconds(step.attempt)
-        step_set_status(
-            step,
-            S.QUEUED,
-            event="step.retrying",
-            error=result.error,
-            not_before=timezone.now() + timedelta(seconds=delay),
-            enqueued_at=timezone.now(),
-            **fields,
-        )
+    elif result.infrastructure and step.infra_retries < INFRA_RETRIES:
+        # Its worker died: not the step's failure, so its own `retries` are not spent, and
+        # even a step with retries: 0 runs again (a crash resumes where it stopped).
+        fields["infra_retries"] = step.infra_retries + 1
+        _retry(step, result, fields)
+        return []
+    elif step.attempt - step.infra_retries <= step.max_retries:
+        _retry(step, result, fields)
         return []  # the supervisor sends it once its backoff has passed
     else:
         moved = step_set_status(step, S.FAILED, event="step.failed", error=result.error, **fields)
@@ -181,6 +178,20 @@ def _record(
     return run_advance(run, [step] if step.is_finished else [], freed=1, start=start)
 
 
+def _retry(step: Step, result: StepResult, fields: dict[str, object]) -> None:
+    """Back to the queue after a backoff; the event says why (and whether the
+    infrastructure, not the step, failed)."""
+    step_set_status(
+        step,
+        S.QUEUED,
+        event="step.retrying",
+        error=f"infrastructure: {result.error}" if result.infrastructure else result.error,
+        not_before=timezone.now() + timedelta(seconds=backoff_seconds(step.attempt)),
+        enqueued_at=timezone.now(),
+        **fields,
+    )
+
+
 def _finish_if_decided(step: Step) -> bool:
     """A gate may be decided before its step was marked waiting; apply that decision now.
 
@@ -189,6 +200,10 @@ def _finish_if_decided(step: Step) -> bool:
 
     gate = ApprovalGate.objects.filter(step=step).first()
     return gate is not None and gate_finish_step(gate)
+
+
+# How many attempts lost with a dead worker a step gets back, whatever its own `retries`.
+INFRA_RETRIES = 2
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -124,6 +124,9 @@ class Step(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempt = models.PositiveIntegerField(default=0)
     max_retries = models.PositiveIntegerField(default=0)
+    infra_retries = models.PositiveIntegerField(
+        default=0, help_text="Attempts lost to the infrastructure (a worker that died), retried apart."
+    )
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)

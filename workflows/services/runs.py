@@ -201,6 +201,7 @@ def _reset_unsucceeded(run: Run) -> None:
             error="",
             ready=step.parent_id is not None,
             attempt=0,
+            infra_retries=0,
             lease_owner="",
             lease_until=None,
             not_before=None,

@@ -71,6 +71,33 @@ def test_a_killed_cluster_loses_nothing_and_repeats_no_completed_step(eproject):
     assert seqs == list(range(1, len(seqs) + 1))
 
 
+def test_a_step_whose_worker_died_runs_again_even_without_retries(eproject):
+    """A worker's death is the infrastructure's failure, not the step's: a step with
+    retries: 0 runs again once, the event says why, and its own retries stay unspent."""
+    shutil.copy(SCRIPT, eproject.workspace_path / "slow_step.py")
+    steps = [{"id": "s1", "uses": "shell", "with": {"command": "python slow_step.py s1 1.5"}}]
+    env = {"STEP_LEASE_SECONDS": "3", "Q_WORKERS": "1"}
+    cluster = start_cluster(**env)
+    try:
+        run = start(eproject, template(name="crash-once", steps=steps))
+        wait_for(lambda: step_status(run, "s1") == "running", what="s1 running")
+        time.sleep(0.3)
+    finally:
+        cluster.kill()
+    cluster = start_cluster(**env)
+    try:
+        wait_for(lambda: Run.objects.get(pk=run.pk).is_finished, timeout=90, what="the run to finish")
+    finally:
+        cluster.stop()
+    run.refresh_from_db()
+    assert (run.status, run.outcome) == ("succeeded", "steps_passed"), run.error
+    s1 = run.steps.get(key="s1")
+    assert (s1.max_retries, s1.attempt, s1.infra_retries) == (0, 2, 1)
+    retried = run.events.get(type="step.retrying", data__key="s1")
+    assert retried.data["error"].startswith("infrastructure: the worker running it stopped responding")
+    assert (eproject.workspace_path / "counter.txt").read_text().split() == ["s1"]
+
+
 def test_cancel_stops_a_running_shell_within_two_seconds(eproject):
     cluster = start_cluster()
     try:

@@ -18,6 +18,8 @@ class StepResult:
     status: Literal["succeeded", "failed", "waiting"]
     output: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    # Not the step's own failure: the worker running it died (workflows.engine.supervisor).
+    infrastructure: bool = False
 
     @classmethod
     def ok(cls, **output: Any) -> StepResult:
@@ -26,6 +28,11 @@ class StepResult:
     @classmethod
     def fail(cls, error: str, **output: Any) -> StepResult:
         return cls("failed", output, error)
+
+    @classmethod
+    def lost(cls, error: str) -> StepResult:
+        """The attempt was lost with its worker: retried apart from the step's own retries."""
+        return cls("failed", {}, error, infrastructure=True)
 
 
 @dataclass
