@@ -13,7 +13,7 @@ from django.db import connections, models, router
 from django.utils import timezone
 
 from accounts.models import ApiToken, AuditEntry, Team, hash_token
-from smartspec.rows import ModelRows
+from smartspec.model_rows import ModelRows
 
 
 def audit_record(

@@ -17,7 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import get_resolver  # noqa: E402
 
 from smartspec.http import ThreadedASGIHandler  # noqa: E402
-from workflows.routing import websocket_urlpatterns  # noqa: E402
+from workflows.websocket_urls import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

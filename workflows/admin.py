@@ -27,11 +27,11 @@ from workflows.models import (
 )
 from workflows.services import runs as run_services
 from workflows.services.templates import template_save
-from workflows.workspaces import WorkspaceNotAllowed, workspace_resolve
+from workflows.workspace_policy import WorkspaceNotAllowed, workspace_resolve
 
 
 class ProjectForm(forms.ModelForm):
-    """The workspace is checked here as the API checks it (workflows.workspaces)."""
+    """The workspace is checked here as the API checks it (workflows.workspace_policy)."""
 
     agent_endpoint = forms.URLField(
         required=False, assume_scheme="https", help_text=Project._meta.get_field("agent_endpoint").help_text

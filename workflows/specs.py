@@ -16,7 +16,7 @@ from workflows.domain.spec_formats import ReadOptions
 from workflows.domain.status import SpecDetail, SpecStatus, StatusCache
 from workflows.domain.workspace import SpecIndex, UnknownSpec, WorkspaceError
 from workflows.models import Project
-from workflows.workspaces import WorkspaceNotAllowed, project_workspace
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace
 
 _caches: dict[tuple[str, ReadOptions], StatusCache] = {}
 _lock = threading.Lock()
@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 class SpecsUnavailable(LookupError):
     """The project's workspace cannot be used: moved, deleted, not a directory, or no longer
-    where a workspace may be (workflows.workspaces)."""
+    where a workspace may be (workflows.workspace_policy)."""
 
 
 def status_cache(project: Project) -> StatusCache:

@@ -90,7 +90,7 @@ def test_the_demo_autopilot_stops_on_the_manual_task_and_finishes_once_it_is_che
     again = finished(newest_run(demo, after=run.pk))
     assert (again.status, again.outcome) == ("succeeded", "done"), again.outcome_reason
     page.reload()
-    expect(page.get_by_test_id("run-outcome")).to_contain_text("Done")
+    expect(page.get_by_test_id("run-outcome")).to_contain_text("Succeeded: done")
 
 
 def test_while_a_run_is_active_the_spec_page_leads_to_it(page, daphne_server, demo, cluster):

@@ -24,7 +24,7 @@ from workflows.services.approvals import ApprovalError
 from workflows.services.manual_checks import ManualCheckError
 from workflows.services.runs import RunError
 from workflows.specs import SpecsUnavailable
-from workflows.workspaces import WorkspaceNotAllowed
+from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger("workflows.api")
 

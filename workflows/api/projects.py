@@ -148,7 +148,7 @@ def _team_for_admin(request: HttpRequest, slug: str) -> Team:
 
 
 def project_workspace(project: Project) -> Workspace:
-    """The project's workspace, checked as every door checks it (workflows.workspaces)."""
+    """The project's workspace, checked as every door checks it (workflows.workspace_policy)."""
     return status_cache(project).workspace
 
 

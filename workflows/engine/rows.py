@@ -3,7 +3,7 @@
 A step takes a handful of statements on each transition, and compiling each through the
 ORM would cost more than running it. They live here, built once from the model's fields
 and run through the connection's cursor; values go in through the fields' own preparation
-and come out as instances through `smartspec.rows.ModelRows`.
+and come out as instances through `smartspec.model_rows.ModelRows`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from smartspec.rows import ModelRows
+from smartspec.model_rows import ModelRows
 from workflows.models import Step
 
 _STEPS = ModelRows(Step)

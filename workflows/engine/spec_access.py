@@ -5,7 +5,7 @@ from __future__ import annotations
 from workflows.domain.verification import verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.models import Run
-from workflows.workspaces import WorkspaceNotAllowed, project_workspace
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace
 
 
 def task_ids(run: Run, *, pending_only: bool) -> list[str]:

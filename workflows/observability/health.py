@@ -1,10 +1,11 @@
 """Liveness and readiness for load balancers and orchestrators.
 
-/healthz answers 200 whenever the process can answer at all; it touches nothing else, so
-a database outage never gets healthy web processes restarted. /readyz checks what a
-request needs: every database, the channel layer (a message through it and back), every
-cache, and at least one live worker cluster. It answers 200 with each check named, or 503
-naming the parts that failed. Error details go to the log, not to the (public) body.
+The views are in workflows/views/ops.py. /healthz answers 200 whenever the process can
+answer at all; it touches nothing else, so a database outage never gets healthy web
+processes restarted. /readyz checks what a request needs: every database, the channel
+layer (a message through it and back), every cache, and at least one live worker cluster.
+It answers 200 with each check named, or 503 naming the parts that failed. Error details
+go to the log, not to the (public) body.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from workflows.models import WorkerCluster
 from workflows.models.workers import ALIVE_WITHIN
@@ -36,23 +34,6 @@ class NotReady(Exception):
     """A check failed for a reason worth saying in the body."""
 
 
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
-
-
-@never_cache
-@require_GET
-def readyz(request: HttpRequest) -> JsonResponse:
-    checks: dict[str, dict[str, object]] = {}
-    for name, check in all_checks():
-        checks[name] = _run(name, check)
-    failing = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "unavailable" if failing else "ok", "failing": failing, "checks": checks}
-    return JsonResponse(body, status=503 if failing else 200)
-
-
 def all_checks() -> list[Check]:
     checks: list[Check] = [(f"database:{alias}", _database(alias)) for alias in connections]
     checks.append(("channel_layer", check_channel_layer))
@@ -61,7 +42,7 @@ def all_checks() -> list[Check]:
     return checks
 
 
-def _run(name: str, check: Callable[[], str]) -> dict[str, object]:
+def run_check(name: str, check: Callable[[], str]) -> dict[str, object]:
     try:
         return {"ok": True, "detail": check()}
     except NotReady as exc:

@@ -21,13 +21,10 @@ from typing import Any, cast
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -232,15 +229,3 @@ def metrics_allowed(request: HttpRequest) -> bool:
     if user is not None and user.is_authenticated and user.is_staff:
         return True
     return _address_allowed(request.META.get("REMOTE_ADDR", "")) or _staff_token(request)
-
-
-@never_cache
-@require_GET
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    if not metrics_allowed(request):
-        return HttpResponseForbidden(
-            "Metrics are for staff users (session or bearer token) and the addresses in METRICS_ALLOWED_IPS.",
-            content_type="text/plain; charset=utf-8",
-        )
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return HttpResponse(encoder(REGISTRY), content_type=content_type)

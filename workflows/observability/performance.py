@@ -1,4 +1,5 @@
-"""Where time goes, for staff, without reading logs: /ops/performance/.
+"""Where time goes, for staff, without reading logs: the figures of /ops/performance/
+(its view is in workflows/views/ops.py).
 
 Over the last N finished runs: the slowest workflows and step kinds by p50/p95 duration,
 how long steps waited in the queue (started_at − enqueued_at) against how long they ran,
@@ -8,27 +9,15 @@ and the hit rates of this web process's spec status caches.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import wraps
 from typing import Any
 
-from django import forms
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
-
-from accounts.middleware import StaffOnly
 from workflows.models import Run, Step
 from workflows.specs import cache_stats
 
 DEFAULT_RUNS = 200
-
-
-class PerformanceQuery(forms.Form):
-    runs = forms.IntegerField(min_value=10, max_value=5000, required=False)
 
 
 @dataclass(frozen=True)
@@ -135,35 +124,3 @@ def cache_rates() -> dict[str, Any]:
     lookups = stats.get("hits", 0) + stats.get("misses", 0)
     rate = 100 * stats.get("hits", 0) / lookups if lookups else None
     return {**stats, "lookups": lookups, "hit_rate": rate}
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous callers go to the sign-in page; signed-in non-staff get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff:  # type: ignore[union-attr]
-            raise StaffOnly("The performance page is for staff users.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-@require_GET
-@staff_required
-def performance(request: HttpRequest) -> HttpResponse:
-    query = PerformanceQuery(request.GET)
-    if not query.is_valid():
-        context = {"errors": query.errors, "limit": DEFAULT_RUNS}
-        return render(request, "ops/performance.html", context, status=400)
-    limit = query.cleaned_data["runs"] or DEFAULT_RUNS
-    runs = recent_runs(limit)
-    context = {
-        "limit": limit,
-        "run_count": len(runs),
-        "workflows": workflow_timings(runs),
-        "step_kinds": step_kind_timings([pk for pk, _, _ in runs]),
-        "cache": cache_rates(),
-    }
-    return render(request, "ops/performance.html", context)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workflows.observability import health, metrics, performance
+from workflows.views import ops
 
 urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics_view, name="metrics"),
-    path("ops/performance/", performance.performance, name="ops_performance"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics_view, name="metrics"),
+    path("ops/performance/", ops.performance, name="ops_performance"),
 ]

@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts.models import Team
 from accounts.services import audit_record
 from workflows.models import Project
-from workflows.workspaces import workspace_resolve
+from workflows.workspace_policy import workspace_resolve
 
 # The Project fields that say how the workspace's specs are read (Project.read_options).
 READ_SETTINGS = ("spec_format", "specs_root", "implicit_evidence", "source_roots", "positional_task_ids")

@@ -63,9 +63,9 @@ def run_outcome(run: Run, steps: list[Any]) -> str:
     """One sentence at the top of the run page: how the run ended, or where it stands. A
     reason the engine wrote as a sentence template is shown in the reader's language."""
     stored = text_from_data(run.outcome_text) if run.outcome_text else None
-    if isinstance(stored, Text) and run.status in (Run.Status.SUCCEEDED, Run.Status.STOPPED):
-        return capfirst(str(in_language(stored)))
-    reason = run.outcome_reason.strip()
+    reason = str(in_language(stored)) if isinstance(stored, Text) else run.outcome_reason.strip()
+    if run.status == Run.Status.STOPPED and isinstance(stored, Text):
+        return capfirst(reason)  # the engine's sentence starts "stopped: …" already
     if run.status == Run.Status.SUCCEEDED:
         if reason:
             return _("Succeeded: %(reason)s") % {"reason": reason}

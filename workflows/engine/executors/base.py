@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from workflows.domain.workspace import Workspace
 from workflows.models import Project
-from workflows.workspaces import project_workspace, project_workspace_dir
+from workflows.workspace_policy import project_workspace, project_workspace_dir
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from accounts.models import Membership, Role, Team
 from workflows.models import Project
-from workflows.workspaces import default_workspace_dir
+from workflows.workspace_policy import default_workspace_dir
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_WORKSPACE = DEMO_DIR / "workspace"
