@@ -77,9 +77,9 @@ def run_set_status(run: Run, status: str, *, error: str = "", outcome: str = "",
         fields["outcome"] = outcome or DEFAULT_OUTCOME.get(status, "")
         fields["outcome_reason"] = str(reason or error)
         fields["outcome_text"] = text_to_data(reason) if isinstance(reason, Text) else {}
-    elif status in (Run.Status.QUEUED, Run.Status.RUNNING) and run.outcome:
-        # A retried run is not finished.
-        fields["outcome"], fields["outcome_reason"], fields["outcome_text"] = "", "", {}
+    elif old in Run.FINISHED:
+        # A retried run is not finished any more: what said how it ended goes.
+        fields.update(finished_at=None, error="", outcome="", outcome_reason="", outcome_text={})
     if error:
         fields["error"] = error
     if not Run.objects.filter(pk=run.pk, status=old).update(**fields):

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from workflows.engine import dispatch, rows
 from workflows.engine.executors import StepContext, StepResult, executor_for
-from workflows.engine.scheduler import run_advance, step_set_status
+from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
 from workflows.observability.logging import bind_step, unbind_step
 from workflows.services.events import event_append
@@ -99,14 +99,11 @@ def _take(step: Step, run: Run | None, now: datetime) -> bool:
         **({"enqueued_at": now} if step.enqueued_at is None else {}),
     ):
         return False
-    if run is not None and run.pk == step.run_id and run.status == Run.Status.RUNNING:
-        return True
-    # Only a queued or waiting run changes here.
-    if Run.objects.filter(pk=step.run_id, status__in=(Run.Status.QUEUED, Run.Status.WAITING)).update(
-        status=Run.Status.RUNNING
-    ):
-        Run.objects.filter(pk=step.run_id, started_at__isnull=True).update(started_at=now)
-        event_append(run_id=step.run_id, type="run.running", data={"status": "running"})
+    if run is None or run.pk != step.run_id:
+        run = Run.objects.only("id", "status", "started_at", "outcome").get(pk=step.run_id)
+    # Only a queued or waiting run changes here, through the one compare-and-set.
+    if run.status in (Run.Status.QUEUED, Run.Status.WAITING):
+        run_set_status(run, Run.Status.RUNNING)
     return True
 
 

@@ -315,10 +315,35 @@ def gate_finish_step(gate: ApprovalGate) -> bool:
     return True
 
 
-def gate_cancel_for_step(step: Step) -> None:
-    ApprovalGate.objects.filter(step=step, status=G.PENDING).update(
-        status=G.CANCELLED, outcome="the run was cancelled", decided_at=timezone.now()
-    )
+def gate_cancel_for_step(step: Step, *, by: AbstractBaseUser | None = None, channel: str = "system") -> None:
+    """Close the step's pending gate because its run was cancelled: compare-and-set, a line
+    in the gate's history, an audit entry and a run event, as every other gate change."""
+    for gate in ApprovalGate.objects.filter(step=step, status=G.PENDING).select_related("run__project__team"):
+        outcome = "the run was cancelled"
+        if not ApprovalGate.objects.filter(pk=gate.pk, status=G.PENDING).update(
+            status=G.CANCELLED, outcome=outcome, decided_at=timezone.now()
+        ):
+            continue
+        ApprovalEntry.objects.create(
+            gate=gate,
+            kind=ApprovalEntry.Kind.SYSTEM,
+            channel=ApprovalEntry.Channel.SYSTEM,
+            comment=f"Gate cancelled: {outcome}.",
+        )
+        audit_record(
+            action="workflows.approval.cancelled",
+            channel=channel,
+            actor=by,
+            team=gate.run.project.team,
+            obj=gate,
+            data={"outcome": outcome},
+        )
+        event_append(
+            run_id=gate.run_id,
+            type="approval.cancelled",
+            step=step,
+            data={"gate": gate.pk, "outcome": outcome},
+        )
 
 
 def approval_comment(

@@ -172,7 +172,7 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
             raise RunError(f"Run {run.pk} is already {run.status}.", code="conflict")
         for step in run.steps.filter(status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)):
             step_set_status(step, S.CANCELLED, event="step.cancelled", error="the run was cancelled")
-            gate_cancel_for_step(step)
+            gate_cancel_for_step(step, by=by, channel=channel)
         who = by.get_username() if by is not None and by.is_authenticated else "the system"
         run_set_status(
             run,
@@ -222,9 +222,7 @@ def run_retry(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
                 f"Only a failed or cancelled run can be retried; this one is {run.status}.", code="conflict"
             )
         _reset_unsucceeded(run)
-        Run.objects.filter(pk=run.pk).update(finished_at=None, error="")
-        run.finished_at, run.error = None, ""
-        run_set_status(run, Run.Status.QUEUED)
+        run_set_status(run, Run.Status.QUEUED)  # no longer finished: clears the end's fields
         queued = run_advance(run)
         audit_record(
             action="workflows.run.retried",

@@ -173,12 +173,35 @@ def test_reminders_go_to_those_who_have_not_voted(eproject, team_users, smtp_ser
 
 
 def test_cancelling_the_run_closes_its_gate(eproject, team_users):
-    from workflows.services.runs import run_cancel
+    from accounts.models import AuditEntry
+    from workflows.services.runs import run_cancel, run_retry
 
     run, gate = waiting_run(eproject, team_users.member)
     run_cancel(run=run, by=team_users.member, channel="web")
     gate.refresh_from_db()
     assert gate.status == "cancelled"
+    # Like every other gate change: its history, the audit log and the run's events say so.
+    assert gate.entries.filter(kind="system", comment="Gate cancelled: the run was cancelled.").exists()
+    audit = AuditEntry.objects.get(action="workflows.approval.cancelled")
+    assert (audit.actor, audit.channel) == (team_users.member, "web")
+    assert run.events.filter(type="approval.cancelled", data__gate=gate.pk).exists()
+    run.refresh_from_db()
+    assert (run.status, run.outcome, run.outcome_reason) == (
+        "cancelled",
+        "cancelled",
+        "cancelled by member-user",
+    )
+    # Retried, it is not finished any more: how it ended is cleared by the same compare-and-set.
+    run_retry(run=run, by=team_users.member, channel="web")
+    run.refresh_from_db()
+    assert (run.outcome, run.outcome_reason, run.outcome_text, run.finished_at, run.error) == (
+        "",
+        "",
+        {},
+        None,
+        "",
+    )
+    assert run.events.filter(type="run.queued", data__from="cancelled").exists()
 
 
 # --- emailed links, through a real SMTP server ----------------------------------------------
