@@ -112,7 +112,7 @@ def test_a_workflow_that_is_not_installed_is_422(as_user, team_users, project):
         "/intents", {"text": f"verify {SPEC}", "project": "acme-web", "execute": True}
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == "The workflow 'verify-and-sync' is not installed."
+    assert response.json()["detail"] == "No workflow named 'verify-and-sync'."
     assert not Run.objects.exists()
 
 

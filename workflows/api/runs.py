@@ -21,7 +21,7 @@ from ninja.responses import NinjaJSONEncoder, Status
 
 from accounts.models import Role
 from workflows.api.auth import caller
-from workflows.api.errors import ApiError, error_responses
+from workflows.api.errors import error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.run_cache import run_details
 from workflows.api.schemas import (
@@ -35,9 +35,9 @@ from workflows.api.schemas import (
     RunStatus,
 )
 from workflows.api.writes import one_writer
-from workflows.models import Project, Run, TemplateVersion
-from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to, template_version_for
-from workflows.services.runs import run_cancel, run_resume, run_retry, run_start
+from workflows.models import Project, Run
+from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
+from workflows.services.runs import run_cancel, run_resume, run_retry, run_start, workflow_version
 
 router = Router(tags=["runs"])
 
@@ -144,7 +144,7 @@ def start_workflow(
     allow_concurrent: bool = False,
 ) -> Run:
     """Start the latest version of `workflow`; the caller checked the project role."""
-    version = latest_version(project, workflow)
+    version = workflow_version(project, workflow)
     with one_writer():
         return run_start(
             project=project,
@@ -155,18 +155,6 @@ def start_workflow(
             channel="api",
             allow_concurrent=allow_concurrent,
         )
-
-
-def latest_version(project: Project, name: str) -> TemplateVersion:
-    version = template_version_for(project, name)
-    if version is None:
-        raise ApiError(
-            422,
-            f"No workflow named {name!r}.",
-            "invalid",
-            [{"field": "workflow", "message": "no such workflow template"}],
-        )
-    return version
 
 
 def run_detail(run_id: int, request: HttpRequest) -> Run:

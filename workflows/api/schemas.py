@@ -14,17 +14,19 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 
+from accounts.models import Role
 from workflows.api.pagination import PageOut
+from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
+from workflows.models import ApprovalGate, Run, Step
 
-RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled", "stopped"]
-RunOutcome = Literal[
-    "", "done", "steps_passed", "failed", "cancelled", "no_progress", "needs_manual", "max_iterations"
-]
-StepStatus = Literal["pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
-GateStatus = Literal["pending", "approved", "rejected", "cancelled"]
-RoleName = Literal["viewer", "member", "approver", "admin"]
+# The names the models define, as OpenAPI enums: defined once, there.
+RunStatus = Literal[tuple(Run.Status.values)]  # type: ignore[valid-type]
+RunOutcome = Literal[tuple(Run.Outcome.values)]  # type: ignore[valid-type]
+StepStatus = Literal[tuple(Step.Status.values)]  # type: ignore[valid-type]
+GateStatus = Literal[tuple(ApprovalGate.Status.values)]  # type: ignore[valid-type]
+RoleName = Literal[tuple(Role.values)]  # type: ignore[valid-type]
 
 # The same shapes the models and the domain accept; checked again by the services.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,49}$"
@@ -33,7 +35,7 @@ PROGRAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"  # a program name, never
 
 
 ProgramName = Annotated[str, StringConstraints(pattern=PROGRAM_PATTERN)]
-SpecFormatName = Literal["auto", "smartspec", "spec-kit", "kiro", "openspec"]
+SpecFormatName = Literal[FORMAT_CHOICES]  # type: ignore[valid-type]
 
 
 def _storable_text(value: str) -> str:

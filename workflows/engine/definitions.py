@@ -17,19 +17,12 @@ import yaml
 from accounts.models import Role
 from workflows.domain.shell_policy import env_problem, report_name_problem
 from workflows.engine.durations import parse_duration
+from workflows.engine.executors import EXECUTORS
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 STEP_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-STEP_KINDS = (
-    "verify_tasks",
-    "sync_tasks",
-    "quality_gate",
-    "status",
-    "shell",
-    "agent",
-    "approval",
-    "noop",
-)
+# The step kinds are the executors' (workflows/engine/executors/__init__.py).
+STEP_KINDS = tuple(EXECUTORS)
 # The SmartSpec workflows an agent step can run (the routing table's targets).
 AGENT_WORKFLOWS = (
     "generate_spec",

@@ -17,9 +17,8 @@ from workflows.domain.intents import Intent, IntentAction, parse_intent
 from workflows.domain.layouts import discover_specs
 from workflows.domain.status import SpecDetail
 from workflows.domain.workspace import UnknownSpec
-from workflows.models import Project, Run, TemplateVersion
-from workflows.selectors import template_version_for
-from workflows.services.runs import RunError, run_start
+from workflows.models import Project, Run
+from workflows.services.runs import RunError, run_start, workflow_version
 from workflows.specs import SpecsUnavailable, status_cache
 
 # What the actions that do nothing answer when asked to be carried out.
@@ -69,7 +68,7 @@ def intent_execute(
     _check_start(action, project, user)
     run = run_start(
         project=project,
-        version=_latest_version(project, action.workflow or ""),
+        version=workflow_version(project, action.workflow or "", field="text"),
         spec_id=action.spec_id or "",
         started_by=user,
         channel=channel,
@@ -95,13 +94,6 @@ def _check_start(action: IntentAction, project: Project, user: AnyUser) -> None:
         raise RunError("Starting a workflow needs the member role.", "forbidden")
     if action.needs_spec:
         raise RunError("Name the spec to run it on, e.g. spec-core-001 or core-001.", field="text")
-
-
-def _latest_version(project: Project, workflow: str) -> TemplateVersion:
-    version = template_version_for(project, workflow)
-    if version is None:
-        raise RunError(f"The workflow {workflow!r} is not installed.", field="text")
-    return version
 
 
 def _statuses(project: Project, spec_id: str | None) -> tuple[SpecDetail, ...]:

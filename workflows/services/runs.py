@@ -16,6 +16,7 @@ from workflows.engine import dispatch
 from workflows.engine.definitions import StepDef, TemplateDef, validate
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import Checkpoint, Project, Run, Step, TemplateVersion
+from workflows.selectors import template_version_for
 from workflows.services.approvals import gate_cancel_for_step
 from workflows.services.events import event_append
 from workflows.specs import SpecsUnavailable, status_cache
@@ -99,6 +100,15 @@ def _spec_exists(project: Project, spec_id: str) -> bool:
         return discover_specs(status_cache(project).workspace).get(spec_id) is not None
     except SpecsUnavailable as exc:
         raise RunError(f"The project's workspace cannot be used: {exc}", code="conflict") from None
+
+
+def workflow_version(project: Project, name: str, *, field: str = "workflow") -> TemplateVersion:
+    """The latest version of the workflow `name` the project may run; every door starts
+    runs with it, and says the same when there is none."""
+    version = template_version_for(project, name)
+    if version is None:
+        raise RunError(f"No workflow named {name!r}.", field=field)
+    return version
 
 
 def run_start(

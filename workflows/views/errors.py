@@ -92,6 +92,10 @@ _REFUSALS: list[tuple[re.Pattern[str], str]] = [
         gettext_noop("There is no spec %(spec)s in this project."),
     ),
     (
+        re.compile(r"^No workflow named '(?P<name>[^']+)'\.$"),
+        gettext_noop("There is no workflow named %(name)s."),
+    ),
+    (
         re.compile(r"^The workflow '(?P<workflow>[^']+)' works on a spec: give a spec_id\.$"),
         gettext_noop("The workflow %(workflow)s works on a spec: name one."),
     ),

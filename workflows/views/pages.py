@@ -25,10 +25,9 @@ from workflows.selectors import (
     get_project_for_user,
     projects_visible_to,
     runs_visible_to,
-    template_version_for,
     templates_runnable_in,
 )
-from workflows.services.runs import RunError, run_start
+from workflows.services.runs import RunError, run_start, workflow_version
 from workflows.specs import SpecsUnavailable, project_index, project_spec, project_specs, status_cache
 from workflows.views.errors import refusal_text
 
@@ -136,11 +135,8 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, role=Role.MEMBER)
     name = request.POST.get("workflow", "autopilot")
     spec_id = request.POST.get("spec_id", "")
-    version = template_version_for(project, name)
-    if version is None:
-        messages.error(request, _("There is no workflow named %(name)s.") % {"name": repr(name)})
-        return redirect(project.get_absolute_url())
     try:
+        version = workflow_version(project, name)
         run = run_start(
             project=project,
             version=version,

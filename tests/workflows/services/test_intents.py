@@ -85,7 +85,7 @@ def test_starting_a_workflow_that_is_not_installed_is_refused(team_users, projec
     WorkflowTemplate.objects.filter(name="verify-and-sync").delete()
     error = refusal(f"verify {SPEC}", user=team_users.member, project=project)
     assert (error.code, error.field) == ("invalid", "text")
-    assert str(error) == "The workflow 'verify-and-sync' is not installed."
+    assert str(error) == "No workflow named 'verify-and-sync'."
 
 
 def test_the_runs_own_rules_still_apply(team_users, project):

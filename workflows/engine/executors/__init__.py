@@ -8,14 +8,14 @@ from importlib import import_module
 from workflows.engine.executors.base import StepContext, StepResult
 
 EXECUTORS = {
-    "noop": "builtin.noop",
-    "status": "builtin.status",
     "verify_tasks": "builtin.verify_tasks",
     "sync_tasks": "builtin.sync_tasks",
     "quality_gate": "builtin.quality_gate",
+    "status": "builtin.status",
     "shell": "shell.run_shell",
     "agent": "agent.run_agent",
     "approval": "approval.open_gate",
+    "noop": "builtin.noop",
 }
 
 

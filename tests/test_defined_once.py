@@ -1,4 +1,4 @@
-"""Roles are defined once (accounts.models.Role): their order, and every name elsewhere."""
+"""Facts defined once: roles and their order, step kinds, and every name elsewhere."""
 
 from __future__ import annotations
 
@@ -17,3 +17,12 @@ def test_each_role_covers_itself_and_the_ones_before_it():
 
 def test_the_api_names_the_same_roles():
     assert list(typing.get_args(RoleName)) == list(Role.values)
+
+
+def test_every_step_kind_has_an_executor_and_a_label():
+    from workflows.engine.definitions import STEP_KINDS
+    from workflows.engine.executors import EXECUTORS, executor_for
+    from workflows.templatetags.workflow_tags import KIND_LABEL
+
+    assert tuple(EXECUTORS) == STEP_KINDS and set(KIND_LABEL) == set(STEP_KINDS)
+    assert all(callable(executor_for(kind)) for kind in STEP_KINDS)
