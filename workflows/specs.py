@@ -15,7 +15,7 @@ from workflows.domain.routing import Recommendation, recommend
 from workflows.domain.spec_formats import ReadOptions
 from workflows.domain.status import SpecDetail, SpecStatus, StatusCache
 from workflows.domain.workspace import SpecIndex, UnknownSpec, WorkspaceError
-from workflows.models import Project
+from workflows.models import ManualCheck, Project
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace
 
 _caches: dict[tuple[str, ReadOptions], StatusCache] = {}
@@ -58,15 +58,9 @@ class SpecRow:
     next: Recommendation
 
 
-def _checks(project: Project) -> dict[str, object]:
-    from workflows.services.manual_checks import checks_by_spec
-
-    return checks_by_spec(project)  # type: ignore[return-value]
-
-
 def project_details(project: Project) -> list[SpecDetail]:
     """Every spec with its verification, counting the recorded manual checks."""
-    return status_cache(project).details(_checks(project))  # type: ignore[arg-type]
+    return status_cache(project).details(ManualCheck.objects.by_spec(project))
 
 
 def project_specs(project: Project) -> list[SpecRow]:
@@ -80,9 +74,7 @@ def project_index(project: Project) -> SpecIndex:
 
 def project_spec(project: Project, spec_id: str) -> tuple[SpecDetail, Recommendation]:
     """One spec with its verification; LookupError (UnknownSpec) when there is none."""
-    from workflows.services.manual_checks import checks_for
-
-    detail = status_cache(project).detail(spec_id, checks_for(project, spec_id))
+    detail = status_cache(project).detail(spec_id, ManualCheck.objects.for_spec(project, spec_id))
     return detail, recommend(detail.status)
 
 

@@ -17,7 +17,7 @@ from workflows.domain.intents import Intent, IntentAction, parse_intent
 from workflows.domain.layouts import discover_specs
 from workflows.domain.status import SpecDetail
 from workflows.domain.workspace import UnknownSpec
-from workflows.models import Project, Run
+from workflows.models import ManualCheck, Project, Run
 from workflows.services.runs import RunError, run_start, workflow_version
 from workflows.specs import SpecsUnavailable, status_cache
 
@@ -97,12 +97,10 @@ def _check_start(action: IntentAction, project: Project, user: AnyUser) -> None:
 
 
 def _statuses(project: Project, spec_id: str | None) -> tuple[SpecDetail, ...]:
-    from workflows.services.manual_checks import checks_by_spec, checks_for
-
     cache = status_cache(project)
     if spec_id is None:
-        return tuple(cache.details(checks_by_spec(project)))
+        return tuple(cache.details(ManualCheck.objects.by_spec(project)))
     try:
-        return (cache.detail(spec_id, checks_for(project, spec_id)),)
+        return (cache.detail(spec_id, ManualCheck.objects.for_spec(project, spec_id)),)
     except UnknownSpec:
         raise RunError(f"No spec {spec_id!r} in this project.", "not_found") from None

@@ -3,7 +3,8 @@
 The one rule, used by every door (spec page, REST API, engine): a member (or higher) of
 the project's team may record a check on a task of a spec whose hooks are all ui hooks
 (needs_manual); the check holds while the task's text and hooks stay as they were. The
-domain gets the checks as plain data (`checks_for`), so verification stays pure.
+domain gets the checks as plain data (`ManualCheck.objects.for_spec`), so verification
+stays pure.
 """
 
 from __future__ import annotations
@@ -17,16 +18,13 @@ from accounts.models import Role
 from accounts.permissions import has_role
 from accounts.services import audit_record
 from workflows.domain.verification import (
-    ManualCheck as CheckData,
-)
-from workflows.domain.verification import (
-    ManualChecks,
     TaskResult,
     TaskStatus,
     decide_status,
     manual_fingerprint,
 )
 from workflows.models import ManualCheck, Project
+from workflows.specs import project_spec
 
 NOTE_MAX_LENGTH = 2000
 
@@ -40,35 +38,12 @@ class ManualCheckError(ValueError):
         self.field = field
 
 
-def reason_of(check: ManualCheck) -> str:
-    who = check.checked_by.get_username() if check.checked_by_id else "someone"
-    when = timezone.localtime(check.checked_at).strftime("%Y-%m-%d")
-    note = check.note.strip()
-    return f"checked by {who} on {when}: {note}" if note else f"checked by {who} on {when}"
-
-
-def checks_for(project: Project, spec_id: str) -> ManualChecks:
-    """The recorded checks of one spec, as the domain takes them (task id -> check)."""
-    rows = ManualCheck.objects.filter(project=project, spec_id=spec_id).select_related("checked_by")
-    return {row.task_id: CheckData(row.fingerprint, reason_of(row)) for row in rows}
-
-
-def checks_by_spec(project: Project) -> dict[str, ManualChecks]:
-    """Every spec's recorded checks (spec id -> task id -> check)."""
-    found: dict[str, dict[str, CheckData]] = {}
-    for row in ManualCheck.objects.filter(project=project).select_related("checked_by"):
-        found.setdefault(row.spec_id, {})[row.task_id] = CheckData(row.fingerprint, reason_of(row))
-    return found
-
-
 def is_manual_only(task: TaskResult) -> bool:
     """The task's own hooks can only be checked by a person (whether or not it was)."""
     return bool(task.hooks) and decide_status(task.hooks) is TaskStatus.NEEDS_MANUAL
 
 
 def _task(project: Project, spec_id: str, task_id: str) -> TaskResult:
-    from workflows.specs import project_spec  # the status cache; raises UnknownSpec
-
     detail, _ = project_spec(project, spec_id)
     task = next((t for t in detail.verification.tasks if t.id == task_id), None)
     if task is None:

@@ -12,6 +12,7 @@ from workflows.domain.texts import text_to_data
 from workflows.domain.verification import verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
+from workflows.models import ManualCheck
 
 
 def noop(context: StepContext) -> StepResult:
@@ -31,9 +32,7 @@ def _workspace(context: StepContext) -> Workspace:
 
 
 def _manual(context: StepContext) -> dict[str, object]:
-    from workflows.services.manual_checks import checks_for
-
-    return dict(checks_for(context.project, context.spec_id))
+    return dict(ManualCheck.objects.for_spec(context.project, context.spec_id))
 
 
 def status(context: StepContext) -> StepResult:
