@@ -8,6 +8,7 @@ PostgreSQL and Redis. A bad value fails loudly at start-up.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 from pathlib import Path
@@ -46,6 +47,27 @@ def envint(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+    if not math.isfinite(value) or value < 0:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a finite number, 0 or more.")
+    return value
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+    raw = envstr(name, default).strip()
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not one of: {', '.join(choices)}.")
+    return value
 
 
 def envlist(name: str, default: list[str], sep: str = ",") -> list[str]:
@@ -212,7 +234,7 @@ Q_CLUSTER: dict[str, Any] = {
     "name": envstr("Q_NAME", "smartspec"),
     "workers": envint("Q_WORKERS", 2),
     "timeout": envint("Q_TIMEOUT", 3600),
-    "retry": envint("Q_TIMEOUT", 3600) + 60,
+    "retry": envint("Q_TIMEOUT", 3600) + 60,  # django-q2 needs retry > timeout
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
@@ -334,12 +356,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # One JSON object per line from web and worker processes (workflows/observability/logging.py):
 # timestamp, level, logger, event, and request_id / user / run_id / step_id where known.
 # LOG_FORMAT=console renders the same lines as key=value text for people.
-LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
-if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL.")
-LOG_FORMAT = envstr("LOG_FORMAT", "json").lower()
-if LOG_FORMAT not in {"json", "console"}:
-    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not json or console.")
+LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True)
+LOG_FORMAT = envchoice("LOG_FORMAT", "json", ("json", "console"))
 LOGGING_CONFIG = "workflows.observability.logging.configure"
 LOGGING = {
     "version": 1,
@@ -393,12 +411,10 @@ CACHES["ratelimit"] = (
 # heartbeat, when a queued step's message counts as lost, and the retry backoff base.
 STEP_LEASE_SECONDS = envint("STEP_LEASE_SECONDS", 30)
 STEP_RESEND_AFTER_SECONDS = envint("STEP_RESEND_AFTER_SECONDS", 60)
-STEP_RETRY_BACKOFF_SECONDS = float(envstr("STEP_RETRY_BACKOFF_SECONDS", "2"))
-SUPERVISOR_INTERVAL_SECONDS = float(envstr("SUPERVISOR_INTERVAL_SECONDS", "1"))
+STEP_RETRY_BACKOFF_SECONDS = envfloat("STEP_RETRY_BACKOFF_SECONDS", 2.0)
+SUPERVISOR_INTERVAL_SECONDS = envfloat("SUPERVISOR_INTERVAL_SECONDS", 1.0)
 # An approval link without a gate deadline expires after this long.
 APPROVAL_LINK_MAX_AGE_SECONDS = envint("APPROVAL_LINK_MAX_AGE_SECONDS", 7 * 86400)
 # How shell and agent steps' processes are confined (workflows/engine/executors/sandbox.py):
 # auto (bubblewrap when it works here, else none), bwrap (required), or none.
-STEP_SANDBOX = envstr("STEP_SANDBOX", "auto").strip().lower()
-if STEP_SANDBOX not in {"auto", "bwrap", "none"}:
-    raise ImproperlyConfigured(f"STEP_SANDBOX={STEP_SANDBOX!r} is not auto, bwrap or none.")
+STEP_SANDBOX = envchoice("STEP_SANDBOX", "auto", ("auto", "bwrap", "none"))

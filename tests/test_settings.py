@@ -151,3 +151,16 @@ def test_per_process_rate_limit_counters_are_refused_with_several_web_processes(
     }
     found = rate_limits_are_shared()
     assert [e.id for e in found] == ["smartspec.E001"] and "3 times looser" in found[0].msg
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STEP_RETRY_BACKOFF_SECONDS": "soon"}, "STEP_RETRY_BACKOFF_SECONDS='soon' is not a number."),
+        ({"SUPERVISOR_INTERVAL_SECONDS": "inf"}, "must be a finite number, 0 or more"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not one of: DEBUG, INFO, WARNING, ERROR, CRITICAL."),
+    ],
+)
+def test_numbers_and_choices_fail_loudly(env, message):
+    result = _settings_with(**env)
+    assert result.returncode == 1 and message in result.stderr

@@ -107,4 +107,4 @@ def test_a_bad_log_format_fails_loudly():
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "smartspec.settings", "LOG_FORMAT": "xml"},
     )
     assert result.returncode != 0
-    assert "LOG_FORMAT='xml' is not json or console" in result.stderr
+    assert "LOG_FORMAT='xml' is not one of: json, console" in result.stderr

@@ -322,7 +322,7 @@ def test_the_sandbox_setting_fails_loudly_on_a_bad_value():
 
     result = _settings_with(STEP_SANDBOX="maybe")
     assert result.returncode != 0
-    assert "STEP_SANDBOX='maybe' is not auto, bwrap or none" in result.stderr
+    assert "STEP_SANDBOX='maybe' is not one of: auto, bwrap, none" in result.stderr
 
 
 def test_a_path_in_the_workspace_is_judged_after_symlinks(tmp_path: Path):
