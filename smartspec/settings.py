@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "ninja",  # its Swagger UI's static files, for /api/v1/docs
     "accounts",
     # Before django_q: its `qcluster` command adds the engine's supervisor.
     "workflows",

@@ -59,11 +59,11 @@ def test_request_threads_keep_their_database_connections_between_requests(team_u
 def test_a_large_static_file_arrives_whole(db):
     web = start_daphne()
     try:
-        status, body = _get(f"{web.url}/static/vendor/swagger-ui/swagger-ui-bundle.js")
+        status, body = _get(f"{web.url}/static/ninja/swagger-ui-bundle.js")
     finally:
         web.stop()
     assert status == 200
-    assert body == (Path(settings.STATIC_ROOT) / "vendor/swagger-ui/swagger-ui-bundle.js").read_bytes()
+    assert body == (Path(settings.STATIC_ROOT) / "ninja/swagger-ui-bundle.js").read_bytes()
 
 
 def test_an_idle_web_process_stops_at_once_on_sigterm(db):
