@@ -91,3 +91,21 @@ def test_a_cached_run_is_still_hidden_from_other_teams(as_user, team_users, chai
 def test_ids_out_of_range_are_no_such_run(as_user, team_users, run_id):
     response = as_user(team_users.member).get(f"/runs/{run_id}")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_a_client_that_sends_the_etag_back_gets_304_until_the_run_changes(as_user, team_users, chain_run):
+    acme_run = chain_run
+    api = as_user(team_users.viewer)
+    first = api.get(f"/runs/{acme_run.pk}")
+    etag = first["ETag"]
+    assert first.status_code == 200 and etag.startswith('"')
+    same = api.client.get(f"/api/v1/runs/{acme_run.pk}", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b"" and same["ETag"] == etag
+    drain(acme_run)  # the run moves on: its events change the version
+    moved = api.client.get(f"/api/v1/runs/{acme_run.pk}", headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved["ETag"] != etag and moved.json()["id"] == acme_run.pk
+    # Another team's run stays 404, whatever the client sends.
+    outsider = as_user(team_users.outsider).client.get(
+        f"/api/v1/runs/{acme_run.pk}", headers={"If-None-Match": etag}
+    )
+    assert outsider.status_code == 404

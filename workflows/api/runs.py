@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response
 from ninja import Field, Query, Router, Schema
 from ninja.responses import NinjaJSONEncoder, Status
 
@@ -87,8 +88,11 @@ def get_run(request: HttpRequest, run_id: int) -> Any:
         detail = RunDetailOut.from_orm(run_detail(run_id, request)).model_dump()
         return json.dumps(detail, cls=NinjaJSONEncoder).encode()
 
-    body = run_details.get(run_id, caller(request), render)
-    return HttpResponse(body, content_type="application/json")
+    etag, body = run_details.get(run_id, caller(request), render)
+    unchanged = get_conditional_response(request, etag=etag)
+    response = unchanged or HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    return response
 
 
 def _control(service: Callable[..., Run], verb: str) -> Callable[[HttpRequest, int], Any]:
