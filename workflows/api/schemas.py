@@ -601,3 +601,30 @@ class RunPageOut(PageOut):
 
 class GatePageOut(PageOut):
     items: list[GateOut]
+
+
+class FileChangeOut(Schema):
+    path: str
+    old_path: str = Field("", description="The path before, for a renamed file.")
+    status: Literal["added", "modified", "deleted", "renamed"]
+    additions: int
+    deletions: int
+    binary: bool = Field(description="A binary file is named, with no diff.")
+    diff: str = Field(description="Unified diff of the file (git diff), empty for a binary file.")
+    truncated: bool = Field(description="The diff was cut: the file's diff is too big.")
+
+
+class StepChangesOut(Schema):
+    key: str
+    commit: str
+    files: list[FileChangeOut] = Field(description="What this step's commit changed.")
+
+
+class RunChangesOut(Schema):
+    run: int
+    git: bool = Field(description="False when the workspace is not a git repository: no branch, no diff.")
+    branch: str
+    base: str = Field(description="The commit the run's branch started from.")
+    head: str = Field(description="The run branch's head now.")
+    files: list[FileChangeOut] = Field(description="Base to head: the whole run (empty with ?step=).")
+    steps: list[StepChangesOut]
