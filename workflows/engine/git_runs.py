@@ -60,6 +60,9 @@ def git(args: Sequence[str], *, cwd: Path, check: bool = True) -> str:
         "-c", f"user.email={AUTHOR_EMAIL}",
         "-c", "core.quotepath=off",
         "-c", "commit.gpgsign=false",
+        # The repository's own hooks and fsmonitor never run as the app.
+        "-c", f"core.hooksPath={os.devnull}",
+        "-c", "core.fsmonitor=false",
         *args,
     ]  # fmt: skip
     try:
@@ -106,8 +109,11 @@ def _run_lock(run_id: int) -> Iterator[None]:
 
 def base_branch(project: Project, repo: Path) -> str:
     """The branch a run starts from: the project's, or the repository's current one."""
-    if project.base_branch.strip():
-        return project.base_branch.strip()
+    name = project.base_branch.strip()
+    if name:
+        if name.startswith("-") or git(["check-ref-format", "--branch", name], cwd=repo, check=False) == "":
+            raise GitError(f"the base branch {name!r} is not a branch name")
+        return name
     return git(["symbolic-ref", "--short", "HEAD"], cwd=repo).strip()
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.workflows.engine.conftest import drain
+from tests.workflows.engine.conftest import drain, start, template
 from workflows.engine import git_runs
 from workflows.models import Project, Run, WorkflowTemplate
-from workflows.services.runs import run_start
+from workflows.services.runs import run_cancel, run_start
 from workflows.workspace_policy import WorkspaceNotAllowed, run_worktree_checked, workspace_resolve
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -103,3 +103,76 @@ def test_a_run_worktree_is_allowed_only_below_the_worktrees_folder(data_dir: Pat
     # A project may never take a run's worktree as its workspace.
     with pytest.raises(WorkspaceNotAllowed):
         workspace_resolve(str(inside))
+
+
+def test_a_run_starts_from_the_projects_base_branch(demo: Project) -> None:
+    repo = Path(demo.workspace)
+    make_repo(repo)
+    sh("checkout", "--quiet", "-b", "develop", cwd=repo)
+    (repo / "DEVELOP.md").write_text("only on develop\n")
+    sh("add", "--all", cwd=repo)
+    sh("commit", "--quiet", "-m", "develop work", cwd=repo)
+    develop = sh("rev-parse", "HEAD", cwd=repo).strip()
+    sh("checkout", "--quiet", "main", cwd=repo)
+    main = sh("rev-parse", "HEAD", cwd=repo).strip()
+    demo.base_branch = "develop"
+    demo.save(update_fields=["base_branch"])
+    run = drain(autopilot(demo))
+    assert run.git_base == develop != main
+    assert sh("merge-base", "--is-ancestor", develop, run.git_branch, cwd=repo) == ""
+    assert sh("rev-parse", "develop", cwd=repo).strip() == develop  # the base branch did not move
+    assert sh("rev-parse", "HEAD", cwd=repo).strip() == main  # nor did the workspace's checkout
+
+
+def test_a_cancelled_run_loses_its_worktree_and_keeps_its_branch(demo: Project) -> None:
+    make_repo(Path(demo.workspace))
+    demo.shell_allowlist = ["python"]
+    demo.save(update_fields=["shell_allowlist"])
+    text = template(
+        name="write-then-wait",
+        steps=[
+            {
+                "id": "write",
+                "uses": "shell",
+                "with": {"command": "python -c \"open('N.txt','w').write('x')\""},
+            },
+            {
+                "id": "review",
+                "uses": "approval",
+                "needs": ["write"],
+                "with": {"approvers": ["role:approver"]},
+            },
+        ],
+    )
+    run = drain(start(demo, text))
+    assert run.status == "waiting"
+    assert (git_runs.run_worktree_dir(run.pk) / "N.txt").is_file()
+    run = run_cancel(run=run, by=None, channel="web")
+    assert run.status == "cancelled"
+    assert not git_runs.run_worktree_dir(run.pk).exists()
+    assert run.git_branch in sh("branch", "--list", cwd=Path(demo.workspace))
+
+
+def test_a_shell_step_runs_in_the_runs_worktree_and_commits(demo: Project) -> None:
+    repo = Path(demo.workspace)
+    base = make_repo(repo)
+    demo.shell_allowlist = ["python"]
+    demo.save(update_fields=["shell_allowlist"])
+    text = template(
+        name="write-a-file",
+        steps=[
+            {
+                "id": "write",
+                "uses": "shell",
+                "with": {"command": "python -c \"open('NOTE.txt','w').write('hi')\""},
+            },
+            {"id": "nothing", "uses": "shell", "needs": ["write"], "with": {"command": "python -c pass"}},
+        ],
+    )
+    run = drain(start(demo, text))
+    assert run.status == "succeeded", run.error
+    write, nothing = run.steps.get(key="write"), run.steps.get(key="nothing")
+    assert write.output["git"]["parent"] == base and "git" not in nothing.output
+    assert sh("show", f"{write.output['git']['commit']}:NOTE.txt", cwd=repo) == "hi"
+    assert not (repo / "NOTE.txt").exists()
+    assert sh("log", "-1", "--format=%s", run.git_branch, cwd=repo).strip() == f"Run {run.pk} · step write"
