@@ -123,13 +123,20 @@ def run_worktree(run: Run) -> Path | None:
     Records the run's branch and base commit on the run the first time.
     """
     from workflows.models import Run as RunModel
-    from workflows.workspace_policy import project_workspace_dir, run_worktree_checked
+    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir, run_worktree_checked
 
-    repo = project_workspace_dir(run.project)
+    try:
+        repo = project_workspace_dir(run.project)
+    except WorkspaceNotAllowed:
+        return None  # the step fails saying why as soon as it touches the workspace
     if not is_git_repo(repo):
+        if run.git_branch:
+            raise GitError(f"the workspace is no longer a git repository; the run works on {run.git_branch}")
         return None
     path = run_worktree_dir(run.pk)
     with _run_lock(run.pk):
+        # Another worker may have begun the run's branch since `run` was read.
+        run.git_branch, run.git_base = RunModel.objects.values_list("git_branch", "git_base").get(pk=run.pk)
         if not run.git_branch:
             branch = run_branch_name(run)
             base = git(["rev-parse", "--verify", f"{base_branch(run.project, repo)}^{{commit}}"], cwd=repo)
