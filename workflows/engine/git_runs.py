@@ -81,6 +81,22 @@ def is_git_repo(path: Path) -> bool:
     return (path / ".git").exists() and shutil.which("git") is not None
 
 
+def has_commit(repo: Path) -> bool:
+    """The repository's current branch has a commit (a fresh `git init` has none)."""
+    return bool(git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=repo, check=False).strip())
+
+
+def git_mode(path: Path) -> str:
+    """How runs of a project with this workspace work: 'branch' (a branch and worktree per
+    run), 'no_commit' (a repository with nothing to branch from yet) or 'none' (no git)."""
+    if not is_git_repo(path):
+        return "none"
+    try:
+        return "branch" if has_commit(path) else "no_commit"
+    except GitError:
+        return "none"
+
+
 def worktrees_root() -> Path:
     return Path(settings.DATA_DIR).resolve() / "worktrees"
 
@@ -133,6 +149,8 @@ def run_worktree(run: Run) -> Path | None:
         if run.git_branch:
             raise GitError(f"the workspace is no longer a git repository; the run works on {run.git_branch}")
         return None
+    if not run.git_branch and not run.project.base_branch.strip() and not has_commit(repo):
+        return None  # nothing to branch from yet: written straight into the workspace, as without git
     path = run_worktree_dir(run.pk)
     with _run_lock(run.pk):
         # Another worker may have begun the run's branch since `run` was read.

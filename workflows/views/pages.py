@@ -84,15 +84,15 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "runs": runs[:15],
         "chart": run_chart(runs),
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
-        "git_repo": None if error else _is_git_repo(project),
+        "git_mode": None if error else _git_mode(project),
     }
     return render(request, "workflows/project_detail.html", context)
 
 
-def _is_git_repo(project: Project) -> bool | None:
-    """Whether runs of the project work on git branches (workflows.engine.git_runs)."""
+def _git_mode(project: Project) -> str | None:
+    """Whether runs of the project work on git branches (workflows.engine.git_runs.git_mode)."""
     try:
-        return git_runs.is_git_repo(project_workspace_dir(project))
+        return git_runs.git_mode(project_workspace_dir(project))
     except WorkspaceNotAllowed:
         return None
 

@@ -172,6 +172,8 @@ def _changes(run: Run) -> dict[str, object]:
         changes = git_runs.run_changes(run)
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
         return {"changes": None, "changes_error": str(exc)}
+    # The code the run changed first; the app's own reports (.spec/reports/) after it.
+    changes["files"].sort(key=lambda f: (f["path"].startswith(".spec/reports/"), f["path"]))
     for entry in changes["files"]:
         entry["lines"] = _diff_lines(entry["diff"])
         entry["big"] = entry["truncated"] or len(entry["lines"]) > BIG_DIFF_LINES

@@ -176,3 +176,18 @@ def test_a_shell_step_runs_in_the_runs_worktree_and_commits(demo: Project) -> No
     assert sh("show", f"{write.output['git']['commit']}:NOTE.txt", cwd=repo) == "hi"
     assert not (repo / "NOTE.txt").exists()
     assert sh("log", "-1", "--format=%s", run.git_branch, cwd=repo).strip() == f"Run {run.pk} · step write"
+
+
+def test_a_repository_with_no_commit_yet_is_written_directly(demo: Project, client) -> None:
+    repo = Path(demo.workspace)
+    sh("init", "--quiet", cwd=repo)
+    before = (repo / AUTH_TASKS).read_text()
+    run = drain(autopilot(demo))
+    assert run.outcome == "needs_manual" and run.git_branch == ""
+    assert (repo / AUTH_TASKS).read_text() != before
+    assert not git_runs.worktrees_root().joinpath(f"run-{run.pk}").exists()
+    client.force_login(demo.team.memberships.get(user__username="demo-member").user)
+    page = client.get(f"/projects/{demo.slug}/").content.decode()
+    assert (
+        "a git repository with no commit yet: agent changes are written straight into the workspace" in page
+    )
