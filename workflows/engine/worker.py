@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -75,17 +76,17 @@ def _execute(step: Step, run: Run) -> StepResult:
     if context.stop_event.is_set() and result.status == "succeeded":
         result = context.interrupted()
     if context.worktree is not None:
-        result = _commit(step, run, context, result)
+        result = _commit(step, run, context, context.worktree, result)
     return result
 
 
-def _commit(step: Step, run: Run, context: StepContext, result: StepResult) -> StepResult:
+def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: StepResult) -> StepResult:
     """Commit what the step changed in the run's worktree; the sha goes in its output."""
     tasks = [context.item] if isinstance(context.item, str) and context.item else []
     named = result.output.get("tasks")
     tasks += [t for t in named if isinstance(t, str) and t not in tasks] if isinstance(named, list) else []
     try:
-        done = git_runs.commit_step(run, context.worktree, step_key=step.key, tasks=tasks)
+        done = git_runs.commit_step(run, worktree, step_key=step.key, tasks=tasks)
     except git_runs.GitError as exc:
         logger.warning("step %s of run %s: commit failed: %s", step.key, step.run_id, exc)
         return StepResult.fail(f"committing the step's changes failed: {exc}", **result.output)
