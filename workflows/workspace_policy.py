@@ -126,3 +126,16 @@ def project_workspace(project: Project) -> Workspace:
     """The project's workspace checked as above, read the way the project says (its spec
     format and evidence settings): what the pages, the API and the engine all read."""
     return Workspace(project_workspace_dir(project), options=project.read_options())
+
+
+def run_worktree_checked(path: Path) -> Path:
+    """A run's git worktree (workflows.engine.git_runs), checked on every use like a
+    workspace: a real directory strictly below `<data dir>/worktrees`, no symlink on the way.
+    Only a run's steps work there; a project's workspace never may (see _refusal)."""
+    root = Path(settings.DATA_DIR).resolve() / "worktrees"
+    real = Path(os.path.realpath(path))
+    if real != Path(os.path.normpath(path)) or real == root or not real.is_relative_to(root):
+        raise WorkspaceNotAllowed(f"The run's worktree {str(path)!r} is not a directory below {root}.")
+    if not real.is_dir():
+        raise WorkspaceNotAllowed(f"The run's worktree {str(path)!r} is not an existing directory.")
+    return real

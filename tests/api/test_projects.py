@@ -218,3 +218,15 @@ def test_only_team_admins_change_a_project(as_user, team_users, project):
     assert bad.status_code == 422
     project.refresh_from_db()
     assert project.shell_allowlist == ["echo", "python"] and project.name == "Acme web"
+
+
+def test_admins_set_the_base_branch_runs_start_from(as_user, team_users, project):
+    admin = as_user(team_users.admin)
+    assert admin.get("/projects/acme-web").json()["base_branch"] == ""
+    response = admin.patch("/projects/acme-web", {"base_branch": "release/2.0"})
+    assert response.status_code == 200 and response.json()["base_branch"] == "release/2.0"
+    project.refresh_from_db()
+    assert project.base_branch == "release/2.0"
+    for bad in ("-x", "a b", "../etc", "x" * 201):
+        assert admin.patch("/projects/acme-web", {"base_branch": bad}).status_code == 422, bad
+    assert admin.patch("/projects/acme-web", {"base_branch": ""}).json()["base_branch"] == ""

@@ -67,6 +67,7 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
             name=payload.name,
             workspace=payload.workspace,
             shell_allowlist=payload.shell_allowlist,
+            base_branch=payload.base_branch,
             reading=payload.reading(),
             created_by=caller(request),
             channel="api",
@@ -88,6 +89,7 @@ def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) ->
             channel="api",
             name=payload.name,
             shell_allowlist=payload.shell_allowlist,
+            base_branch=payload.base_branch,
             reading=payload.reading(),
         )
 

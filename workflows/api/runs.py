@@ -7,6 +7,7 @@ POST /runs/{id}/cancel     | members and up; 409 when the run's state does not a
 POST /runs/{id}/resume     |
 POST /runs/{id}/retry      |
 GET  /runs/{id}/events     events after sequence `after`, oldest first
+GET  /runs/{id}/changes    files changed on the run's git branch, per step and in all (?step=)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ninja.responses import NinjaJSONEncoder, Status
 
 from accounts.models import Role
 from workflows.api.auth import caller
-from workflows.api.errors import error_responses
+from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.run_cache import run_details
 from workflows.api.schemas import (
@@ -30,12 +31,14 @@ from workflows.api.schemas import (
     SPEC_ID_MAX_LENGTH,
     SPEC_ID_PATTERN,
     EventsOut,
+    RunChangesOut,
     RunCreateIn,
     RunDetailOut,
     RunPageOut,
     RunStatus,
 )
 from workflows.api.writes import one_writer
+from workflows.engine import git_runs
 from workflows.models import Project, Run
 from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
 from workflows.services.runs import run_cancel, run_resume, run_retry, run_start, workflow_version
@@ -133,6 +136,28 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
         "last_seq": events[-1].seq if events else query.after,
         "more": more,
     }
+
+
+class ChangesQuery(Schema):
+    step: str | None = Field(None, max_length=200, description="Only this step's changes.")
+
+
+@router.get(
+    "/{int:run_id}/changes",
+    response={200: RunChangesOut, **error_responses(404, 409)},
+    summary="What the run changed on its git branch",
+)
+def list_changes(request: HttpRequest, run_id: int, query: Query[ChangesQuery]) -> Any:
+    """Per step that committed, the files it changed with a unified diff each, and (without
+    `step`) the whole run: the run's base commit to its branch's head."""
+    run = get_run_for_user(caller(request), run_id)
+    if query.step is not None and not run.steps.filter(key=query.step).exists():
+        raise Http404("No such step in this run.")
+    try:
+        changes = git_runs.run_changes(run, query.step)
+    except git_runs.GitError as exc:
+        raise ApiError(409, f"The run's git branch cannot be read: {exc}", "git_unavailable") from None
+    return {"run": run.pk, **changes}
 
 
 # --- helpers (the intents endpoint answers with run_detail too) ----------------------------------

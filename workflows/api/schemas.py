@@ -129,6 +129,14 @@ class ReadingIn(StrictIn):
         return self.model_dump(include=set(ReadingIn.model_fields), exclude_none=True)
 
 
+# A branch name, or '' (git itself checks the rest of its rules when a run starts).
+BRANCH_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9._/-]*)?$"
+BASE_BRANCH_DESCRIPTION = (
+    "When the workspace is a git repository: the branch each run's own branch starts from; "
+    "'' for the repository's current branch."
+)
+
+
 class ProjectCreateIn(ReadingIn):
     team: str = Field(..., pattern=SLUG_PATTERN, description="The team's slug.")
     slug: str = Field(..., pattern=SLUG_PATTERN)
@@ -144,12 +152,16 @@ class ProjectCreateIn(ReadingIn):
         max_length=100,
         description="Program names a shell step may run (no paths).",
     )
+    base_branch: str = Field("", max_length=200, pattern=BRANCH_PATTERN, description=BASE_BRANCH_DESCRIPTION)
 
 
 class ProjectUpdateIn(ReadingIn):
     name: str | None = Field(None, min_length=1, max_length=200)
     shell_allowlist: list[ProgramName] | None = Field(
         None, max_length=100, description="Program names a shell step may run (no paths)."
+    )
+    base_branch: str | None = Field(
+        None, max_length=200, pattern=BRANCH_PATTERN, description=BASE_BRANCH_DESCRIPTION
     )
 
 
@@ -164,6 +176,7 @@ class ProjectOut(Schema):
     implicit_evidence: str
     source_roots: list[str]
     positional_task_ids: bool
+    base_branch: str = Field(description=BASE_BRANCH_DESCRIPTION)
     created_at: datetime
     url: str
 
@@ -601,3 +614,30 @@ class RunPageOut(PageOut):
 
 class GatePageOut(PageOut):
     items: list[GateOut]
+
+
+class FileChangeOut(Schema):
+    path: str
+    old_path: str = Field("", description="The path before, for a renamed file.")
+    status: Literal["added", "modified", "deleted", "renamed"]
+    additions: int
+    deletions: int
+    binary: bool = Field(description="A binary file is named, with no diff.")
+    diff: str = Field(description="Unified diff of the file (git diff), empty for a binary file.")
+    truncated: bool = Field(description="The diff was cut: the file's diff is too big.")
+
+
+class StepChangesOut(Schema):
+    key: str
+    commit: str
+    files: list[FileChangeOut] = Field(description="What this step's commit changed.")
+
+
+class RunChangesOut(Schema):
+    run: int
+    git: bool = Field(description="False when the workspace is not a git repository: no branch, no diff.")
+    branch: str
+    base: str = Field(description="The commit the run's branch started from.")
+    head: str = Field(description="The run branch's head now.")
+    files: list[FileChangeOut] = Field(description="Base to head: the whole run (empty with ?step=).")
+    steps: list[StepChangesOut]

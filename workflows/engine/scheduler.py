@@ -7,9 +7,11 @@ event; none of them talks to the queue. They return the ids of steps that became
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from workflows.domain.texts import Text, text_to_data
@@ -17,6 +19,8 @@ from workflows.engine import rows
 from workflows.engine.autopilot import is_turn_end
 from workflows.models import Run, Step
 from workflows.services.events import event_append, event_append_after
+
+logger = logging.getLogger(__name__)
 
 S = Step.Status
 
@@ -93,7 +97,24 @@ def run_set_status(run: Run, status: str, *, error: str = "", outcome: str = "",
         data["outcome"] = fields["outcome"]
         data["reason"] = fields["outcome_reason"]
     event_append(run_id=run.pk, type=f"run.{status}", data=data)
+    if status in Run.FINISHED:
+        _remove_worktree_after_commit(run)
     return True
+
+
+def _remove_worktree_after_commit(run: Run) -> None:
+    """A finished (or cancelled) run's worktree goes once that is committed; its branch stays."""
+    from workflows.engine import git_runs
+
+    def remove() -> None:
+        try:
+            fresh = Run.objects.select_related("project").filter(pk=run.pk).exclude(git_branch="").first()
+            if fresh is not None and fresh.status in Run.FINISHED:
+                git_runs.remove_run_worktree(fresh)
+        except Exception:  # never let cleaning up break finishing a run
+            logger.exception("removing the worktree of run %s failed", run.pk)
+
+    transaction.on_commit(remove)
 
 
 def run_advance(

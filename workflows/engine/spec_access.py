@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from workflows.domain.verification import verify_spec
-from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
+from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
+from workflows.engine import git_runs
 from workflows.models import Run
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace
 
@@ -13,7 +14,13 @@ def task_ids(run: Run, *, pending_only: bool) -> list[str]:
     if not run.spec_id:
         raise LookupError("fanning out over tasks needs the run to name a spec")
     try:
-        report = verify_spec(project_workspace(run.project), run.spec_id)
-    except (UnknownSpec, WorkspaceError, ScopeError, WorkspaceNotAllowed) as exc:
+        worktree = git_runs.run_worktree(run)  # a git project's run reads its own branch
+        workspace = (
+            project_workspace(run.project)
+            if worktree is None
+            else Workspace(worktree, options=run.project.read_options())
+        )
+        report = verify_spec(workspace, run.spec_id)
+    except (UnknownSpec, WorkspaceError, ScopeError, WorkspaceNotAllowed, git_runs.GitError) as exc:
         raise LookupError(str(exc)) from None
     return [t.id for t in report.tasks if not (pending_only and t.verified)]

@@ -16,17 +16,19 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from workflows.engine import dispatch, rows
+from workflows.engine import dispatch, git_runs, rows
 from workflows.engine.executors import StepContext, StepResult, executor_for
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
 from workflows.observability.logging import bind_step, unbind_step
 from workflows.services.events import event_append
+from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger(__name__)
 S = Step.Status
@@ -56,6 +58,10 @@ def execute_step(step_id: int) -> None:
 
 def _execute(step: Step, run: Run) -> StepResult:
     context = _context(step, run)
+    try:
+        context.worktree = git_runs.run_worktree(run)
+    except (git_runs.GitError, WorkspaceNotAllowed) as exc:
+        return StepResult.fail(f"the run's git worktree: {exc}")
     heartbeat = Heartbeat.get()
     heartbeat.watch(step, context)
     log_tokens = bind_step(step)
@@ -69,6 +75,23 @@ def _execute(step: Step, run: Run) -> StepResult:
         unbind_step(log_tokens)
     if context.stop_event.is_set() and result.status == "succeeded":
         result = context.interrupted()
+    if context.worktree is not None:
+        result = _commit(step, run, context, context.worktree, result)
+    return result
+
+
+def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: StepResult) -> StepResult:
+    """Commit what the step changed in the run's worktree; the sha goes in its output."""
+    tasks = [context.item] if isinstance(context.item, str) and context.item else []
+    named = result.output.get("tasks")
+    tasks += [t for t in named if isinstance(t, str) and t not in tasks] if isinstance(named, list) else []
+    try:
+        done = git_runs.commit_step(run, worktree, step_key=step.key, tasks=tasks)
+    except git_runs.GitError as exc:
+        logger.warning("step %s of run %s: commit failed: %s", step.key, step.run_id, exc)
+        return StepResult.fail(f"committing the step's changes failed: {exc}", **result.output)
+    if done:
+        result.output["git"] = {"commit": done[0], "parent": done[1], "branch": run.git_branch}
     return result
 
 

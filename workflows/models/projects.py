@@ -89,6 +89,12 @@ class Project(models.Model):
         validators=[validate_folders],
         help_text="Folders, relative to the workspace, where file paths named in tasks are also looked for.",
     )
+    base_branch = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Branch a run's git branch starts from when the workspace is a git repository; "
+        "empty for the repository's current branch.",
+    )
     positional_task_ids = models.BooleanField(
         default=False, help_text="Give checkbox items without a task id a stable id from their position."
     )

@@ -61,6 +61,8 @@ class Run(models.Model):
     # The same sentence as its template and values (workflows.domain.texts.text_to_data), so
     # pages show it in the reader's language; empty when it was not made from a template.
     outcome_text = models.JSONField(default=dict, blank=True)
+    git_branch = models.CharField(max_length=255, blank=True, help_text="The run's own git branch, if any.")
+    git_base = models.CharField(max_length=64, blank=True, help_text="Commit the run branch started from.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -20,6 +20,7 @@ def project_create(
     name: str,
     workspace: str,
     shell_allowlist: list[str] | None = None,
+    base_branch: str = "",
     reading: dict[str, object] | None = None,
     created_by: AbstractBaseUser | None,
     channel: str,
@@ -36,6 +37,7 @@ def project_create(
         name=name,
         workspace=str(resolved),
         shell_allowlist=sorted(set(shell_allowlist or [])),
+        base_branch=base_branch,
         **(reading or {}),
     )
     project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in (reading or {})])
@@ -59,6 +61,7 @@ def project_update(
     channel: str,
     name: str | None = None,
     shell_allowlist: list[str] | None = None,
+    base_branch: str | None = None,
     reading: dict[str, object] | None = None,
 ) -> Project:
     """Rename a project, change which programs its shell steps may run, or how its specs
@@ -71,6 +74,8 @@ def project_update(
         allowlist = sorted(set(shell_allowlist))
         if allowlist != project.shell_allowlist:
             changes["shell_allowlist"] = allowlist
+    if base_branch is not None and base_branch != project.base_branch:
+        changes["base_branch"] = base_branch
     for field, value in (reading or {}).items():
         if field not in READ_SETTINGS:
             raise ValueError(f"{field!r} is not a reading setting")

@@ -17,8 +17,9 @@ from accounts.ratelimits import limit
 from workflows.charts import run_chart
 from workflows.domain.layouts import find_spec, spec_documents
 from workflows.domain.workspace import UnknownSpec
+from workflows.engine import git_runs
 from workflows.forms import ReadingForm
-from workflows.models import Run, Step, WorkerCluster
+from workflows.models import Project, Run, Step, WorkerCluster
 from workflows.rendering import render_markdown
 from workflows.selectors import (
     gates_to_decide,
@@ -30,6 +31,7 @@ from workflows.selectors import (
 from workflows.services.runs import RunError, run_start, workflow_version
 from workflows.specs import SpecsUnavailable, project_index, project_spec, project_specs, status_cache
 from workflows.views.errors import refusal_text
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
 
 ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
 
@@ -82,8 +84,17 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "runs": runs[:15],
         "chart": run_chart(runs),
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
+        "git_mode": None if error else _git_mode(project),
     }
     return render(request, "workflows/project_detail.html", context)
+
+
+def _git_mode(project: Project) -> str | None:
+    """Whether runs of the project work on git branches (workflows.engine.git_runs.git_mode)."""
+    try:
+        return git_runs.git_mode(project_workspace_dir(project))
+    except WorkspaceNotAllowed:
+        return None
 
 
 _HEADING = re.compile(r"<(/?)h([1-6])\b", re.IGNORECASE)

@@ -17,6 +17,7 @@ from accounts.models import AuditEntry, Role
 from accounts.permissions import has_role
 from accounts.ratelimits import limit
 from workflows.domain.texts import Text, text_from_data
+from workflows.engine import git_runs
 from workflows.graph import step_graph
 from workflows.models import ApprovalGate, Run
 from workflows.selectors import get_run_for_user
@@ -24,6 +25,7 @@ from workflows.services import runs as run_services
 from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
 from workflows.views.errors import refusal_text
+from workflows.workspace_policy import WorkspaceNotAllowed
 
 # The colour of a run's bar and headline by how it ended: only a run that reached its
 # goal is green; a failed, cancelled or stopped run never shows a full green bar.
@@ -136,8 +138,46 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     for event in events:
         if event.type == "step.log":
             logs[event.data.get("key", "")].extend(event.data.get("lines", []))
-    context |= {"events": events, "logs": dict(logs), "last_seq": run.last_seq}
+    context |= {"events": events, "logs": dict(logs), "last_seq": run.last_seq, **_changes(run)}
     return render(request, "workflows/run_detail.html", context)
+
+
+BIG_DIFF_LINES = 300  # a file's diff longer than this starts collapsed
+
+
+def _diff_lines(diff: str) -> list[tuple[str, str]]:
+    """(CSS class, text) per line of a unified diff; the template escapes the text."""
+    found = []
+    in_header = True
+    for line in diff.splitlines():
+        if line.startswith("@@"):
+            in_header = False
+            found.append(("diff-hunk", line))
+        elif in_header:
+            found.append(("diff-meta", line))
+        elif line.startswith("+"):
+            found.append(("diff-add", line))
+        elif line.startswith("-"):
+            found.append(("diff-del", line))
+        else:
+            found.append(("diff-ctx", line))
+    return found
+
+
+def _changes(run: Run) -> dict[str, object]:
+    """The run's changes on its git branch for the page (git_runs.run_changes), or why not."""
+    if not run.git_branch:
+        return {"changes": None, "changes_error": ""}
+    try:
+        changes = git_runs.run_changes(run)
+    except (git_runs.GitError, WorkspaceNotAllowed) as exc:
+        return {"changes": None, "changes_error": str(exc)}
+    # The code the run changed first; the app's own reports (.spec/reports/) after it.
+    changes["files"].sort(key=lambda f: (f["path"].startswith(".spec/reports/"), f["path"]))
+    for entry in changes["files"]:
+        entry["lines"] = _diff_lines(entry["diff"])
+        entry["big"] = entry["truncated"] or len(entry["lines"]) > BIG_DIFF_LINES
+    return {"changes": changes, "changes_error": ""}
 
 
 def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:

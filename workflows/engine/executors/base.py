@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from workflows.domain.workspace import Workspace
 from workflows.models import Project
-from workflows.workspace_policy import project_workspace, project_workspace_dir
+from workflows.workspace_policy import project_workspace, project_workspace_dir, run_worktree_checked
 
 
 @dataclass
@@ -51,6 +51,9 @@ class StepContext:
     project: Project
     load_inputs: Callable[[], dict[str, dict[str, Any]]]
     timeout_seconds: int | None = None
+    # The run's own git worktree when the project's workspace is a git repository
+    # (workflows.engine.git_runs): every step of the run reads and writes there instead.
+    worktree: Path | None = None
     started: float = field(default_factory=time.monotonic)
     stop_event: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
@@ -64,12 +67,17 @@ class StepContext:
 
     @property
     def workspace(self) -> Path:
-        """The project's workspace, checked again on every use (WorkspaceNotAllowed says why
-        it may not be used, and the step fails with that message before touching it)."""
+        """Where the step works: the run's worktree for a git project, else the project's
+        workspace; checked again on every use (WorkspaceNotAllowed says why it may not be
+        used, and the step fails with that message before touching it)."""
+        if self.worktree is not None:
+            return run_worktree_checked(self.worktree)
         return project_workspace_dir(self.project)
 
     def spec_workspace(self) -> Workspace:
-        """The workspace as the project reads it (format, evidence settings), checked again."""
+        """That place as the project reads it (format, evidence settings), checked again."""
+        if self.worktree is not None:
+            return Workspace(run_worktree_checked(self.worktree), options=self.project.read_options())
         return project_workspace(self.project)
 
     @property

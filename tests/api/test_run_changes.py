@@ -1,0 +1,96 @@
+"""What a run changed on its git branch: GET /runs/{id}/changes and the run page's Changes.
+
+A real git repository, the real demo agent, steps run as a worker runs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from tests.workflows.engine.conftest import drain
+from tests.workflows.engine.test_git_runs import AUTH_TASKS, autopilot, make_repo, sh
+from workflows.models import Project, Run
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture
+def demo(data_dir) -> Project:
+    call_command("seed_demo")
+    return Project.objects.get(slug="demo")
+
+
+@pytest.fixture
+def git_run(demo: Project) -> Run:
+    make_repo(Path(demo.workspace))
+    return drain(autopilot(demo))
+
+
+def member() -> User:
+    return User.objects.get(username="demo-member")
+
+
+def test_the_changes_api_answers_the_demo_agents_changes(git_run: Run, as_user, team_users) -> None:
+    api = as_user(member())
+    body = api.get(f"/runs/{git_run.pk}/changes").json()
+    assert (body["run"], body["git"], body["branch"], body["base"]) == (
+        git_run.pk, True, git_run.git_branch, git_run.git_base,
+    )  # fmt: skip
+    tasks = next(f for f in body["files"] if f["path"] == AUTH_TASKS)
+    assert tasks["status"] == "modified" and not tasks["binary"] and not tasks["truncated"]
+    assert tasks["additions"] > 0 and tasks["diff"].startswith("diff --git")
+    assert any(line.startswith("+") and "TSK-AUTH" in line for line in tasks["diff"].splitlines())
+    committed = [s for s in git_run.steps.order_by("id") if "git" in s.output]
+    assert [(s["key"], s["commit"]) for s in body["steps"]] == [
+        (s.key, s.output["git"]["commit"]) for s in committed
+    ]
+    assert body["head"] == committed[-1].output["git"]["commit"]
+    # ?step= answers that step's own commit only.
+    one = committed[0]
+    only = api.get(f"/runs/{git_run.pk}/changes", step=one.key).json()
+    assert [s["key"] for s in only["steps"]] == [one.key] and only["files"] == []
+    assert only["steps"][0]["files"]
+    assert api.get(f"/runs/{git_run.pk}/changes", step="no-such-step").status_code == 404
+    # Same permissions as the run itself.
+    assert as_user(team_users.outsider).get(f"/runs/{git_run.pk}/changes").status_code == 404
+    assert as_user(team_users.outsider).get(f"/runs/{git_run.pk}").status_code == 404
+
+
+def test_a_run_without_git_answers_no_changes(demo: Project, as_user) -> None:
+    run = drain(autopilot(demo))
+    body = as_user(member()).get(f"/runs/{run.pk}/changes").json()
+    assert body["git"] is False and body["files"] == [] and body["steps"] == []
+
+
+def test_the_run_page_shows_the_diff_escaped(git_run: Run, client, data_dir: Path) -> None:
+    # One more commit on the run's branch, with markup and a binary file in it.
+    repo = Path(git_run.project.workspace)
+    extra = data_dir / "extra"
+    sh("worktree", "add", str(extra), git_run.git_branch, cwd=repo)
+    (extra / "evil.md").write_text("<script>alert(1)</script>\n")
+    (extra / "logo.bin").write_bytes(b"\x00\x01\x02binary")
+    sh("add", "--all", cwd=extra)
+    sh("commit", "--quiet", "-m", "extra", cwd=extra)
+    sh("worktree", "remove", "--force", str(extra), cwd=repo)
+
+    client.force_login(member())
+    page = client.get(f"/runs/{git_run.pk}/").content.decode()
+    assert 'data-testid="changes"' in page and git_run.git_branch in page
+    assert f'data-path="{AUTH_TASKS}"' in page
+    assert 'class="diff-add"' in page and 'class="diff-hunk"' in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'data-path="logo.bin"' in page and "binary file" in page
+
+
+def test_the_project_page_says_whether_runs_work_on_git(demo: Project, client) -> None:
+    client.force_login(member())
+    page = client.get(f"/projects/{demo.slug}/").content.decode()
+    assert "not a git repository: agent changes are written straight into the workspace" in page
+    make_repo(Path(demo.workspace))
+    page = client.get(f"/projects/{demo.slug}/").content.decode()
+    assert "git repository: each run works on its own branch" in page and "not a git repository" not in page

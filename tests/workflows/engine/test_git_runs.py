@@ -1,0 +1,193 @@
+"""Agent work on git: a run of a git project works on its own branch in its own worktree.
+
+Real git, real files, the real demo agent process, steps run as a worker runs them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from tests.workflows.engine.conftest import drain, start, template
+from workflows.engine import git_runs
+from workflows.models import Project, Run, WorkflowTemplate
+from workflows.services.runs import run_cancel, run_start
+from workflows.workspace_policy import WorkspaceNotAllowed, run_worktree_checked, workspace_resolve
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+AUTH = "spec-core-001-authentication"
+AUTH_TASKS = "specs/core/spec-core-001-authentication/tasks.md"
+
+
+def sh(*args: str, cwd: Path) -> str:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "HOME": str(cwd),
+    }
+    done = subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@x", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+    return done.stdout
+
+
+def make_repo(path: Path) -> str:
+    sh("init", "--quiet", "--initial-branch=main", cwd=path)
+    sh("add", "--all", cwd=path)
+    sh("commit", "--quiet", "-m", "demo workspace", cwd=path)
+    return sh("rev-parse", "HEAD", cwd=path).strip()
+
+
+@pytest.fixture
+def demo(data_dir) -> Project:
+    call_command("seed_demo")
+    return Project.objects.get(slug="demo")
+
+
+def autopilot(project: Project, spec_id: str = AUTH) -> Run:
+    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    return run_start(
+        project=project, version=version, spec_id=spec_id, params={}, started_by=None, channel="web"
+    )
+
+
+def test_an_autopilot_run_of_a_git_project_works_on_its_own_branch(demo: Project, data_dir: Path) -> None:
+    repo = Path(demo.workspace)
+    base = make_repo(repo)
+    tasks_before = (repo / AUTH_TASKS).read_text()
+    run = drain(autopilot(demo))
+    assert (run.status, run.outcome) == ("stopped", "needs_manual"), run.outcome_reason
+    branch = f"smartspec/run-{run.pk}-{AUTH}"
+    assert (run.git_branch, run.git_base) == (branch, base)
+    # The base branch and the workspace's files are untouched.
+    assert sh("rev-parse", "main", cwd=repo).strip() == base
+    assert sh("status", "--porcelain", cwd=repo) == ""
+    assert (repo / AUTH_TASKS).read_text() == tasks_before
+    # One commit per step that changed files, by the app, naming run, step and spec.
+    log = sh("log", "--format=%H|%an <%ae>|%s", f"{base}..{branch}", cwd=repo).splitlines()
+    committed = [s for s in run.steps.order_by("-id") if "git" in s.output]
+    assert [line.split("|")[0] for line in log] == [s.output["git"]["commit"] for s in committed]
+    assert committed and all(
+        line.split("|")[1] == "SmartSpec Autopilot <autopilot@localhost>" for line in log
+    )
+    assert all(f"Run {run.pk} · step " in line and f"spec {AUTH}" in line for line in log)
+    # The agent's work is on the branch: the tasks file changed there.
+    assert sh("show", f"{branch}:{AUTH_TASKS}", cwd=repo) != tasks_before
+    # The worktree went with the finished run; the branch stays.
+    assert not git_runs.run_worktree_dir(run.pk).exists()
+    assert branch in sh("branch", "--list", cwd=repo)
+
+
+def test_a_workspace_that_is_no_git_repository_is_written_directly(demo: Project) -> None:
+    repo = Path(demo.workspace)
+    before = (repo / AUTH_TASKS).read_text()
+    run = drain(autopilot(demo))
+    assert run.outcome == "needs_manual"
+    assert (run.git_branch, run.git_base) == ("", "")
+    assert (repo / AUTH_TASKS).read_text() != before
+    assert not any("git" in s.output for s in run.steps.all())
+
+
+def test_a_run_worktree_is_allowed_only_below_the_worktrees_folder(data_dir: Path) -> None:
+    inside = data_dir / "worktrees" / "run-1"
+    inside.mkdir(parents=True)
+    assert run_worktree_checked(inside) == inside.resolve()
+    elsewhere = data_dir / "workspaces" / "x"
+    elsewhere.mkdir(parents=True)
+    with pytest.raises(WorkspaceNotAllowed):
+        run_worktree_checked(elsewhere)
+    # A project may never take a run's worktree as its workspace.
+    with pytest.raises(WorkspaceNotAllowed):
+        workspace_resolve(str(inside))
+
+
+def test_a_run_starts_from_the_projects_base_branch(demo: Project) -> None:
+    repo = Path(demo.workspace)
+    make_repo(repo)
+    sh("checkout", "--quiet", "-b", "develop", cwd=repo)
+    (repo / "DEVELOP.md").write_text("only on develop\n")
+    sh("add", "--all", cwd=repo)
+    sh("commit", "--quiet", "-m", "develop work", cwd=repo)
+    develop = sh("rev-parse", "HEAD", cwd=repo).strip()
+    sh("checkout", "--quiet", "main", cwd=repo)
+    main = sh("rev-parse", "HEAD", cwd=repo).strip()
+    demo.base_branch = "develop"
+    demo.save(update_fields=["base_branch"])
+    run = drain(autopilot(demo))
+    assert run.git_base == develop != main
+    assert sh("merge-base", "--is-ancestor", develop, run.git_branch, cwd=repo) == ""
+    assert sh("rev-parse", "develop", cwd=repo).strip() == develop  # the base branch did not move
+    assert sh("rev-parse", "HEAD", cwd=repo).strip() == main  # nor did the workspace's checkout
+
+
+def test_a_cancelled_run_loses_its_worktree_and_keeps_its_branch(demo: Project) -> None:
+    make_repo(Path(demo.workspace))
+    demo.shell_allowlist = ["python"]
+    demo.save(update_fields=["shell_allowlist"])
+    text = template(
+        name="write-then-wait",
+        steps=[
+            {
+                "id": "write",
+                "uses": "shell",
+                "with": {"command": "python -c \"open('N.txt','w').write('x')\""},
+            },
+            {
+                "id": "review",
+                "uses": "approval",
+                "needs": ["write"],
+                "with": {"approvers": ["role:approver"]},
+            },
+        ],
+    )
+    run = drain(start(demo, text))
+    assert run.status == "waiting"
+    assert (git_runs.run_worktree_dir(run.pk) / "N.txt").is_file()
+    run = run_cancel(run=run, by=None, channel="web")
+    assert run.status == "cancelled"
+    assert not git_runs.run_worktree_dir(run.pk).exists()
+    assert run.git_branch in sh("branch", "--list", cwd=Path(demo.workspace))
+
+
+def test_a_shell_step_runs_in_the_runs_worktree_and_commits(demo: Project) -> None:
+    repo = Path(demo.workspace)
+    base = make_repo(repo)
+    demo.shell_allowlist = ["python"]
+    demo.save(update_fields=["shell_allowlist"])
+    text = template(
+        name="write-a-file",
+        steps=[
+            {
+                "id": "write",
+                "uses": "shell",
+                "with": {"command": "python -c \"open('NOTE.txt','w').write('hi')\""},
+            },
+            {"id": "nothing", "uses": "shell", "needs": ["write"], "with": {"command": "python -c pass"}},
+        ],
+    )
+    run = drain(start(demo, text))
+    assert run.status == "succeeded", run.error
+    write, nothing = run.steps.get(key="write"), run.steps.get(key="nothing")
+    assert write.output["git"]["parent"] == base and "git" not in nothing.output
+    assert sh("show", f"{write.output['git']['commit']}:NOTE.txt", cwd=repo) == "hi"
+    assert not (repo / "NOTE.txt").exists()
+    assert sh("log", "-1", "--format=%s", run.git_branch, cwd=repo).strip() == f"Run {run.pk} · step write"
+
+
+def test_a_repository_with_no_commit_yet_is_written_directly(demo: Project, client) -> None:
+    repo = Path(demo.workspace)
+    sh("init", "--quiet", cwd=repo)
+    before = (repo / AUTH_TASKS).read_text()
+    run = drain(autopilot(demo))
+    assert run.outcome == "needs_manual" and run.git_branch == ""
+    assert (repo / AUTH_TASKS).read_text() != before
+    assert not git_runs.worktrees_root().joinpath(f"run-{run.pk}").exists()
+    client.force_login(demo.team.memberships.get(user__username="demo-member").user)
+    page = client.get(f"/projects/{demo.slug}/").content.decode()
+    assert (
+        "a git repository with no commit yet: agent changes are written straight into the workspace" in page
+    )

@@ -1,0 +1,292 @@
+"""Agent work on git: a branch and a worktree per run, a commit per step that changed files.
+
+When a project's workspace is a git repository (a `.git` at its root), a run works on its
+own branch `smartspec/run-<id>-<spec>`, checked out in its own worktree under
+`<data dir>/worktrees/run-<id>`, made from the project's base branch (or the repository's
+current branch). Its steps read and write there; the base branch and the workspace's
+files stay as they were. Each step that changed files commits them as the app, so the
+run's history is a series of readable commits. The worktree goes when the run finishes;
+the branch stays.
+
+The real `git` runs with argument lists, a timeout and a clean environment (no system or
+user config; the author is set per command).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from workflows.models import Project, Run
+
+GIT_TIMEOUT_SECONDS = 60
+AUTHOR_NAME = "SmartSpec Autopilot"
+AUTHOR_EMAIL = "autopilot@localhost"
+DIFF_MAX_BYTES = 100_000  # a file's diff longer than this is cut, and says so
+MAX_FILES = 500
+
+
+class GitError(RuntimeError):
+    pass
+
+
+def _env() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C",
+        "LC_ALL": "C",
+        "HOME": str(Path(settings.DATA_DIR)),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+
+
+def git(args: Sequence[str], *, cwd: Path, check: bool = True) -> str:
+    """Run `git <args>` in `cwd` as the app; its standard output (GitError when it fails)."""
+    argv = [
+        "git",
+        "-c", f"user.name={AUTHOR_NAME}",
+        "-c", f"user.email={AUTHOR_EMAIL}",
+        "-c", "core.quotepath=off",
+        "-c", "commit.gpgsign=false",
+        # The repository's own hooks and fsmonitor never run as the app.
+        "-c", f"core.hooksPath={os.devnull}",
+        "-c", "core.fsmonitor=false",
+        *args,
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            argv, cwd=cwd, env=_env(), capture_output=True, timeout=GIT_TIMEOUT_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"git {args[0]}: {exc}") from None
+    if check and done.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout.decode(errors="replace")
+
+
+def is_git_repo(path: Path) -> bool:
+    """The workspace is a repository of its own: a `.git` at its root."""
+    return (path / ".git").exists() and shutil.which("git") is not None
+
+
+def has_commit(repo: Path) -> bool:
+    """The repository's current branch has a commit (a fresh `git init` has none)."""
+    return bool(git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=repo, check=False).strip())
+
+
+def git_mode(path: Path) -> str:
+    """How runs of a project with this workspace work: 'branch' (a branch and worktree per
+    run), 'no_commit' (a repository with nothing to branch from yet) or 'none' (no git)."""
+    if not is_git_repo(path):
+        return "none"
+    try:
+        return "branch" if has_commit(path) else "no_commit"
+    except GitError:
+        return "none"
+
+
+def worktrees_root() -> Path:
+    return Path(settings.DATA_DIR).resolve() / "worktrees"
+
+
+def run_worktree_dir(run_id: int) -> Path:
+    return worktrees_root() / f"run-{run_id}"
+
+
+def run_branch_name(run: Run) -> str:
+    spec = re.sub(r"[^A-Za-z0-9_-]+", "-", run.spec_id).strip("-")
+    return f"smartspec/run-{run.pk}-{spec}" if spec else f"smartspec/run-{run.pk}"
+
+
+@contextmanager
+def _run_lock(run_id: int) -> Iterator[None]:
+    """One git operation per run at a time, across worker processes."""
+    root = worktrees_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".run-{run_id}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def base_branch(project: Project, repo: Path) -> str:
+    """The branch a run starts from: the project's, or the repository's current one."""
+    name = project.base_branch.strip()
+    if name:
+        if name.startswith("-") or git(["check-ref-format", "--branch", name], cwd=repo, check=False) == "":
+            raise GitError(f"the base branch {name!r} is not a branch name")
+        return name
+    return git(["symbolic-ref", "--short", "HEAD"], cwd=repo).strip()
+
+
+def run_worktree(run: Run) -> Path | None:
+    """The run's worktree, made on first use; None when the workspace is no git repository.
+
+    Records the run's branch and base commit on the run the first time.
+    """
+    from workflows.models import Run as RunModel
+    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir, run_worktree_checked
+
+    try:
+        repo = project_workspace_dir(run.project)
+    except WorkspaceNotAllowed:
+        return None  # the step fails saying why as soon as it touches the workspace
+    if not is_git_repo(repo):
+        if run.git_branch:
+            raise GitError(f"the workspace is no longer a git repository; the run works on {run.git_branch}")
+        return None
+    if not run.git_branch and not run.project.base_branch.strip() and not has_commit(repo):
+        return None  # nothing to branch from yet: written straight into the workspace, as without git
+    path = run_worktree_dir(run.pk)
+    with _run_lock(run.pk):
+        # Another worker may have begun the run's branch since `run` was read.
+        run.git_branch, run.git_base = RunModel.objects.values_list("git_branch", "git_base").get(pk=run.pk)
+        if not run.git_branch:
+            branch = run_branch_name(run)
+            base = git(["rev-parse", "--verify", f"{base_branch(run.project, repo)}^{{commit}}"], cwd=repo)
+            RunModel.objects.filter(pk=run.pk).update(git_branch=branch, git_base=base.strip())
+            run.git_branch, run.git_base = branch, base.strip()
+        if not (path / ".git").exists():
+            git(["worktree", "prune"], cwd=repo)
+            exists = git(
+                ["rev-parse", "--verify", "--quiet", f"refs/heads/{run.git_branch}"], cwd=repo, check=False
+            )
+            if exists.strip():
+                git(["worktree", "add", str(path), run.git_branch], cwd=repo)
+            else:
+                git(["worktree", "add", "-b", run.git_branch, str(path), run.git_base], cwd=repo)
+    return run_worktree_checked(path)
+
+
+def commit_step(
+    run: Run, worktree: Path, *, step_key: str, tasks: Sequence[str] = ()
+) -> tuple[str, str] | None:
+    """Commit what the step changed in the run's worktree: (its sha, its parent's), or None
+    when nothing changed."""
+    with _run_lock(run.pk):
+        git(["add", "--all"], cwd=worktree)
+        if not git(["status", "--porcelain"], cwd=worktree).strip():
+            return None
+        parent = git(["rev-parse", "HEAD"], cwd=worktree).strip()
+        subject = f"Run {run.pk} · step {step_key}" + (f" · spec {run.spec_id}" if run.spec_id else "")
+        body = f"\n\nTasks: {', '.join(tasks)}" if tasks else ""
+        git(["commit", "--quiet", "--no-verify", "-m", subject + body], cwd=worktree)
+        return git(["rev-parse", "HEAD"], cwd=worktree).strip(), parent
+
+
+def remove_run_worktree(run: Run) -> None:
+    """Remove the run's worktree (its branch stays); nothing when it has none."""
+    path = run_worktree_dir(run.pk)
+    if not run.git_branch:
+        return
+    from workflows.workspace_policy import project_workspace_dir
+
+    with _run_lock(run.pk):
+        try:
+            repo = project_workspace_dir(run.project)
+            git(["worktree", "remove", "--force", str(path)], cwd=repo, check=False)
+            git(["worktree", "prune"], cwd=repo, check=False)
+        finally:
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- what changed ------------------------------------------------------------------------
+
+STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "added", "T": "modified"}
+
+
+def diff_files(repo: Path, old: str, new: str) -> list[dict[str, Any]]:
+    """The files changed between two commits, each with its unified diff."""
+    names = git(["diff", "-M", "--name-status", "-z", old, new], cwd=repo).split("\0")
+    counts = git(["diff", "-M", "--numstat", "-z", old, new], cwd=repo).split("\0")
+    files: list[dict[str, Any]] = []
+    index = 0
+    while index < len(names) and names[index]:
+        code = names[index][0]
+        if code in "RC":
+            old_path, path = names[index + 1], names[index + 2]
+            index += 3
+        else:
+            old_path = path = names[index + 1]
+            index += 2
+        files.append(
+            {
+                "path": path,
+                "old_path": old_path if old_path != path else "",
+                "status": STATUS.get(code, "modified"),
+            }
+        )
+    stats = _numstat(counts)
+    for entry in files[:MAX_FILES]:
+        added, deleted = stats.get(entry["path"], (None, None))
+        entry["binary"] = added is None
+        entry["additions"], entry["deletions"] = added or 0, deleted or 0
+        entry["diff"], entry["truncated"] = "", False
+        if not entry["binary"]:
+            paths = [entry["old_path"], entry["path"]] if entry["old_path"] else [entry["path"]]
+            text = git(["diff", "-M", old, new, "--", *paths], cwd=repo)
+            if len(text) > DIFF_MAX_BYTES:
+                text, entry["truncated"] = text[:DIFF_MAX_BYTES], True
+            entry["diff"] = text
+    return files[:MAX_FILES]
+
+
+def _numstat(fields: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    """`--numstat -z`: 'A\\tD\\tpath' or, for a rename, 'A\\tD\\t' then old and new paths."""
+    found: dict[str, tuple[int | None, int | None]] = {}
+    index = 0
+    while index < len(fields) and fields[index]:
+        added, deleted, path = fields[index].split("\t", 2)
+        index += 1
+        if not path:
+            path = fields[index + 1]
+            index += 2
+        found[path] = (None, None) if added == "-" else (int(added), int(deleted))
+    return found
+
+
+def run_changes(run: Run, step_key: str | None = None) -> dict[str, Any]:
+    """What the run changed: per step that committed, and for the whole run."""
+    from workflows.workspace_policy import project_workspace_dir
+
+    result: dict[str, Any] = {"git": bool(run.git_branch), "branch": run.git_branch, "base": run.git_base}
+    result.update(head="", files=[], steps=[])
+    if not run.git_branch:
+        return result
+    repo = project_workspace_dir(run.project)
+    steps = run.steps.filter(output__has_key="git").order_by("id")
+    if step_key is not None:
+        steps = steps.filter(key=step_key)
+    for step in steps:
+        info = step.output.get("git") or {}
+        if not info.get("commit"):
+            continue
+        result["steps"].append(
+            {
+                "key": step.key,
+                "commit": info["commit"],
+                "files": diff_files(repo, info.get("parent") or run.git_base, info["commit"]),
+            }
+        )
+    head = git(
+        ["rev-parse", "--verify", "--quiet", f"refs/heads/{run.git_branch}"], cwd=repo, check=False
+    ).strip()
+    result["head"] = head
+    if head and step_key is None:
+        result["files"] = diff_files(repo, run.git_base, head)
+    return result
