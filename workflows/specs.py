@@ -67,9 +67,13 @@ def project_specs(project: Project) -> list[SpecRow]:
     return [SpecRow(d.status, recommend(d.status)) for d in project_details(project)]
 
 
-def project_index(project: Project) -> SpecIndex:
-    """Where the project's specs were found: the format read, what was set aside, warnings."""
-    return discover_specs(status_cache(project).workspace)
+def project_overview(project: Project) -> tuple[list[SpecRow], SpecIndex]:
+    """Every spec with its next step, and where they were found (the format read, what was
+    set aside, warnings): the workspace's folders are walked once for both."""
+    cache = status_cache(project)
+    index = discover_specs(cache.workspace)
+    details = cache.details(ManualCheck.objects.by_spec(project), index)
+    return [SpecRow(d.status, recommend(d.status)) for d in details], index
 
 
 def project_spec(project: Project, spec_id: str) -> tuple[SpecDetail, Recommendation]:
@@ -84,7 +88,7 @@ __all__ = [
     "UnknownSpec",
     "cache_stats",
     "project_details",
-    "project_index",
+    "project_overview",
     "project_spec",
     "project_specs",
     "status_cache",

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
+from tests.browser.test_live_run import wait_finished
 from tests.processes import start_cluster
 from workflows.models import Project, Run
 
@@ -52,16 +53,6 @@ def newest_run(project: Project, after: int = 0) -> Run:
     raise AssertionError("no run was started")
 
 
-def finished(run: Run, timeout: float = 180) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.is_finished:
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run {run.pk} did not finish: {run.status}")
-
-
 def test_the_demo_autopilot_stops_on_the_manual_task_and_finishes_once_it_is_checked(
     page, daphne_server, demo, cluster
 ):
@@ -70,7 +61,7 @@ def test_the_demo_autopilot_stops_on_the_manual_task_and_finishes_once_it_is_che
     page.goto(spec_page)
     page.get_by_test_id("start-autopilot").get_by_role("button").click()
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
-    run = finished(newest_run(demo))
+    run = wait_finished(newest_run(demo), timeout=180)
     assert (run.status, run.outcome) == ("stopped", "needs_manual")
     assert run.iterations < 12  # the run took all 12 turns and said "succeeded"
     page.reload()
@@ -87,7 +78,7 @@ def test_the_demo_autopilot_stops_on_the_manual_task_and_finishes_once_it_is_che
 
     page.get_by_test_id("start-autopilot").get_by_role("button").click()
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
-    again = finished(newest_run(demo, after=run.pk))
+    again = wait_finished(newest_run(demo, after=run.pk), timeout=180)
     assert (again.status, again.outcome) == ("succeeded", "done"), again.outcome_reason
     page.reload()
     expect(page.get_by_test_id("run-outcome")).to_contain_text("Succeeded: done")

@@ -38,6 +38,7 @@ from workflows.domain.verification import (
 )
 from workflows.domain.workspace import (
     ScopeError,
+    SpecIndex,
     SpecLocation,
     Stamp,
     UnknownSpec,
@@ -150,6 +151,7 @@ class SpecDetail:
 
     status: SpecStatus
     verification: VerificationReport
+    location: SpecLocation  # where it was read (its documents, its format)
 
 
 @dataclass(frozen=True)
@@ -307,7 +309,7 @@ def _compute(
         invalid_hook_tasks=_invalid_hook_tasks(report),
         parse_issues=report.issues,
     )
-    return SpecDetail(status, report)
+    return SpecDetail(status, report, location)
 
 
 def _invalid_hook_tasks(report: VerificationReport) -> tuple[str, ...]:
@@ -359,11 +361,13 @@ class StatusCache:
         self._documents: dict[str, tuple[Stamp, TasksDocument, str | None]] = {}  # by tasks.md
         self._report_memo: dict[tuple[str, str], ReportEntry] = {}
 
-    def details(self, manual: Mapping[str, ManualChecks] | None = None) -> list[SpecDetail]:
+    def details(
+        self, manual: Mapping[str, ManualChecks] | None = None, index: SpecIndex | None = None
+    ) -> list[SpecDetail]:
         """Every spec in the workspace, sorted by spec id; `manual`: spec id -> its tasks'
-        recorded manual checks."""
+        recorded manual checks; `index`: the specs found, when the caller already looked."""
         with self._lock:
-            specs = discover_specs(self.workspace).specs
+            specs = (index or discover_specs(self.workspace)).specs
             index = ReportIndex.load(self.workspace, self._report_memo)
             files = FileCache(self.workspace)
             checks = manual or {}

@@ -15,7 +15,7 @@ from accounts.models import AuditEntry, Role
 from accounts.permissions import has_role
 from accounts.ratelimits import limit
 from workflows.charts import run_chart
-from workflows.domain.layouts import find_spec, spec_documents
+from workflows.domain.layouts import spec_documents
 from workflows.domain.workspace import UnknownSpec
 from workflows.engine import git_runs
 from workflows.forms import ReadingForm
@@ -29,7 +29,7 @@ from workflows.selectors import (
     templates_runnable_in,
 )
 from workflows.services.runs import RunError, run_start, workflow_version
-from workflows.specs import SpecsUnavailable, project_index, project_spec, project_specs, status_cache
+from workflows.specs import SpecsUnavailable, project_overview, project_spec, project_specs, status_cache
 from workflows.views.errors import refusal_text
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
 
@@ -69,8 +69,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     error, index = "", None
     try:
-        rows = project_specs(project)
-        index = project_index(project)
+        rows, index = project_overview(project)
     except SpecsUnavailable as exc:
         rows, error = [], str(exc)
     can_admin = has_role(request.user, project.team_id, Role.ADMIN)
@@ -118,8 +117,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         )
     workspace = status_cache(project).workspace
     documents = []
-    location = find_spec(workspace, spec_id)
-    for rel in spec_documents(workspace, location):
+    for rel in spec_documents(workspace, detail.location):
         read = workspace.read_text(rel)
         if read.text is not None:
             html = _demote_headings(render_markdown(read.text))
@@ -127,7 +125,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
     context = {
         "project": project,
         "status": detail.status,
-        "location": location,
+        "location": detail.location,
         "verification": detail.verification,
         "next": recommendation,
         "documents": documents,
