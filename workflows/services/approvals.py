@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from accounts.models import Membership, Profile, Role
-from accounts.permissions import role_in
+from accounts.permissions import AnyUser, role_in
 from accounts.services import audit_record
 from workflows.engine import dispatch
 from workflows.engine.approval_forms import FormInvalid, clean_form
@@ -481,7 +481,7 @@ class LinkCheck:
         return not self.problem
 
 
-def link_check(token: str, current_user: User | None = None) -> LinkCheck:
+def link_check(token: str, current_user: AnyUser | None = None) -> LinkCheck:
     """What a link is worth: its invitation, or why it cannot be used (and nothing changes)."""
     try:
         data = signing.loads(token, salt=LINK_SALT, max_age=settings.APPROVAL_LINK_MAX_AGE_SECONDS)
