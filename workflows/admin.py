@@ -62,7 +62,7 @@ class StepInline(admin.TabularInline):
     model = Step
     extra = 0
     can_delete = False
-    fields = ["key", "kind", "status", "attempt", "max_retries", "started_at", "finished_at", "error"]
+    fields = ("key", "kind", "status", "attempt", "max_retries", "started_at", "finished_at", "error")
     readonly_fields = fields
     ordering = ["position", "id"]
     show_change_link = True
@@ -203,14 +203,14 @@ class CheckpointAdmin(admin.ModelAdmin):
 class InvitationInline(admin.TabularInline):
     model = ApprovalInvitation
     extra = 0
-    fields = ["user", "sent_at", "link_used_at", "escalation"]
+    fields = ("user", "sent_at", "link_used_at", "escalation")
     readonly_fields = fields
 
 
 class EntryInline(admin.TabularInline):
     model = ApprovalEntry
     extra = 0
-    fields = ["created_at", "user", "kind", "channel", "comment", "form_data", "reply_to"]
+    fields = ("created_at", "user", "kind", "channel", "comment", "form_data", "reply_to")
     readonly_fields = fields
     can_delete = False
 
@@ -230,7 +230,7 @@ class ApprovalGateAdmin(admin.ModelAdmin):
 class VersionInline(admin.TabularInline):
     model = TemplateVersion
     extra = 0
-    fields = ["number", "created_by", "created_at", "source"]
+    fields = ("number", "created_by", "created_at", "source")
     readonly_fields = fields
     can_delete = False
     ordering = ["-number"]
