@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def _invite(gate: ApprovalGate, users: list[User], escalation: bool = False) -> 
         )
         if created:
             invited.append(user)
-            transaction.on_commit(lambda inv=invitation: _send(inv, "approval_request"))
+            transaction.on_commit(functools.partial(_send, invitation, "approval_request"))
     return invited
 
 
@@ -393,6 +394,7 @@ def approvals_fire_timers() -> int:
 
 
 def _time_out(gate: ApprovalGate) -> None:
+    assert gate.deadline is not None  # only a gate with a deadline times out
     if gate.on_timeout == ApprovalGate.OnTimeout.ESCALATE and not gate.escalated:
         seconds = gate.escalate_timeout or max(60, int((gate.deadline - gate.created_at).total_seconds()))
         gate.deadline = timezone.now() + timedelta(seconds=seconds)
@@ -429,6 +431,7 @@ def _time_out(gate: ApprovalGate) -> None:
 
 
 def _remind(gate: ApprovalGate, now: Any) -> int:
+    assert gate.deadline is not None  # only a gate with a deadline has reminders sent
     due = [
         r
         for r in gate.reminders
@@ -444,7 +447,7 @@ def _remind(gate: ApprovalGate, now: Any) -> int:
             return 0
         voted = set(gate.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", flat=True))
         for invitation in gate.invitations.exclude(user_id__in=voted):
-            transaction.on_commit(lambda inv=invitation: _send(inv, "approval_reminder"))
+            transaction.on_commit(functools.partial(_send, invitation, "approval_reminder"))
     return 1
 
 

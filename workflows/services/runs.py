@@ -290,7 +290,7 @@ def run_rerun_from_checkpoint(*, run: Run, checkpoint: Checkpoint, by: User | No
                 max_retries=step.max_retries,
                 timeout_seconds=step.timeout_seconds,
                 status=S.SUCCEEDED if succeeded else S.PENDING,
-                output=state["output"] if succeeded else {},
+                output=state["output"] if state is not None and succeeded else {},
             )
         queued = run_advance(new)
         audit_record(

@@ -36,9 +36,9 @@ def project_reading(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     try:
         project_update(project=project, updated_by=request.user, channel="web", reading=form.reading())
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
+        for field, problems in exc.message_dict.items():
             label = form.fields[field].label if field in form.fields else field
-            messages.error(request, f"{label}: {errors[0]}")
+            messages.error(request, f"{label}: {problems[0]}")
         return redirect(project.get_absolute_url())
     messages.success(request, _("Saved: the specs are read with the new settings."))
     return redirect(project.get_absolute_url())

@@ -29,7 +29,7 @@ from workflows.workspace_policy import WorkspaceNotAllowed
 
 # The colour of a run's bar and headline by how it ended: only a run that reached its
 # goal is green; a failed, cancelled or stopped run never shows a full green bar.
-TONE = {
+TONE: dict[str, str] = {
     Run.Status.SUCCEEDED: "ok",
     Run.Status.FAILED: "bad",
     Run.Status.CANCELLED: "muted",
