@@ -69,7 +69,7 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 
 @cache
-def _users() -> ModelRows[Any]:
+def _users() -> ModelRows[User]:
     return ModelRows(get_user_model())
 
 
