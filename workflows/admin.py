@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -60,7 +62,7 @@ class StepInline(admin.TabularInline):
     model = Step
     extra = 0
     can_delete = False
-    fields = ["key", "kind", "status", "attempt", "max_retries", "started_at", "finished_at", "error"]
+    fields = ("key", "kind", "status", "attempt", "max_retries", "started_at", "finished_at", "error")
     readonly_fields = fields
     ordering = ["position", "id"]
     show_change_link = True
@@ -201,14 +203,14 @@ class CheckpointAdmin(admin.ModelAdmin):
 class InvitationInline(admin.TabularInline):
     model = ApprovalInvitation
     extra = 0
-    fields = ["user", "sent_at", "link_used_at", "escalation"]
+    fields = ("user", "sent_at", "link_used_at", "escalation")
     readonly_fields = fields
 
 
 class EntryInline(admin.TabularInline):
     model = ApprovalEntry
     extra = 0
-    fields = ["created_at", "user", "kind", "channel", "comment", "form_data", "reply_to"]
+    fields = ("created_at", "user", "kind", "channel", "comment", "form_data", "reply_to")
     readonly_fields = fields
     can_delete = False
 
@@ -228,7 +230,7 @@ class ApprovalGateAdmin(admin.ModelAdmin):
 class VersionInline(admin.TabularInline):
     model = TemplateVersion
     extra = 0
-    fields = ["number", "created_by", "created_at", "source"]
+    fields = ("number", "created_by", "created_at", "source")
     readonly_fields = fields
     can_delete = False
     ordering = ["-number"]
@@ -289,7 +291,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             data=submitted["data"],
             source=submitted["text"],
             team=obj.team,
-            created_by=request.user,
+            created_by=cast(User, request.user),  # the admin site admits signed-in staff only
             channel="admin",
         )
         obj.refresh_from_db()

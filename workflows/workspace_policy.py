@@ -86,7 +86,8 @@ def _real_path(raw: str) -> Path:
 def _check_others(path: Path, raw: str, *, exclude_pk: int | None) -> None:
     from workflows.models import Project
 
-    for slug, other in Project.objects.exclude(pk=exclude_pk).values_list("slug", "workspace"):
+    others = Project.objects.all() if exclude_pk is None else Project.objects.exclude(pk=exclude_pk)
+    for slug, other in others.values_list("slug", "workspace"):
         if "\x00" not in other and _overlaps(path, Path(other)):
             raise WorkspaceNotAllowed(
                 f"The workspace {raw!r} overlaps the workspace of project {slug!r}; "

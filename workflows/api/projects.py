@@ -223,7 +223,7 @@ def record_manual_check(
         {
             "spec_id": spec_id,
             "task_id": task_id,
-            "checked_by": check.checked_by.get_username() if check.checked_by_id else None,
+            "checked_by": check.checked_by.get_username() if check.checked_by is not None else None,
             "checked_at": check.checked_at,
             "note": check.note,
             "task": task.as_dict(),

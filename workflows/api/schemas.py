@@ -8,11 +8,13 @@ imported only under TYPE_CHECKING.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, GetCoreSchemaHandler, StringConstraints, field_validator
+from pydantic_core import CoreSchema, core_schema
 
 from accounts.models import Role
 from workflows.api.pagination import PageOut
@@ -21,12 +23,25 @@ from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
 from workflows.models import ApprovalGate, Run, Step
 
+
+class OneOf:
+    """Annotated metadata: the str must be one of `values`, validated and documented as an
+    OpenAPI enum exactly as a `Literal` of them would be. A `Literal` built from values at run
+    time is no type to mypy; `Annotated[str, OneOf(...)]` is `str` to it."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = tuple(values)
+
+    def __get_pydantic_core_schema__(self, source: type[Any], handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.literal_schema(list(self.values))
+
+
 # The names the models define, as OpenAPI enums: defined once, there.
-RunStatus = Literal[tuple(Run.Status.values)]  # type: ignore[valid-type]
-RunOutcome = Literal[tuple(Run.Outcome.values)]  # type: ignore[valid-type]
-StepStatus = Literal[tuple(Step.Status.values)]  # type: ignore[valid-type]
-GateStatus = Literal[tuple(ApprovalGate.Status.values)]  # type: ignore[valid-type]
-RoleName = Literal[tuple(Role.values)]  # type: ignore[valid-type]
+RunStatus = Annotated[str, OneOf(Run.Status.values)]
+RunOutcome = Annotated[str, OneOf(Run.Outcome.values)]
+StepStatus = Annotated[str, OneOf(Step.Status.values)]
+GateStatus = Annotated[str, OneOf(ApprovalGate.Status.values)]
+RoleName = Annotated[str, OneOf(Role.values)]
 
 # The same shapes the models and the domain accept; checked again by the services.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,49}$"
@@ -35,7 +50,7 @@ PROGRAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"  # a program name, never
 
 
 ProgramName = Annotated[str, StringConstraints(pattern=PROGRAM_PATTERN)]
-SpecFormatName = Literal[FORMAT_CHOICES]  # type: ignore[valid-type]
+SpecFormatName = Annotated[str, OneOf(FORMAT_CHOICES)]
 
 
 def _storable_text(value: str) -> str:

@@ -172,7 +172,7 @@ def _reason_of(recommendation: dict[str, Any]) -> Text:
     )
 
 
-def _tasks_in_words(ids: list[str], manual: set[str]) -> Text:
+def _tasks_in_words(ids: list[str], manual: set[str]) -> str:
     shown = [Text("{task} (needs a manual check)", task=i) if i in manual else i for i in ids[:5]]
     listed = Text.join(", ", shown)
     return Text("{tasks} and {more} more", tasks=listed, more=len(ids) - 5) if len(ids) > 5 else listed

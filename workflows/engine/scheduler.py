@@ -56,7 +56,7 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
 
 
 # The outcome a finished status gets when the caller names none.
-DEFAULT_OUTCOME = {
+DEFAULT_OUTCOME: dict[str, str] = {
     Run.Status.SUCCEEDED: Run.Outcome.STEPS_PASSED,
     Run.Status.FAILED: Run.Outcome.FAILED,
     Run.Status.CANCELLED: Run.Outcome.CANCELLED,
@@ -288,7 +288,7 @@ def _fan_out(run: Run, group: Step) -> list[Step]:
 
 def _join(branch: Step) -> Step | None:
     """Apply the group's join policy after a branch finished; returns the group."""
-    group = rows.step_if(branch.parent_id, S.RUNNING)
+    group = None if branch.parent_id is None else rows.step_if(branch.parent_id, S.RUNNING)
     if group is None:
         return None
     by_status = rows.branch_counts(group.pk)

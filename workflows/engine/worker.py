@@ -173,7 +173,7 @@ def _record(
         and not Step.objects.filter(pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard).exists()
     ):
         return []
-    fields = {"lease_owner": "", "lease_until": None, "output": result.output}
+    fields: dict[str, object] = {"lease_owner": "", "lease_until": None, "output": result.output}
     if result.status == "succeeded":
         moved = step_set_status(step, S.SUCCEEDED, event="step.succeeded", **fields)
     elif result.status == "waiting":

@@ -221,7 +221,7 @@ def _staff_token(request: HttpRequest) -> bool:
     if scheme.lower() != "bearer" or not raw.strip():
         return False
     user = token_authenticate(raw.strip())
-    return bool(user is not None and user.is_staff)  # type: ignore[attr-defined]
+    return bool(user is not None and user.is_staff)
 
 
 def metrics_allowed(request: HttpRequest) -> bool:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -22,7 +22,7 @@ def project_create(
     shell_allowlist: list[str] | None = None,
     base_branch: str = "",
     reading: dict[str, object] | None = None,
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     channel: str,
 ) -> Project:
     """Create a project; raises WorkspaceNotAllowed for a workspace outside the roots and
@@ -57,7 +57,7 @@ def project_create(
 def project_update(
     *,
     project: Project,
-    updated_by: AbstractBaseUser,
+    updated_by: User,
     channel: str,
     name: str | None = None,
     shell_allowlist: list[str] | None = None,

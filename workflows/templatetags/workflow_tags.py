@@ -309,7 +309,7 @@ def _key_label(key: Any, *, humanize: bool) -> str:
 def readable(value: Any, key: Any = None) -> SafeString:
     """A value of a step's output (or a run's params) as words: never a Python repr."""
     if value is None or value == "":
-        return "—"
+        return SafeString("—")
     if isinstance(value, bool):
         return conditional_escape(_("yes") if value else _("no"))
     if isinstance(value, (int, float)):

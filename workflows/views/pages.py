@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AuditEntry, Role
-from accounts.permissions import has_role
+from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
 from workflows.charts import run_chart
 from workflows.domain.layouts import spec_documents
@@ -139,7 +139,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
 @login_required
 @require_POST
 @limit("moderate")
-def run_create(request: HttpRequest, slug: str) -> HttpResponse:
+def run_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The "Run autopilot" buttons: start a workflow on a spec from a page."""
     project = get_project_for_user(request.user, slug, role=Role.MEMBER)
     name = request.POST.get("workflow", "autopilot")

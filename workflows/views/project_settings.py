@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
+from accounts.permissions import AuthenticatedHttpRequest
 from accounts.ratelimits import limit
 from workflows.forms import ReadingForm
 from workflows.selectors import get_project_for_user
@@ -22,7 +23,7 @@ from workflows.services.projects import project_update
 @login_required
 @require_POST
 @limit("moderate")
-def project_reading(request: HttpRequest, slug: str) -> HttpResponse:
+def project_reading(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Save how the project's specs are read: format, specs folder, evidence settings."""
     project = get_project_for_user(request.user, slug, role=Role.ADMIN)
     form = ReadingForm(request.POST, instance=project)
@@ -35,9 +36,9 @@ def project_reading(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         project_update(project=project, updated_by=request.user, channel="web", reading=form.reading())
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
+        for field, problems in exc.message_dict.items():
             label = form.fields[field].label if field in form.fields else field
-            messages.error(request, f"{label}: {errors[0]}")
+            messages.error(request, f"{label}: {problems[0]}")
         return redirect(project.get_absolute_url())
     messages.success(request, _("Saved: the specs are read with the new settings."))
     return redirect(project.get_absolute_url())

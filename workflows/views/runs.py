@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AuditEntry, Role
-from accounts.permissions import has_role
+from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
 from workflows.domain.texts import Text, text_from_data
 from workflows.engine import git_runs
@@ -29,7 +29,7 @@ from workflows.workspace_policy import WorkspaceNotAllowed
 
 # The colour of a run's bar and headline by how it ended: only a run that reached its
 # goal is green; a failed, cancelled or stopped run never shows a full green bar.
-TONE = {
+TONE: dict[str, str] = {
     Run.Status.SUCCEEDED: "ok",
     Run.Status.FAILED: "bad",
     Run.Status.CANCELLED: "muted",
@@ -180,7 +180,7 @@ def _changes(run: Run) -> dict[str, object]:
     return {"changes": changes, "changes_error": ""}
 
 
-def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
+def _control(request: AuthenticatedHttpRequest, run_id: int, action: str) -> HttpResponse:
     run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
     try:
         if action == "cancel":
@@ -202,28 +202,28 @@ def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
 @login_required
 @require_POST
 @limit("moderate")
-def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_cancel(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "cancel")
 
 
 @login_required
 @require_POST
 @limit("moderate")
-def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_retry(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "retry")
 
 
 @login_required
 @require_POST
 @limit("moderate")
-def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_resume(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "resume")
 
 
 @login_required
 @require_POST
 @limit("moderate")
-def run_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_rerun(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
     raw = request.POST.get("checkpoint", "")
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
