@@ -179,13 +179,14 @@ def commit_step(
     when nothing changed."""
     with _run_lock(run.pk):
         git(["add", "--all"], cwd=worktree)
-        if not git(["status", "--porcelain"], cwd=worktree).strip():
+        # The index against HEAD: no second walk of the working tree (bench/bench_git.py).
+        if not git(["diff", "--cached", "--name-only", "-z"], cwd=worktree):
             return None
-        parent = git(["rev-parse", "HEAD"], cwd=worktree).strip()
         subject = f"Run {run.pk} · step {step_key}" + (f" · spec {run.spec_id}" if run.spec_id else "")
         body = f"\n\nTasks: {', '.join(tasks)}" if tasks else ""
         git(["commit", "--quiet", "--no-verify", "-m", subject + body], cwd=worktree)
-        return git(["rev-parse", "HEAD"], cwd=worktree).strip(), parent
+        commit, parent = git(["rev-parse", "HEAD", "HEAD^"], cwd=worktree).split()
+        return commit, parent
 
 
 def remove_run_worktree(run: Run) -> None:
