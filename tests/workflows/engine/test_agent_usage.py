@@ -119,3 +119,62 @@ def test_without_a_budget_nothing_stops(project):
     calls = use_agent(project, "5")
     run = drain(start(project, agents(3), spec_id=SPEC))
     assert run.status == "succeeded" and calls_of(calls) == 3
+
+
+def test_the_autopilot_stops_before_the_agent_step_the_budget_does_not_cover(data_dir):
+    from django.core.management import call_command
+
+    from workflows.management.commands.seed_demo import DEMO_AGENT_COMMAND
+    from workflows.models import WorkflowTemplate
+
+    call_command("seed_demo")
+    demo = Project.objects.get(slug="demo")
+    calls = demo.workspace_path / "agent-calls.txt"
+    Project.objects.filter(pk=demo.pk).update(
+        agent_command=f"python {AGENT} {{workspace}}/agent-calls.txt 0.30 -- {DEMO_AGENT_COMMAND}",
+        budget_per_run=Decimal("0.5"),
+    )
+    run = drain(
+        start(demo, WorkflowTemplate.objects.get(name="autopilot").latest, spec_id="spec-feature-013-budget")
+    )
+    assert (run.status, run.outcome) == ("stopped", "budget"), run.outcome_reason
+    # generate_spec ($0.30) and generate_plan ($0.60) ran; generate_tasks was not sent.
+    assert calls_of(calls) == 2
+    assert statuses(run)["generate-tasks-3"] == "cancelled"
+    assert (demo.workspace_path / "specs/spec-feature-013-budget/plan.md").exists()
+    assert not (demo.workspace_path / "specs/spec-feature-013-budget/tasks.md").exists()
+    assert "budget of $0.50 is spent ($0.60 so far)" in run.outcome_reason
+
+
+def test_an_endpoints_streamed_usage_is_recorded_per_step(project):
+    from tests.workflows.engine.chat_server import chat_server
+
+    with chat_server() as server:
+        Project.objects.filter(pk=project.pk).update(
+            agent_endpoint=server.url, agent_model="m", price_input_per_mtok=Decimal("2")
+        )
+        run = drain(start(project, agents(2), spec_id=SPEC))
+        server.usage = {"prompt_tokens": 10, "completion_tokens": 5, "cost": 0.02}
+        priced_by_server = drain(start(project, agents(1), spec_id=SPEC, allow_concurrent=True))
+    assert run.status == "succeeded", run.error
+    assert server.requests[0]["path"] == "/v1/chat/completions"
+    assert server.requests[0]["body"]["stream_options"] == {"include_usage": True}
+    rows = list(AgentUsage.objects.filter(run=run))
+    assert [(u.input_tokens, u.output_tokens, u.reported) for u in rows] == [(1500, 400, True)] * 2
+    # Only the input price is set: output tokens have no price, so the cost is unknown.
+    assert [u.cost for u in rows] == [None, None]
+    assert run.steps.get(key="a1").output["usage"]["input_tokens"] == 1500
+    usage = AgentUsage.objects.get(run=priced_by_server)
+    assert (usage.input_tokens, usage.output_tokens, usage.cost) == (10, 5, Decimal("0.02"))
+
+
+def test_an_endpoint_that_sends_no_usage_leaves_the_cost_unknown(project):
+    from tests.workflows.engine.chat_server import chat_server
+
+    with chat_server() as server:
+        server.usage = None
+        Project.objects.filter(pk=project.pk).update(agent_endpoint=server.url)
+        run = drain(start(project, agents(1), spec_id=SPEC))
+    assert run.status == "succeeded", run.error
+    usage = AgentUsage.objects.get(run=run)
+    assert (usage.reported, usage.cost, usage.input_tokens) == (False, None, 0) and usage.seconds > 0
