@@ -22,6 +22,11 @@ from workflows.models import AgentUsage, Project, Run, Step
 S = Step.Status
 
 
+def budget_reached(spent: Decimal | None, budget: Decimal | None) -> bool:
+    """Whether a budget stops the next agent step: what was spent reached it (None: none)."""
+    return budget is not None and (spent or Decimal(0)) >= budget
+
+
 def budget_spent(run: Run) -> Text | None:
     """Why the run may not start another agent step, or None when it may."""
     limits = Project.objects.filter(pk=run.project_id).values("budget_per_run", "budget_per_month").first()
@@ -30,7 +35,7 @@ def budget_spent(run: Run) -> Text | None:
     per_run: Decimal | None = limits["budget_per_run"]
     if per_run is not None:
         spent = AgentUsage.objects.for_run(run.pk).spent()
-        if spent >= per_run:
+        if budget_reached(spent, per_run):
             return Text(
                 "stopped: the run's budget of {budget} is spent ({spent} so far); "
                 "raise it on the project page to go on",
@@ -40,7 +45,7 @@ def budget_spent(run: Run) -> Text | None:
     per_month: Decimal | None = limits["budget_per_month"]
     if per_month is not None:
         spent = AgentUsage.objects.for_project(run.project_id).this_month().spent()
-        if spent >= per_month:
+        if budget_reached(spent, per_month):
             return Text(
                 "stopped: the project's monthly budget of {budget} is spent ({spent} this month); "
                 "raise it on the project page to go on",
