@@ -120,3 +120,22 @@ def test_the_admin_refuses_a_negative_budget(client, team_users, project):
     assert "must be zero or more, not -5" in response.content.decode()
     project.refresh_from_db()
     assert project.budget_per_month is None
+
+
+def test_a_run_stopped_by_its_budget_says_so_in_the_readers_language(client, team_users, project):
+    from accounts.models import Profile
+
+    use_agent(project, "0.30")
+    Project.objects.filter(pk=project.pk).update(budget_per_run=Decimal("0.5"))
+    run = drain(start(project, agents(3), spec_id=SPEC))
+    client.force_login(team_users.member)
+    english = client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert (
+        "Stopped: the run&#x27;s budget of $0.50 is spent ($0.60 so far); raise it on the project page"
+        in english
+    )
+    Profile.objects.create(user=team_users.viewer, language="th")
+    client.force_login(team_users.viewer)
+    thai = client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "หยุดแล้ว: งบประมาณของรัน $0.50 ใช้หมดแล้ว (ใช้ไป $0.60)" in thai
+    assert "โทเคนขาเข้า" in thai and "รวมทั้งรัน" in thai
