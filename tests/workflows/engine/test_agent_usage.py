@@ -178,3 +178,23 @@ def test_an_endpoint_that_sends_no_usage_leaves_the_cost_unknown(project):
     assert run.status == "succeeded", run.error
     usage = AgentUsage.objects.get(run=run)
     assert (usage.reported, usage.cost, usage.input_tokens) == (False, None, 0) and usage.seconds > 0
+
+
+def test_the_budget_covers_the_branches_of_a_fan_out(project):
+    calls = use_agent(project, "0.30")
+    Project.objects.filter(pk=project.pk).update(budget_per_run=Decimal("0.5"))
+    steps = [
+        {
+            "id": "each",
+            "uses": "agent",
+            "for_each": ["T1", "T2", "T3", "T4"],
+            "with": {"workflow": "implement_tasks"},
+        },
+        {"id": "after", "uses": "noop", "needs": ["each"]},
+    ]
+    run = drain(start(project, template(name="fan-agents", max_parallel=1, steps=steps), spec_id=SPEC))
+    assert (run.status, run.outcome) == ("stopped", "budget")
+    assert calls_of(calls) == 2
+    branches = dict(run.steps.filter(parent__isnull=False).values_list("key", "status"))
+    assert sorted(branches.values()) == ["cancelled", "cancelled", "succeeded", "succeeded"]
+    assert statuses(run)["after"] == "cancelled"
