@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import workflows.models.projects
 from django.db import migrations, models
+
+import workflows.models.projects
 
 
 class Migration(migrations.Migration):
