@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from workflows.engine.definitions import TemplateInvalid, parse_source, validate
 from workflows.models import (
+    AgentUsage,
     ApprovalEntry,
     ApprovalGate,
     ApprovalInvitation,
@@ -56,6 +57,31 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "team", "workspace", "created_at"]
     list_filter = ["team"]
     search_fields = ["name", "slug", "workspace"]
+
+
+@admin.register(AgentUsage)
+class AgentUsageAdmin(admin.ModelAdmin):
+    """What agent steps used, one row per attempt (written by the engine, read-only)."""
+
+    list_display = [
+        "created_at",
+        "project",
+        "run",
+        "step",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "seconds",
+    ]
+    list_filter = ["project", "reported"]
+    search_fields = ["spec_id"]
+    list_select_related = ["project", "run", "step"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AgentUsage | None = None) -> bool:
+        return False
 
 
 class StepInline(admin.TabularInline):

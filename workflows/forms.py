@@ -50,3 +50,37 @@ class ReadingForm(forms.ModelForm):
     def _post_clean(self) -> None:
         # The service applies the model's validators when it saves: not twice here.
         pass
+
+
+class SpendingForm(forms.ModelForm):
+    """What a project's agent steps may spend, and what tokens cost (USD; empty: none).
+    Checked by the model's validators when the service saves them, as for the API."""
+
+    class Meta:
+        model = Project
+        fields = ["budget_per_run", "budget_per_month", "price_input_per_mtok", "price_output_per_mtok"]
+        labels = {
+            "budget_per_run": _("Budget per run (USD)"),
+            "budget_per_month": _("Budget per month (USD)"),
+            "price_input_per_mtok": _("Price per million input tokens (USD)"),
+            "price_output_per_mtok": _("Price per million output tokens (USD)"),
+        }
+        help_texts = {
+            "budget_per_run": _(
+                "A run stops before its next agent step once it has spent this. Empty: no limit."
+            ),
+            "budget_per_month": _(
+                "Runs stop before their next agent step once the project's agent steps spent this "
+                "in the calendar month. Empty: no limit."
+            ),
+            "price_input_per_mtok": _("Gives a cost to agents that report tokens but no cost."),
+            "price_output_per_mtok": _("Gives a cost to agents that report tokens but no cost."),
+        }
+
+    def spending(self) -> dict[str, Any]:
+        """The submitted values, as project_update's `spending` takes them."""
+        return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
+
+    def _post_clean(self) -> None:
+        # The service applies the model's validators when it saves: not twice here.
+        pass

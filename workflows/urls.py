@@ -9,6 +9,7 @@ urlpatterns = [
     path("projects/<slug:slug>/", pages.project_detail, name="project_detail"),
     path("projects/<slug:slug>/runs/", pages.run_create, name="run_create"),
     path("projects/<slug:slug>/reading/", project_settings.project_reading, name="project_reading"),
+    path("projects/<slug:slug>/spending/", project_settings.project_spending, name="project_spending"),
     path("projects/<slug:slug>/specs/<str:spec_id>/", pages.spec_detail, name="spec_detail"),
     path(
         "projects/<slug:slug>/specs/<str:spec_id>/tasks/<str:task_id>/manual-check/",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
@@ -21,7 +22,7 @@ from workflows.api.pagination import PageOut
 from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
-from workflows.models import ApprovalGate, Run, Step
+from workflows.models import AgentUsage, ApprovalGate, Run, Step
 
 
 class OneOf:
@@ -152,7 +153,36 @@ BASE_BRANCH_DESCRIPTION = (
 )
 
 
-class ProjectCreateIn(ReadingIn):
+# A budget or a price in USD; null removes it (checked again by the model's validators).
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=12, decimal_places=4)]
+
+
+class SpendingIn(StrictIn):
+    """What agent steps may spend, and what tokens cost (all optional; USD)."""
+
+    budget_per_run: Amount | None = Field(
+        None,
+        description="USD a run's agent steps may spend; a run stops before the agent step "
+        "that finds it spent. null: no limit.",
+    )
+    budget_per_month: Amount | None = Field(
+        None, description="USD the project's agent steps may spend per calendar month. null: no limit."
+    )
+    price_input_per_mtok: Amount | None = Field(
+        None, description="USD per million input tokens, for agents that report tokens but no cost."
+    )
+    price_output_per_mtok: Amount | None = Field(
+        None, description="USD per million output tokens, for agents that report tokens but no cost."
+    )
+
+    def spending(self) -> dict[str, object]:
+        """The fields sent, null included (it removes a budget or a price)."""
+        return {
+            name: getattr(self, name) for name in SpendingIn.model_fields if name in self.model_fields_set
+        }
+
+
+class ProjectCreateIn(ReadingIn, SpendingIn):
     team: str = Field(..., pattern=SLUG_PATTERN, description="The team's slug.")
     slug: str = Field(..., pattern=SLUG_PATTERN)
     name: str = Field(..., min_length=1, max_length=200)
@@ -170,7 +200,7 @@ class ProjectCreateIn(ReadingIn):
     base_branch: str = Field("", max_length=200, pattern=BRANCH_PATTERN, description=BASE_BRANCH_DESCRIPTION)
 
 
-class ProjectUpdateIn(ReadingIn):
+class ProjectUpdateIn(ReadingIn, SpendingIn):
     name: str | None = Field(None, min_length=1, max_length=200)
     shell_allowlist: list[ProgramName] | None = Field(
         None, max_length=100, description="Program names a shell step may run (no paths)."
@@ -178,6 +208,62 @@ class ProjectUpdateIn(ReadingIn):
     base_branch: str | None = Field(
         None, max_length=200, pattern=BRANCH_PATTERN, description=BASE_BRANCH_DESCRIPTION
     )
+
+
+class UsageOut(Schema):
+    """Agent steps' usage added up."""
+
+    steps: int = Field(..., description="Agent step attempts counted.")
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None = Field(
+        ..., description="Known costs added up; null when no attempt's cost is known."
+    )
+    unpriced_steps: int = Field(
+        ..., description="Attempts whose cost is unknown (no cost reported, no prices set): not in cost_usd."
+    )
+    seconds: float = Field(..., description="Wall-clock time of the attempts.")
+
+    @staticmethod
+    def resolve_cost_usd(obj: Any) -> float | None:
+        return None if obj["cost"] is None else float(obj["cost"])
+
+    @staticmethod
+    def resolve_unpriced_steps(obj: Any) -> int:
+        return int(obj["unpriced"])
+
+
+class ProjectUsageOut(Schema):
+    this_month: UsageOut
+    all_time: UsageOut
+
+
+class StepUsageOut(Schema):
+    step: str
+    attempt: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None = Field(..., description="null: unknown.")
+    seconds: float
+    reported: bool = Field(..., description="Whether the agent reported its usage.")
+    at: datetime
+
+    @staticmethod
+    def resolve_step(obj: Any) -> str:
+        return str(obj.step.key)
+
+    @staticmethod
+    def resolve_cost_usd(obj: Any) -> float | None:
+        return None if obj.cost is None else float(obj.cost)
+
+    @staticmethod
+    def resolve_at(obj: Any) -> datetime:
+        return obj.created_at  # type: ignore[no-any-return]
+
+
+class RunUsageOut(Schema):
+    total: UsageOut
+    steps: list[StepUsageOut] = Field(..., description="One entry per agent step attempt.")
 
 
 class ProjectOut(Schema):
@@ -192,12 +278,24 @@ class ProjectOut(Schema):
     source_roots: list[str]
     positional_task_ids: bool
     base_branch: str = Field(description=BASE_BRANCH_DESCRIPTION)
+    budget_per_run: float | None = Field(None, description="USD; null: no limit.")
+    budget_per_month: float | None = Field(None, description="USD; null: no limit.")
+    price_input_per_mtok: float | None = Field(None, description="USD per million input tokens.")
+    price_output_per_mtok: float | None = Field(None, description="USD per million output tokens.")
+    usage: ProjectUsageOut = Field(..., description="What the project's agent steps used.")
     created_at: datetime
     url: str
 
     @staticmethod
     def resolve_team(obj: Any) -> str:
         return str(obj.team.slug)
+
+    @staticmethod
+    def resolve_usage(obj: Any) -> dict[str, Any]:
+        return {
+            "this_month": AgentUsage.objects.for_project(obj).this_month().totals(),
+            "all_time": AgentUsage.objects.for_project(obj).totals(),
+        }
 
     @staticmethod
     def resolve_url(obj: Any) -> str:
@@ -379,7 +477,8 @@ class RunOut(Schema):
     outcome: RunOutcome = Field(
         "",
         description="Why a finished run ended: done (the autopilot reached its goal), steps_passed, "
-        "failed, cancelled, no_progress, needs_manual, max_iterations; empty while it runs.",
+        "failed, cancelled, no_progress, needs_manual, max_iterations, budget (an agent budget was "
+        "spent); empty while it runs.",
     )
     outcome_reason: str = Field("", description="The outcome in words, e.g. which task needs a person.")
     params: dict[str, Any]
@@ -421,6 +520,12 @@ class RunOut(Schema):
 
 class RunDetailOut(RunOut):
     steps: list[StepOut]
+    usage: RunUsageOut = Field(..., description="Tokens, cost and time of the run's agent steps.")
+
+    @staticmethod
+    def resolve_usage(obj: Any) -> dict[str, Any]:
+        rows = AgentUsage.objects.for_run(obj.pk)
+        return {"total": rows.totals(), "steps": list(rows.select_related("step"))}
 
     @staticmethod
     def resolve_steps(obj: Any) -> list[Any]:

@@ -23,6 +23,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from workflows.engine import dispatch, git_runs, rows
+from workflows.engine.budget import budget_spent, budget_stop, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
@@ -52,6 +53,9 @@ def execute_step(step_id: int) -> None:
     while step is not None:
         if run is None or run.pk != step.run_id:
             run = Run.objects.select_related("project").get(pk=step.run_id)
+        if step.kind == "agent" and (spent := budget_spent(run)) is not None:
+            budget_stop(step, run, spent)  # the agent is not called
+            return
         result = _execute(step, run)
         step = complete(step, result, run=run, claim_next=True)
 
@@ -73,6 +77,9 @@ def _execute(step: Step, run: Run) -> StepResult:
     finally:
         heartbeat.release()
         unbind_step(log_tokens)
+    if step.kind == "agent":
+        # Every attempt's time is recorded, with whatever usage the agent reported.
+        usage_record(step=step, run=run, output=result.output, seconds=time.monotonic() - context.started)
     if context.stop_event.is_set() and result.status == "succeeded":
         result = context.interrupted()
     if context.worktree is not None:

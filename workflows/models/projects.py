@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from workflows.domain.layouts import folder_setting_problem
@@ -25,6 +27,27 @@ def validate_folders(value: object) -> None:
     for folder in value:
         if problem := folder_setting_problem(folder):
             raise ValidationError(f"{folder!r}: {problem}")
+
+
+def validate_amount(value: Decimal | None) -> None:
+    """A price or budget in USD: a finite number, zero or more."""
+    if value is None:
+        return
+    if not Decimal(value).is_finite():
+        raise ValidationError(_("must be a number"))
+    if value < 0:
+        raise ValidationError(_("must be zero or more, not %(value)s"), params={"value": value})
+
+
+def amount_field(help_text: str) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[validate_amount],
+        help_text=help_text,
+    )
 
 
 class Project(models.Model):
@@ -98,6 +121,15 @@ class Project(models.Model):
     positional_task_ids = models.BooleanField(
         default=False, help_text="Give checkbox items without a task id a stable id from their position."
     )
+    # What agent steps may spend (USD; empty: no limit). A run stops before an agent step
+    # once what it (or the project this month) spent reaches the budget.
+    budget_per_run = amount_field("USD a run's agent steps may spend; empty for no limit.")
+    budget_per_month = amount_field(
+        "USD the project's agent steps may spend per calendar month; empty for no limit."
+    )
+    # Prices that give a cost to tokens an agent reports without one.
+    price_input_per_mtok = amount_field("USD per million input tokens, for agents that report no cost.")
+    price_output_per_mtok = amount_field("USD per million output tokens, for agents that report no cost.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

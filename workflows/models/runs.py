@@ -34,6 +34,7 @@ class Run(models.Model):
         NO_PROGRESS = "no_progress", "stopped: no progress"
         NEEDS_MANUAL = "needs_manual", "stopped: a task needs a manual check"
         MAX_ITERATIONS = "max_iterations", "stopped: turn limit reached"
+        BUDGET = "budget", "stopped: the budget is spent"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.STOPPED)
 

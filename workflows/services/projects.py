@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,6 +13,8 @@ from workflows.workspace_policy import workspace_resolve
 
 # The Project fields that say how the workspace's specs are read (Project.read_options).
 READ_SETTINGS = ("spec_format", "specs_root", "implicit_evidence", "source_roots", "positional_task_ids")
+# What agent steps may spend and what tokens cost (USD; None: no limit, no price).
+SPENDING_SETTINGS = ("budget_per_run", "budget_per_month", "price_input_per_mtok", "price_output_per_mtok")
 
 
 def project_create(
@@ -22,15 +26,21 @@ def project_create(
     shell_allowlist: list[str] | None = None,
     base_branch: str = "",
     reading: dict[str, object] | None = None,
+    spending: dict[str, object] | None = None,
     created_by: User | None,
     channel: str,
 ) -> Project:
     """Create a project; raises WorkspaceNotAllowed for a workspace outside the roots and
-    ValidationError for reading settings (READ_SETTINGS) the model's validators refuse."""
+    ValidationError for reading settings (READ_SETTINGS) or budgets and prices
+    (SPENDING_SETTINGS) the model's validators refuse."""
     resolved = workspace_resolve(workspace)
     unknown = set(reading or {}) - set(READ_SETTINGS)
     if unknown:
         raise ValueError(f"not reading settings: {', '.join(sorted(unknown))}")
+    unknown = set(spending or {}) - set(SPENDING_SETTINGS)
+    if unknown:
+        raise ValueError(f"not spending settings: {', '.join(sorted(unknown))}")
+    settings = {**(reading or {}), **(spending or {})}
     project = Project(
         team=team,
         slug=slug,
@@ -38,9 +48,9 @@ def project_create(
         workspace=str(resolved),
         shell_allowlist=sorted(set(shell_allowlist or [])),
         base_branch=base_branch,
-        **(reading or {}),
+        **settings,
     )
-    project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in (reading or {})])
+    project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in settings])
     with transaction.atomic():
         project.save(force_insert=True)
         audit_record(
@@ -63,10 +73,13 @@ def project_update(
     shell_allowlist: list[str] | None = None,
     base_branch: str | None = None,
     reading: dict[str, object] | None = None,
+    spending: dict[str, object] | None = None,
 ) -> Project:
-    """Rename a project, change which programs its shell steps may run, or how its specs
-    are read (`reading`: any of READ_SETTINGS) (team admins). Raises ValidationError, naming
-    the field, for a value the model's validators refuse; nothing is saved then."""
+    """Rename a project, change which programs its shell steps may run, how its specs are
+    read (`reading`: any of READ_SETTINGS), or its agent budgets and token prices
+    (`spending`: any of SPENDING_SETTINGS; None removes one) (team admins). Raises
+    ValidationError, naming the field, for a value the model's validators refuse; nothing
+    is saved then."""
     changes: dict[str, object] = {}
     if name is not None and name != project.name:
         changes["name"] = name
@@ -79,6 +92,11 @@ def project_update(
     for field, value in (reading or {}).items():
         if field not in READ_SETTINGS:
             raise ValueError(f"{field!r} is not a reading setting")
+        if value != getattr(project, field):
+            changes[field] = value
+    for field, value in (spending or {}).items():
+        if field not in SPENDING_SETTINGS:
+            raise ValueError(f"{field!r} is not a spending setting")
         if value != getattr(project, field):
             changes[field] = value
     if not changes:
@@ -100,6 +118,11 @@ def project_update(
             actor=updated_by,
             team=project.team,
             obj=project,
-            data={"before": before, "after": changes},
+            data={"before": _as_json(before), "after": _as_json(changes)},
         )
     return project
+
+
+def _as_json(values: dict[str, object]) -> dict[str, object]:
+    """Settings as the audit log's JSON keeps them: amounts as text ("0.50")."""
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -12,6 +13,7 @@ from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
 from workflows.domain.texts import Code, Text
 from workflows.engine.durations import format_duration
+from workflows.engine.usage import usd
 
 register = template.Library()
 
@@ -199,6 +201,17 @@ def duration(value: timedelta | float | None) -> str:
     return text.replace("s", s_unit).replace("m", m_unit).replace("h", h_unit)
 
 
+@register.filter
+def money(amount: Decimal | None) -> str:
+    """A cost in USD ($0.50), or "—" when it is unknown (never $0 for "not known")."""
+    return "—" if amount is None else usd(Decimal(amount))
+
+
+@register.filter
+def tokens(count: int | None) -> str:
+    return "—" if count is None else f"{int(count):,}"
+
+
 @register.simple_tag
 def status_labels() -> dict[str, str]:
     """Every status in words, for the run page's script (live events)."""
@@ -274,6 +287,11 @@ OUTPUT_LABEL = {
     "max_iterations": pgettext_lazy("output", "at most this many turns"),
     "mode": pgettext_lazy("output", "mode"),
     "gate": pgettext_lazy("output", "gate"),
+    "usage": pgettext_lazy("output", "usage"),
+    "input_tokens": pgettext_lazy("output", "input tokens"),
+    "output_tokens": pgettext_lazy("output", "output tokens"),
+    "cost_usd": pgettext_lazy("output", "cost (USD)"),
+    "reported": pgettext_lazy("output", "reported by the agent"),
 }
 
 # The titles the built-in workflows give their gates, in the reader's language.

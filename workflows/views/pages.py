@@ -18,8 +18,9 @@ from workflows.charts import run_chart
 from workflows.domain.layouts import spec_documents
 from workflows.domain.workspace import UnknownSpec
 from workflows.engine import git_runs
-from workflows.forms import ReadingForm
-from workflows.models import Project, Run, Step, WorkerCluster
+from workflows.engine.budget import budget_reached
+from workflows.forms import ReadingForm, SpendingForm
+from workflows.models import AgentUsage, Project, Run, Step, WorkerCluster
 from workflows.rendering import render_markdown
 from workflows.selectors import (
     gates_to_decide,
@@ -79,6 +80,8 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": rows,
         "index": index,
         "reading_form": ReadingForm.for_project(project) if can_admin else None,
+        "spending_form": SpendingForm(instance=project) if can_admin else None,
+        **_usage_of(project),
         "workspace_error": error,
         "runs": runs[:15],
         "chart": run_chart(runs),
@@ -86,6 +89,18 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "git_mode": None if error else _git_mode(project),
     }
     return render(request, "workflows/project_detail.html", context)
+
+
+def _usage_of(project: Project) -> dict[str, object]:
+    """What the project's agent steps used this month and in all, against its budgets."""
+    usage = AgentUsage.objects.for_project(project)
+    month = usage.this_month().totals()
+    budget = project.budget_per_month
+    return {
+        "usage_month": month,
+        "usage_all": usage.totals(),
+        "month_spent": budget_reached(month["cost"], budget),
+    }
 
 
 def _git_mode(project: Project) -> str | None:
@@ -130,6 +145,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         "next": recommendation,
         "documents": documents,
         "runs": project.runs.filter(spec_id=spec_id)[:20],
+        "usage": AgentUsage.objects.for_spec(project, spec_id).totals(),
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
         "workflows": templates_runnable_in(project).order_by("name"),
     }

@@ -19,7 +19,7 @@ from accounts.ratelimits import limit
 from workflows.domain.texts import Text, text_from_data
 from workflows.engine import git_runs
 from workflows.graph import step_graph
-from workflows.models import ApprovalGate, Run
+from workflows.models import AgentUsage, ApprovalGate, Run
 from workflows.selectors import get_run_for_user
 from workflows.services import runs as run_services
 from workflows.templatetags.workflow_tags import in_language
@@ -123,6 +123,8 @@ def run_context(run: Run, user: Any) -> dict[str, Any]:
         "gates": gates,
         "can_control": has_role(user, run.project.team_id, Role.MEMBER),
         "checkpoints": run.checkpoints.select_related("step").order_by("seq"),
+        "usage_rows": list(AgentUsage.objects.for_run(run).select_related("step")),
+        "usage_total": AgentUsage.objects.for_run(run).totals(),
     }
 
 
