@@ -127,7 +127,7 @@ def test_the_autopilot_stops_before_the_agent_step_the_budget_does_not_cover(dat
     from workflows.management.commands.seed_demo import DEMO_AGENT_COMMAND
     from workflows.models import WorkflowTemplate
 
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-git")
     demo = Project.objects.get(slug="demo")
     calls = demo.workspace_path / "agent-calls.txt"
     Project.objects.filter(pk=demo.pk).update(
