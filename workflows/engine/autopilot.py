@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.domain.task_groups import parallel_count
 from workflows.domain.texts import Code, Text, text_from_data
-from workflows.engine.definitions import AGENT_WORKFLOWS, TemplateDef
+from workflows.engine.definitions import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
 from workflows.models import Run, Step
 from workflows.services.events import event_append
 
@@ -138,6 +139,8 @@ def autopilot_extend(run: Run, status_step: Step) -> End | None:
             needs=[previous.key],
             timeout_seconds=config.pop("_timeout", None),
             max_retries=config.pop("_retries", 0),
+            for_each=config.pop("_for_each", None),
+            join=config.pop("_join", ""),
         )
         Step.objects.filter(pk=previous.pk).update(dependents=[step.key])
         previous.dependents = [step.key]
@@ -237,7 +240,12 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
                     },
                 )
             )
-        steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
+        config: dict[str, Any] = {"workflow": workflow}
+        if workflow == "implement_tasks" and _has_parallel_tasks(run):
+            # One agent per task group of the next batch, up to max_parallel; the run goes on
+            # when at least one branch's work was kept (the next status verifies).
+            config.update(_for_each=PARALLEL_TASKS, _join="1")
+        steps.append((workflow.replace("_", "-"), "agent", config))
         return steps
     if workflow == "sync_tasks_checkboxes":
         return [("verify", "verify_tasks", {}), ("sync", "sync_tasks", {})]
@@ -254,3 +262,13 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
     if workflow == "quality_gate":
         return [("quality-gate", "quality_gate", {})]
     raise ValueError(f"the autopilot does not know the workflow {workflow!r}")
+
+
+def _has_parallel_tasks(run: Run) -> bool:
+    """The spec's open tasks include two or more that may run at once."""
+    from workflows.engine.spec_access import open_task_batches
+
+    try:
+        return parallel_count(open_task_batches(run)) >= 2
+    except LookupError:
+        return False
