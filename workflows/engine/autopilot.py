@@ -27,6 +27,7 @@ from workflows.services.events import event_append
 
 TURN = "autopilot_turn"
 FINAL = "autopilot_final"  # the status step that looks once more after the last turn
+MAX_BATCHES_PER_TURN = 8  # implement_tasks steps of one turn for a spec with parallel tasks
 
 
 @dataclass(frozen=True)
@@ -240,12 +241,11 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
                     },
                 )
             )
-        config: dict[str, Any] = {"workflow": workflow}
-        if workflow == "implement_tasks" and _has_parallel_tasks(run):
-            # One agent per task group of the next batch, up to max_parallel; the run goes on
-            # when at least one branch's work was kept (the next status verifies).
-            config.update(_for_each=PARALLEL_TASKS, _join="1")
-        steps.append((workflow.replace("_", "-"), "agent", config))
+        batches = _parallel_batches(run) if workflow == "implement_tasks" else 0
+        if batches:
+            steps += _batch_steps(batches)
+        else:
+            steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
         return steps
     if workflow == "sync_tasks_checkboxes":
         return [("verify", "verify_tasks", {}), ("sync", "sync_tasks", {})]
@@ -264,11 +264,27 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
     raise ValueError(f"the autopilot does not know the workflow {workflow!r}")
 
 
-def _has_parallel_tasks(run: Run) -> bool:
-    """The spec's open tasks include two or more that may run at once."""
+def _parallel_batches(run: Run) -> int:
+    """How many batches the spec's open tasks make, when two or more of them may run at
+    once (workflows.domain.task_groups); 0 otherwise: one agent step does them all."""
     from workflows.engine.spec_access import open_task_batches
 
     try:
-        return parallel_count(open_task_batches(run)) >= 2
+        batches = open_task_batches(run)
     except LookupError:
-        return False
+        return 0
+    return len(batches) if parallel_count(batches) >= 2 else 0
+
+
+def _batch_steps(batches: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """One `for_each: parallel_tasks` agent step per batch, one after another: each fans out,
+    when it starts, over the first batch of what is still open (so it builds on what the
+    one before merged, and takes again a task whose branch did not merge). One agent per
+    task group, up to max_parallel; join 1: the turn goes on when a branch's work was kept,
+    and the next status step verifies which tasks are done."""
+    config = {"workflow": "implement_tasks", "_for_each": PARALLEL_TASKS, "_join": "1"}
+    count = min(batches, MAX_BATCHES_PER_TURN)
+    return [
+        ("implement-tasks" if n == 1 else f"implement-tasks-b{n}", "agent", dict(config))
+        for n in range(1, count + 1)
+    ]

@@ -20,6 +20,7 @@ from tests.workflows.engine.test_git_runs import make_repo, sh
 from workflows.engine import git_branches, git_runs
 from workflows.models import Project, Run, Step, WorkflowTemplate
 from workflows.services.runs import run_start
+from workflows.templatetags.workflow_tags import step_summary
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -154,6 +155,7 @@ def test_a_conflicting_pair_fails_one_branch_naming_the_file(team_users, data_di
     assert second.status == "failed"
     assert "src/shared.py" in second.error and "conflict" in second.error
     assert second.output["merge_conflicts"] == ["src/shared.py"]
+    assert step_summary(second) == "merge conflict in src/shared.py"
     failed = run.events.get(type="step.failed", data__key="implement[1]")
     assert "src/shared.py" in failed.data["error"]
     # The merge was aborted: the run's branch holds the first branch's work only.
@@ -192,3 +194,70 @@ def test_without_git_the_branches_share_the_workspace(team_users, data_dir, sett
     assert (repo / "src/beta.py").read_text() == "BETA = 2\n"
     assert {(notes / f"{t}.cwd").read_text() for t in ("TSK-PAR-001", "TSK-PAR-002")} == {str(repo)}
     assert not Step.objects.filter(run=run, config__has_key=git_branches.FORK).exists()
+
+
+def test_the_autopilot_takes_the_batches_one_after_another(team_users, data_dir, settings):
+    """A setup task first (one agent, told to do only that), then the two [P] tasks at once,
+    in one turn: the second step fans out over what the first left open."""
+    settings.STEP_SANDBOX = "none"
+    tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2")).replace(
+        "### Phase 1: Modules\n\n",
+        '### Phase 0: Setup\n\n- [ ] TSK-SET-001 Package\n  evidence: code path=src/__init__.py contains="# pkg"\n\n'
+        "### Phase 1: Modules\n\n",
+    )
+    project, repo, base, _ = git_project(team_users, data_dir, tasks)
+    run = drain(
+        run_start(
+            project=project,
+            version=WorkflowTemplate.objects.get(name="autopilot").latest,
+            spec_id=SPEC,
+            params={"max_iterations": 1},
+            started_by=None,
+            channel="web",
+        )
+    )
+    groups = run.steps.filter(kind="agent", parent__isnull=True).order_by("position")
+    assert [(g.key, g.needs) for g in groups] == [
+        ("implement-tasks-1", ["status-1"]),
+        ("implement-tasks-b2-1", ["implement-tasks-1"]),
+    ]
+    items = dict(run.steps.filter(parent__isnull=False).values_list("key", "item"))
+    assert items == {
+        "implement-tasks-1[0]": ["TSK-SET-001"],
+        "implement-tasks-b2-1[0]": "TSK-PAR-001",
+        "implement-tasks-b2-1[1]": "TSK-PAR-002",
+    }
+    setup = run.steps.get(key="implement-tasks-1[0]")
+    prompt = sh("show", f"{run.git_branch}:{setup.output['prompt_file']}", cwd=repo)
+    assert "## Your tasks\nImplement only TSK-SET-001. Other agents" in prompt
+    # The [P] branches started from the run's branch after the setup was merged.
+    first = run.steps.get(key="implement-tasks-b2-1[0]")
+    assert sh("show", f"{first.output['git']['parent']}:src/__init__.py", cwd=repo) == "# pkg\n"
+    for path, text in (
+        ("src/__init__.py", "# pkg"),
+        ("src/alpha.py", "ALPHA = 1"),
+        ("src/beta.py", "BETA = 2"),
+    ):
+        assert sh("show", f"{run.git_branch}:{path}", cwd=repo) == text + "\n"
+    assert run.steps.get(key="status-2").output["progress"]["open_tasks"] == []
+    assert sh("rev-parse", "main", cwd=repo).strip() == base
+
+
+def test_the_autopilot_keeps_one_agent_step_without_parallel_tasks(team_users, data_dir, settings):
+    settings.STEP_SANDBOX = "none"
+    tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2")).replace(" [P]", "")
+    project, _, _, _ = git_project(team_users, data_dir, tasks)
+    run = drain(
+        run_start(
+            project=project,
+            version=WorkflowTemplate.objects.get(name="autopilot").latest,
+            spec_id=SPEC,
+            params={"max_iterations": 1},
+            started_by=None,
+            channel="web",
+        )
+    )
+    implement = run.steps.get(key="implement-tasks-1")
+    assert implement.for_each is None and not implement.branches.exists()
+    # The stand-in agent needs a task named in its prompt: one step for all tasks names none.
+    assert implement.status == "failed"
