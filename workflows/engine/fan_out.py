@@ -35,7 +35,7 @@ def resolve_items(run: Run, group: Step) -> tuple[list[Any], str]:
         except LookupError as exc:
             return [], f"for_each: {exc}"
         # The first batch only: the next one may build on it (see domain/task_groups.py).
-        items = [group.item for group in batches[0]] if batches else []
+        items = [task_group.item for task_group in batches[0]] if batches else []
     else:
         return [], f"for_each: cannot fan out over {source!r}"
     if len(items) > MAX_ITEMS:

@@ -85,7 +85,8 @@ def _execute(step: Step, run: Run) -> StepResult:
 
 
 def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: StepResult) -> StepResult:
-    """Commit what the step changed in the run's worktree; the sha goes in its output."""
+    """Commit what the step changed in its worktree (the run's, or its branch's); the sha goes
+    in its output."""
     tasks = item_tasks(context.item)
     named = result.output.get("tasks")
     tasks += [t for t in named if isinstance(t, str) and t not in tasks] if isinstance(named, list) else []
