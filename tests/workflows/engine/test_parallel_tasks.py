@@ -18,8 +18,9 @@ from tests.processes import start_cluster
 from tests.workflows.engine.conftest import drain, start, template
 from tests.workflows.engine.test_git_runs import make_repo, sh
 from workflows.engine import git_branches, git_runs
+from workflows.engine.worker import execute_step
 from workflows.models import Project, Run, Step, WorkflowTemplate
-from workflows.services.runs import run_start
+from workflows.services.runs import run_cancel, run_start
 from workflows.templatetags.workflow_tags import step_summary
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -166,6 +167,14 @@ def test_a_conflicting_pair_fails_one_branch_naming_the_file(team_users, data_di
     assert steps["verify"].output["statuses"] == {"TSK-PAR-001": "verified", "TSK-PAR-002": "not_verified"}
     assert run.status == "succeeded"
     assert sh("rev-parse", "main", cwd=repo).strip() == base
+    # Merging again (a crash before the join committed) adds nothing; a conflict stays one.
+    worktree = git_runs.run_worktree(run)
+    assert worktree is not None
+    head = sh("rev-parse", run.git_branch, cwd=repo).strip()
+    assert git_branches.merge_branch(run, worktree, first).commit == head
+    assert git_branches.merge_branch(run, worktree, second).conflicts == ["src/shared.py"]
+    assert sh("rev-parse", run.git_branch, cwd=repo).strip() == head
+    assert sh("status", "--porcelain", cwd=worktree) == ""
 
 
 def test_without_git_the_branches_share_the_workspace(team_users, data_dir, settings):
@@ -261,3 +270,34 @@ def test_the_autopilot_keeps_one_agent_step_without_parallel_tasks(team_users, d
     assert implement.for_each is None and not implement.branches.exists()
     # The stand-in agent needs a task named in its prompt: one step for all tasks names none.
     assert implement.status == "failed"
+
+
+def test_a_cancelled_run_removes_the_branch_worktrees_it_left(team_users, data_dir, settings):
+    settings.STEP_SANDBOX = "none"
+    tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2"))
+    project, repo, _, _ = git_project(team_users, data_dir, tasks)
+    run = start(
+        project,
+        template(
+            name="parallel-cancel",
+            steps=[
+                {
+                    "id": "implement",
+                    "uses": "agent",
+                    "with": {"workflow": "implement_tasks"},
+                    "for_each": "parallel_tasks",
+                }
+            ],
+        ),
+        spec_id=SPEC,
+    )
+    first = run.steps.get(key="implement[0]")
+    execute_step(first.pk)  # one branch ran; the join waits for the other
+    left = git_branches.branch_worktree_dir(run.pk, first.key)
+    assert (left / "src/alpha.py").read_text() == "ALPHA = 1\n"
+    assert run.steps.get(key="implement").status == "running"
+    run_cancel(run=run, by=None, channel="api")
+    assert not left.exists()
+    assert str(left) not in sh("worktree", "list", cwd=repo)
+    run.refresh_from_db()
+    assert f"{run.git_branch}--0-TSK-PAR-001" in sh("branch", "--list", f"{run.git_branch}--*", cwd=repo)
