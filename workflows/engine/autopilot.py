@@ -19,13 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.domain.task_groups import parallel_count
 from workflows.domain.texts import Code, Text, text_from_data
-from workflows.engine.definitions import AGENT_WORKFLOWS, TemplateDef
+from workflows.engine.definitions import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
 from workflows.models import Run, Step
 from workflows.services.events import event_append
 
 TURN = "autopilot_turn"
 FINAL = "autopilot_final"  # the status step that looks once more after the last turn
+MAX_BATCHES_PER_TURN = 8  # implement_tasks steps of one turn for a spec with parallel tasks
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def autopilot_extend(run: Run, status_step: Step) -> End | None:
             needs=[previous.key],
             timeout_seconds=config.pop("_timeout", None),
             max_retries=config.pop("_retries", 0),
+            for_each=config.pop("_for_each", None),
+            join=config.pop("_join", ""),
         )
         Step.objects.filter(pk=previous.pk).update(dependents=[step.key])
         previous.dependents = [step.key]
@@ -237,7 +241,11 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
                     },
                 )
             )
-        steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
+        batches = _parallel_batches(run) if workflow == "implement_tasks" else 0
+        if batches:
+            steps += _batch_steps(batches)
+        else:
+            steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
         return steps
     if workflow == "sync_tasks_checkboxes":
         return [("verify", "verify_tasks", {}), ("sync", "sync_tasks", {})]
@@ -254,3 +262,29 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
     if workflow == "quality_gate":
         return [("quality-gate", "quality_gate", {})]
     raise ValueError(f"the autopilot does not know the workflow {workflow!r}")
+
+
+def _parallel_batches(run: Run) -> int:
+    """How many batches the spec's open tasks make, when two or more of them may run at
+    once (workflows.domain.task_groups); 0 otherwise: one agent step does them all."""
+    from workflows.engine.spec_access import open_task_batches
+
+    try:
+        batches = open_task_batches(run)
+    except LookupError:
+        return 0
+    return len(batches) if parallel_count(batches) >= 2 else 0
+
+
+def _batch_steps(batches: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """One `for_each: parallel_tasks` agent step per batch, one after another: each fans out,
+    when it starts, over the first batch of what is still open (so it builds on what the
+    one before merged, and takes again a task whose branch did not merge). One agent per
+    task group, up to max_parallel; join 1: the turn goes on when a branch's work was kept,
+    and the next status step verifies which tasks are done."""
+    config = {"workflow": "implement_tasks", "_for_each": PARALLEL_TASKS, "_join": "1"}
+    count = min(batches, MAX_BATCHES_PER_TURN)
+    return [
+        ("implement-tasks" if n == 1 else f"implement-tasks-b{n}", "agent", dict(config))
+        for n in range(1, count + 1)
+    ]

@@ -196,14 +196,18 @@ def remove_run_worktree(run: Run) -> None:
         return
     from workflows.workspace_policy import project_workspace_dir
 
+    # With the worktrees a parallel group's branches left (a cancelled run): git_branches.py.
+    paths = [path, *worktrees_root().glob(f"run-{run.pk}-*")]
     with _run_lock(run.pk):
         try:
             repo = project_workspace_dir(run.project)
-            git(["worktree", "remove", "--force", str(path)], cwd=repo, check=False)
+            for each in paths:
+                git(["worktree", "remove", "--force", str(each)], cwd=repo, check=False)
             git(["worktree", "prune"], cwd=repo, check=False)
         finally:
-            if path.exists():
-                shutil.rmtree(path, ignore_errors=True)
+            for each in paths:
+                if each.exists():
+                    shutil.rmtree(each, ignore_errors=True)
 
 
 # ---- what changed ------------------------------------------------------------------------

@@ -240,6 +240,8 @@ def step_summary(step: Any) -> str:
         if not out["flipped"]:
             return _("no checkbox to change")
         return _("changed the checkboxes of %(tasks)s") % {"tasks": ", ".join(out["flipped"])}
+    if step.kind == "agent" and out.get("merge_conflicts"):
+        return _("merge conflict in %(files)s") % {"files": ", ".join(out["merge_conflicts"])}
     if step.kind == "agent" and out.get("artefact"):
         return _("wrote %(file)s") % {"file": out["artefact"]}
     if step.kind == "quality_gate" and "criteria" in out:
@@ -280,6 +282,7 @@ OUTPUT_LABEL = {
     "decision": pgettext_lazy("output", "decision"),
     "outcome": pgettext_lazy("output", "outcome"),
     "branches": pgettext_lazy("output", "branches"),
+    "merge_conflicts": pgettext_lazy("output", "merge conflicts"),
     "succeeded": pgettext_lazy("output", "succeeded"),
     "failed": pgettext_lazy("output", "failed"),
     "item": pgettext_lazy("output", "item"),

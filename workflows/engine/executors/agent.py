@@ -19,6 +19,7 @@ import httpx
 
 from workflows.domain.layouts import discover_specs
 from workflows.domain.spec_formats import document_name
+from workflows.domain.task_groups import item_tasks
 from workflows.domain.workspace import ScopeError, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
 from workflows.engine.executors.shell import process_env, run_process
@@ -45,7 +46,14 @@ def run_agent(context: StepContext) -> StepResult:
         spec_dir = spec_dir_for(workspace, context.spec_id)
     except (WorkspaceError, ScopeError, ValueError) as exc:
         return StepResult.fail(str(exc))
-    prompt = build_prompt(workspace, spec_dir, context.spec_id, workflow, context.config.get("prompt", ""))
+    prompt = build_prompt(
+        workspace,
+        spec_dir,
+        context.spec_id,
+        workflow,
+        context.config.get("prompt", ""),
+        only_tasks=item_tasks(context.item),
+    )
     report_dir = f".spec/reports/{workflow.replace('_', '-')}/{context.run_id}"
     prompt_rel = f"{report_dir}/{context.key.replace('/', '_')}-prompt.md"
     prompt_path = workspace.write_text(prompt_rel, prompt)
