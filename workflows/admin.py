@@ -47,6 +47,13 @@ class ProjectForm(forms.ModelForm):
         except WorkspaceNotAllowed as exc:
             raise forms.ValidationError(str(exc)) from None
 
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # The remote and pull-request settings together, as the pages and the API check them.
+        for field, problem in self.instance.publish_problems().items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, problem)
+
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
@@ -131,6 +138,10 @@ class RunAdmin(admin.ModelAdmin):
         "error",
         "outcome",
         "outcome_reason",
+        "git_branch",
+        "git_base",
+        "pushed_at",
+        "pull_request_url",
         "created_at",
         "started_at",
         "finished_at",

@@ -69,6 +69,7 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
             shell_allowlist=payload.shell_allowlist,
             base_branch=payload.base_branch,
             reading=payload.reading(),
+            git=payload.git(),
             created_by=caller(request),
             channel="api",
         )
@@ -78,7 +79,8 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
 @router.patch(
     "/{slug}",
     response={200: ProjectOut, **error_responses(403, 404, 503)},
-    summary="Rename a project, change its shell allow-list or how its specs are read (team admins)",
+    summary="Rename a project, change its shell allow-list, how its specs are read, or where runs "
+    "are published (team admins)",
 )
 def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) -> Any:
     project = get_project_for_user(caller(request), slug, role=Role.ADMIN)
@@ -91,6 +93,7 @@ def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) ->
             shell_allowlist=payload.shell_allowlist,
             base_branch=payload.base_branch,
             reading=payload.reading(),
+            git=payload.git(),
         )
 
 

@@ -18,7 +18,7 @@ from workflows.charts import run_chart
 from workflows.domain.layouts import spec_documents
 from workflows.domain.workspace import UnknownSpec
 from workflows.engine import git_runs
-from workflows.forms import ReadingForm
+from workflows.forms import GitForm, ReadingForm
 from workflows.models import Project, Run, Step, WorkerCluster
 from workflows.rendering import render_markdown
 from workflows.selectors import (
@@ -79,6 +79,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": rows,
         "index": index,
         "reading_form": ReadingForm.for_project(project) if can_admin else None,
+        "git_form": GitForm(instance=project) if can_admin else None,
         "workspace_error": error,
         "runs": runs[:15],
         "chart": run_chart(runs),

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from accounts.ratelimits import limit
-from workflows.forms import ReadingForm
+from workflows.forms import GitForm, ReadingForm
 from workflows.selectors import get_project_for_user
 from workflows.services.projects import project_update
 
@@ -43,7 +43,26 @@ def project_reading(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect(project.get_absolute_url())
 
 
-def _refused(request: HttpRequest, form: ReadingForm, errors: Mapping[str, Sequence[str]]) -> HttpResponse:
+@login_required
+@require_POST
+@limit("moderate")
+def project_git(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save where runs branch from and where they are published (remote, pull requests)."""
+    project = get_project_for_user(request.user, slug, role=Role.ADMIN)
+    form = GitForm(request.POST, instance=project)
+    if not form.is_valid():
+        return _refused(request, form, form.errors)
+    try:
+        project_update(project=project, updated_by=request.user, channel="web", git=form.git())
+    except ValidationError as exc:
+        return _refused(request, form, exc.message_dict)
+    messages.success(request, _("Saved: the git settings apply to the next run and publish."))
+    return redirect(project.get_absolute_url())
+
+
+def _refused(
+    request: HttpRequest, form: ReadingForm | GitForm, errors: Mapping[str, Sequence[str]]
+) -> HttpResponse:
     """Say what was refused, field by field; nothing was saved."""
     for field, messages_ in errors.items():
         label = form.fields[field].label if field in form.fields else field
