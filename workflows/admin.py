@@ -36,6 +36,12 @@ class ProjectForm(forms.ModelForm):
     agent_endpoint = forms.URLField(
         required=False, assume_scheme="https", help_text=Project._meta.get_field("agent_endpoint").help_text
     )
+    # Optional here too ("none" when left out), like the other settings a form may not send.
+    pr_provider = forms.ChoiceField(
+        choices=Project._meta.get_field("pr_provider").choices,
+        required=False,
+        help_text=Project._meta.get_field("pr_provider").help_text,
+    )
 
     class Meta:
         model = Project
@@ -46,6 +52,9 @@ class ProjectForm(forms.ModelForm):
             return str(workspace_resolve(self.cleaned_data["workspace"], project_pk=self.instance.pk))
         except WorkspaceNotAllowed as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean_pr_provider(self) -> str:
+        return self.cleaned_data.get("pr_provider") or "none"
 
     def _post_clean(self) -> None:
         super()._post_clean()

@@ -56,6 +56,10 @@ class GitForm(forms.ModelForm):
     """Where a project's runs branch from and where they are published. Checked by the
     model's validators when the service saves them (services.projects.project_update)."""
 
+    pr_provider = forms.ChoiceField(
+        choices=Project._meta.get_field("pr_provider").choices, required=False, label=_("Pull requests")
+    )
+
     class Meta:
         model = Project
         fields = ["base_branch", "git_remote", "pr_provider", "pr_api_url", "pr_repository", "git_token_env"]

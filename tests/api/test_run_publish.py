@@ -188,3 +188,45 @@ def test_the_pages_show_the_settings_and_publish(
     client.force_login(user("viewer"))
     assert 'data-testid="publish-confirm"' not in client.get(f"/runs/{git_run.pk}/").content.decode()
     assert client.post(f"/runs/{git_run.pk}/publish/").status_code == 403
+
+
+def test_the_admin_applies_the_same_rules(team_users, data_dir: Path) -> None:
+    from tests.security.test_doors import staff_admin
+
+    target = data_dir / "workspaces" / "fresh"
+    target.mkdir(parents=True)
+    form = {
+        "team": team_users.team.pk,
+        "slug": "fresh",
+        "name": "Fresh",
+        "workspace": str(target),
+        "shell_allowlist": "[]",
+        "quality_thresholds": "{}",
+        "test_command": "python -m pytest -q",
+        "spec_format": "auto",
+        "implicit_evidence": "auto",
+        "source_roots": "[]",
+        "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00",
+    }
+    browser = staff_admin(team_users)
+    refused = browser.post(
+        "/admin/workflows/project/add/",
+        {**form, "git_remote": "https://bob:hunter2@example.com/a.git", "pr_provider": "github"},
+    )
+    page = refused.content.decode()
+    assert refused.status_code == 200 and "credentials inside the remote URL are refused" in page
+    assert "name the repository the pull request is opened on" in page
+    assert not Project.objects.filter(slug="fresh").exists()
+    saved = browser.post(
+        "/admin/workflows/project/add/",
+        {
+            **form,
+            "git_remote": "https://example.com/a.git",
+            "pr_provider": "github",
+            "pr_repository": "acme/a",
+            "git_token_env": "ACME_GITHUB_TOKEN",
+        },  # fmt: skip
+    )
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert Project.objects.get(slug="fresh").git_token_env == "ACME_GITHUB_TOKEN"
