@@ -25,6 +25,7 @@ from workflows.models import (
     WorkerCluster,
     WorkflowTemplate,
 )
+from workflows.models.projects import PR_PROVIDER_CHOICES
 from workflows.services import runs as run_services
 from workflows.services.templates import template_save
 from workflows.workspace_policy import WorkspaceNotAllowed, workspace_resolve
@@ -38,7 +39,7 @@ class ProjectForm(forms.ModelForm):
     )
     # Optional here too ("none" when left out), like the other settings a form may not send.
     pr_provider = forms.ChoiceField(
-        choices=Project._meta.get_field("pr_provider").choices,
+        choices=PR_PROVIDER_CHOICES,
         required=False,
         help_text=Project._meta.get_field("pr_provider").help_text,
     )
@@ -57,7 +58,7 @@ class ProjectForm(forms.ModelForm):
         return self.cleaned_data.get("pr_provider") or "none"
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]
         # The remote and pull-request settings together, as the pages and the API check them.
         for field, problem in self.instance.publish_problems().items():
             if field in self.fields and field not in self.errors:

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from workflows.models import Project
+from workflows.models.projects import PR_PROVIDER_CHOICES
 
 
 class ReadingForm(forms.ModelForm):
@@ -56,9 +57,7 @@ class GitForm(forms.ModelForm):
     """Where a project's runs branch from and where they are published. Checked by the
     model's validators when the service saves them (services.projects.project_update)."""
 
-    pr_provider = forms.ChoiceField(
-        choices=Project._meta.get_field("pr_provider").choices, required=False, label=_("Pull requests")
-    )
+    pr_provider = forms.ChoiceField(choices=PR_PROVIDER_CHOICES, required=False, label=_("Pull requests"))
 
     class Meta:
         model = Project

@@ -250,8 +250,8 @@ def open_pull_request(run: Run, report: str) -> str:
     if problems := project.publish_problems():
         field, problem = next(iter(problems.items()))
         raise PublishError(f"The project's pull request settings are incomplete: {field}: {problem}.")
-    if problem := git_remotes.api_url_problem(project.pr_api_url):
-        raise PublishError(f"The project's API URL is refused: {problem}.")
+    if refused := git_remotes.api_url_problem(project.pr_api_url):
+        raise PublishError(f"The project's API URL is refused: {refused}.")
     token = token_for(project)
     assert token is not None  # publish_problems() asks for its variable
     label = PROVIDER_LABELS[project.pr_provider]
@@ -322,7 +322,7 @@ def publish_run(run: Run) -> dict[str, str]:
     token_for(project)
     with git_runs.run_lock(run.pk):
         commit = push_branch(run)
-        url = RunModel.objects.values_list("pull_request_url", flat=True).get(pk=run.pk)
+        url: str = RunModel.objects.values_list("pull_request_url", flat=True).get(pk=run.pk) or ""
         if project.pr_provider in PROVIDER_LABELS and not url:
             url = open_pull_request(run, verification_report(run))
     return {"remote": project.git_remote, "branch": run.git_branch, "commit": commit, "pull_request_url": url}

@@ -54,6 +54,9 @@ def validate_env_name(value: str) -> None:
 NEEDS_TOKEN = "opening a pull request needs a token: name its environment variable"  # noqa: S105
 
 
+PR_PROVIDER_CHOICES = [("none", "No pull request"), ("github", "GitHub"), ("gitlab", "GitLab")]
+
+
 class Project(models.Model):
     """A team's SmartSpec workspace: a directory on the server that holds `specs/`."""
 
@@ -131,7 +134,7 @@ class Project(models.Model):
     )
     pr_provider = models.CharField(
         max_length=16,
-        choices=[("none", "No pull request"), ("github", "GitHub"), ("gitlab", "GitLab")],
+        choices=PR_PROVIDER_CHOICES,
         default="none",
         help_text="Open a pull request (merge request) on this host after the push.",
     )

@@ -51,7 +51,9 @@ def project_git(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, role=Role.ADMIN)
     form = GitForm(request.POST, instance=project)
     if not form.is_valid():
-        return _refused(request, form, form.errors)
+        return _refused(
+            request, form, {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+        )
     try:
         project_update(project=project, updated_by=request.user, channel="web", git=form.git())
     except ValidationError as exc:
