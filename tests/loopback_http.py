@@ -29,6 +29,7 @@ class Loopback:
     requests: list[Recorded] = field(default_factory=list)
     status: int = 201
     answer: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # more headers to answer with
 
 
 @contextmanager
@@ -45,6 +46,8 @@ def loopback_server(status: int = 201, answer: dict[str, Any] | None = None) -> 
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in state.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

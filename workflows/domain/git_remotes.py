@@ -81,6 +81,8 @@ def _url_problem(value: str) -> str | None:
         return f"the remote's scheme must be one of {', '.join(URL_SCHEMES)} (not {scheme or 'none'})"
     if not parts.hostname:
         return "the remote URL names no host"
+    if parts.hostname.startswith("-") or (parts.username or "").startswith("-"):
+        return "the remote's host and user must not start with '-' (ssh would read them as options)"
     if parts.password is not None or (scheme in ("http", "https") and parts.username is not None):
         return (
             "credentials inside the remote URL are refused: name the environment variable "

@@ -129,9 +129,12 @@ def _push_env(remote: str, token: str | None, provider: str) -> dict[str, str]:
     if token and git_remotes.is_http_url(remote):
         user = TOKEN_USERS.get(provider, "x-access-token")
         env |= {
-            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_COUNT": "2",
             "GIT_CONFIG_KEY_0": "http.extraHeader",
             "GIT_CONFIG_VALUE_0": f"Authorization: Basic {_basic(token, user)}",
+            # The header goes to every request: never to wherever a redirect points.
+            "GIT_CONFIG_KEY_1": "http.followRedirects",
+            "GIT_CONFIG_VALUE_1": "false",
         }
     return env
 

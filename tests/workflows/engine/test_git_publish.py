@@ -283,6 +283,19 @@ def test_an_http_remote_gets_the_token_as_a_header_never_on_the_command_line(
     assert_token_stored_nowhere(Path(git_run.project.workspace) / ".git")
 
 
+def test_a_redirecting_git_host_never_gets_the_token_sent_on(
+    git_run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with loopback_server(404) as elsewhere, loopback_server(302) as host:
+        host.headers = {"Location": f"{elsewhere.url}/acme/shop.git/info/refs?service=git-receive-pack"}
+        configure(git_run.project, git_remote=f"{host.url}/acme/shop.git", git_token_env=TOKEN_ENV)
+        with pytest.raises(RunError) as refused:
+            run_publish(run=git_run, by=member(), channel="web")
+    assert refused.value.code == "upstream" and TOKEN not in str(refused.value)
+    assert host.requests and elsewhere.requests == []
+
+
 def test_a_branch_moved_on_the_remote_is_never_overwritten(
     git_run: Run, remote: Path, data_dir: Path
 ) -> None:
@@ -352,6 +365,8 @@ def test_a_viewer_may_not_publish(git_run: Run, remote: Path) -> None:
         ("git_remote", "--upload-pack=touch", "must not start with '-'"),
         ("git_remote", "/etc", "is not a directory the app may push to"),
         ("git_remote", "ftp://example.com/x.git", "scheme must be one of"),
+        ("git_remote", "ssh://-oProxyCommand=touch/x", "must not start with '-'"),
+        ("git_remote", "-oProxyCommand=x@host:repo", "must not start with '-'"),
         ("pr_api_url", "file:///etc/passwd", "must be an http:// or https:// address"),
         ("pr_api_url", "https://me:pw@api.github.com", "credentials inside the API URL are refused"),
         ("git_token_env", TOKEN + "-", "give the NAME of an environment variable"),
