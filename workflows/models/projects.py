@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from workflows.domain import git_remotes
@@ -54,7 +55,7 @@ def validate_env_name(value: str) -> None:
 NEEDS_TOKEN = "opening a pull request needs a token: name its environment variable"  # noqa: S105
 
 
-PR_PROVIDER_CHOICES = [("none", "No pull request"), ("github", "GitHub"), ("gitlab", "GitLab")]
+PR_PROVIDER_CHOICES = [("none", _("No pull request")), ("github", "GitHub"), ("gitlab", "GitLab")]
 
 
 class Project(models.Model):
