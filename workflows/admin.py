@@ -28,6 +28,7 @@ from workflows.models import (
     WorkerCluster,
     WorkflowTemplate,
 )
+from workflows.models.projects import PR_PROVIDER_CHOICES
 from workflows.services import runs as run_services
 from workflows.services.templates import template_save
 from workflows.workspace_policy import WorkspaceNotAllowed, workspace_resolve
@@ -39,6 +40,12 @@ class ProjectForm(forms.ModelForm):
     agent_endpoint = forms.URLField(
         required=False, assume_scheme="https", help_text=Project._meta.get_field("agent_endpoint").help_text
     )
+    # Optional here too ("none" when left out), like the other settings a form may not send.
+    pr_provider = forms.ChoiceField(
+        choices=PR_PROVIDER_CHOICES,
+        required=False,
+        help_text=Project._meta.get_field("pr_provider").help_text,
+    )
 
     class Meta:
         model = Project
@@ -49,6 +56,16 @@ class ProjectForm(forms.ModelForm):
             return str(workspace_resolve(self.cleaned_data["workspace"], project_pk=self.instance.pk))
         except WorkspaceNotAllowed as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean_pr_provider(self) -> str:
+        return self.cleaned_data.get("pr_provider") or "none"
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        # The remote and pull-request settings together, as the pages and the API check them.
+        for field, problem in self.instance.publish_problems().items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, problem)
 
 
 @admin.register(Project)
@@ -159,6 +176,10 @@ class RunAdmin(admin.ModelAdmin):
         "error",
         "outcome",
         "outcome_reason",
+        "git_branch",
+        "git_base",
+        "pushed_at",
+        "pull_request_url",
         "created_at",
         "started_at",
         "finished_at",

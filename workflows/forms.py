@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from workflows.models import Project
+from workflows.models.projects import PR_PROVIDER_CHOICES
 
 
 class ReadingForm(forms.ModelForm):
@@ -80,6 +81,46 @@ class SpendingForm(forms.ModelForm):
     def spending(self) -> dict[str, Any]:
         """The submitted values, as project_update's `spending` takes them."""
         return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
+
+
+class GitForm(forms.ModelForm):
+    """Where a project's runs branch from and where they are published. Checked by the
+    model's validators when the service saves them (services.projects.project_update)."""
+
+    pr_provider = forms.ChoiceField(choices=PR_PROVIDER_CHOICES, required=False, label=_("Pull requests"))
+
+    class Meta:
+        model = Project
+        fields = ["base_branch", "git_remote", "pr_provider", "pr_api_url", "pr_repository", "git_token_env"]
+        labels = {
+            "base_branch": _("Base branch"),
+            "git_remote": _("Git remote"),
+            "pr_provider": _("Pull requests"),
+            "pr_api_url": _("Provider API URL"),
+            "pr_repository": _("Repository on the provider"),
+            "git_token_env": _("Token environment variable"),
+        }
+        help_texts = {
+            "base_branch": _("The branch each run's own branch starts from; empty for the current branch."),
+            "git_remote": _(
+                "Where published runs' branches are pushed: an https://, ssh:// or git:// URL without "
+                "credentials, user@host:path, or an absolute path on the server; empty for none."
+            ),
+            "pr_api_url": _(
+                "Empty for api.github.com or gitlab.com; e.g. https://gitlab.example.com/api/v4."
+            ),
+            "pr_repository": _("owner/name on GitHub; the project's path or id on GitLab."),
+            "git_token_env": _(
+                "The NAME of the server's environment variable that holds the token, e.g. GITHUB_TOKEN; "
+                "never the token itself."
+            ),
+        }
+
+    def git(self) -> dict[str, Any]:
+        """The submitted values, as project_update's `git` takes them."""
+        values = {name: (self.cleaned_data.get(name) or "").strip() for name in self.Meta.fields}
+        values["pr_provider"] = values["pr_provider"] or "none"
+        return values
 
     def _post_clean(self) -> None:
         # The service applies the model's validators when it saves: not twice here.

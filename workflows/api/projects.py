@@ -70,6 +70,7 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
             base_branch=payload.base_branch,
             reading=payload.reading(),
             spending=payload.spending(),
+            git=payload.git(),
             created_by=caller(request),
             channel="api",
         )
@@ -79,8 +80,8 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
 @router.patch(
     "/{slug}",
     response={200: ProjectOut, **error_responses(403, 404, 503)},
-    summary="Rename a project, change its shell allow-list, how its specs are read, or its agent "
-    "budgets and token prices (team admins)",
+    summary="Rename a project, change its shell allow-list, how its specs are read, its agent "
+    "budgets and token prices, or where runs are published (team admins)",
 )
 def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) -> Any:
     project = get_project_for_user(caller(request), slug, role=Role.ADMIN)
@@ -94,6 +95,7 @@ def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) ->
             base_branch=payload.base_branch,
             reading=payload.reading(),
             spending=payload.spending(),
+            git=payload.git(),
         )
 
 

@@ -182,7 +182,35 @@ class SpendingIn(StrictIn):
         }
 
 
-class ProjectCreateIn(ReadingIn, SpendingIn):
+class GitIn(StrictIn):
+    """Where published runs go (all optional; checked by the model's validators)."""
+
+    git_remote: str | None = Field(
+        None,
+        max_length=500,
+        description="Where published runs' branches are pushed: an https://, ssh:// or git:// URL without "
+        "credentials, user@host:path, or an absolute path on the server; '' for none.",
+    )
+    pr_provider: Literal["none", "github", "gitlab"] | None = Field(
+        None, description="Open a pull request (merge request) there after the push."
+    )
+    pr_api_url: str | None = Field(
+        None, max_length=300, description="The provider's API; '' for api.github.com or gitlab.com/api/v4."
+    )
+    pr_repository: str | None = Field(
+        None, max_length=200, description="owner/name on GitHub; the project's path or id on GitLab."
+    )
+    git_token_env: str | None = Field(
+        None,
+        max_length=100,
+        description="NAME of the server's environment variable holding the token (never the token).",
+    )
+
+    def git(self) -> dict[str, object]:
+        return self.model_dump(include=set(GitIn.model_fields), exclude_none=True)
+
+
+class ProjectCreateIn(ReadingIn, SpendingIn, GitIn):
     team: str = Field(..., pattern=SLUG_PATTERN, description="The team's slug.")
     slug: str = Field(..., pattern=SLUG_PATTERN)
     name: str = Field(..., min_length=1, max_length=200)
@@ -200,7 +228,7 @@ class ProjectCreateIn(ReadingIn, SpendingIn):
     base_branch: str = Field("", max_length=200, pattern=BRANCH_PATTERN, description=BASE_BRANCH_DESCRIPTION)
 
 
-class ProjectUpdateIn(ReadingIn, SpendingIn):
+class ProjectUpdateIn(ReadingIn, SpendingIn, GitIn):
     name: str | None = Field(None, min_length=1, max_length=200)
     shell_allowlist: list[ProgramName] | None = Field(
         None, max_length=100, description="Program names a shell step may run (no paths)."
@@ -283,6 +311,11 @@ class ProjectOut(Schema):
     price_input_per_mtok: float | None = Field(None, description="USD per million input tokens.")
     price_output_per_mtok: float | None = Field(None, description="USD per million output tokens.")
     usage: ProjectUsageOut = Field(..., description="What the project's agent steps used.")
+    git_remote: str
+    pr_provider: str
+    pr_api_url: str
+    pr_repository: str
+    git_token_env: str = Field(description="The token's environment variable: its name, never its value.")
     created_at: datetime
     url: str
 
@@ -487,6 +520,13 @@ class RunOut(Schema):
     iterations: int
     last_seq: int
     error: str
+    git_branch: str = Field(
+        "", description="The run's own git branch; '' when the workspace is no git repository."
+    )
+    pushed_at: datetime | None = Field(
+        None, description="When the branch was last pushed to the project's remote."
+    )
+    pull_request_url: str = Field("", description="The pull (merge) request opened for the branch, if any.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -751,6 +791,14 @@ class StepChangesOut(Schema):
     key: str
     commit: str
     files: list[FileChangeOut] = Field(description="What this step's commit changed.")
+
+
+class RunPublishedOut(Schema):
+    run: int
+    remote: str = Field(description="The project's remote the branch was pushed to.")
+    branch: str
+    commit: str = Field(description="The commit pushed: the branch's head.")
+    pull_request_url: str = Field(description="The pull request, or '' when the project opens none.")
 
 
 class RunChangesOut(Schema):

@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,8 +52,12 @@ def _env() -> dict[str, str]:
     }
 
 
-def git(args: Sequence[str], *, cwd: Path, check: bool = True) -> str:
-    """Run `git <args>` in `cwd` as the app; its standard output (GitError when it fails)."""
+def git(
+    args: Sequence[str], *, cwd: Path, check: bool = True, extra_env: Mapping[str, str] | None = None
+) -> str:
+    """Run `git <args>` in `cwd` as the app; its standard output (GitError when it fails).
+    `extra_env` adds to the clean environment (e.g. configuration that must not be on the
+    command line or in a file: workflows.engine.git_publish)."""
     argv = [
         "git",
         "-c", f"user.name={AUTHOR_NAME}",
@@ -67,7 +71,12 @@ def git(args: Sequence[str], *, cwd: Path, check: bool = True) -> str:
     ]  # fmt: skip
     try:
         done = subprocess.run(
-            argv, cwd=cwd, env=_env(), capture_output=True, timeout=GIT_TIMEOUT_SECONDS, check=False
+            argv,
+            cwd=cwd,
+            env={**_env(), **(extra_env or {})},
+            capture_output=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(f"git {args[0]}: {exc}") from None
@@ -121,6 +130,9 @@ def _run_lock(run_id: int) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+run_lock = _run_lock  # for the other modules that work on a run's branch (git_publish)
 
 
 def base_branch(project: Project, repo: Path) -> str:

@@ -64,6 +64,12 @@ class Run(models.Model):
     outcome_text = models.JSONField(default=dict, blank=True)
     git_branch = models.CharField(max_length=255, blank=True, help_text="The run's own git branch, if any.")
     git_base = models.CharField(max_length=64, blank=True, help_text="Commit the run branch started from.")
+    pushed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run's branch was last pushed."
+    )
+    pull_request_url = models.CharField(
+        max_length=500, blank=True, help_text="The pull (merge) request opened for the run's branch."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.contrib.auth.models import User
@@ -15,6 +16,25 @@ from workflows.workspace_policy import workspace_resolve
 READ_SETTINGS = ("spec_format", "specs_root", "implicit_evidence", "source_roots", "positional_task_ids")
 # What agent steps may spend and what tokens cost (USD; None: no limit, no price).
 SPENDING_SETTINGS = ("budget_per_run", "budget_per_month", "price_input_per_mtok", "price_output_per_mtok")
+# The Project fields that say where a run's branch starts and where it is published
+# (workflows.engine.git_runs, workflows.engine.git_publish).
+GIT_SETTINGS = ("base_branch", "git_remote", "pr_provider", "pr_api_url", "pr_repository", "git_token_env")
+
+
+def _check(project: Project, changed: Iterable[str]) -> None:
+    """The model's validators on the changed fields, and the publish settings together
+    when one of them changed (Project.publish_problems); ValidationError per field."""
+    changed = set(changed)
+    errors: dict[str, list[str]] = {}
+    try:
+        project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in changed])
+    except ValidationError as exc:
+        errors = dict(exc.message_dict)
+    if changed & set(GIT_SETTINGS):
+        for field, problem in project.publish_problems().items():
+            errors.setdefault(field, []).append(problem)
+    if errors:
+        raise ValidationError(errors)
 
 
 def project_create(
@@ -27,30 +47,32 @@ def project_create(
     base_branch: str = "",
     reading: dict[str, object] | None = None,
     spending: dict[str, object] | None = None,
+    git: dict[str, object] | None = None,
     created_by: User | None,
     channel: str,
 ) -> Project:
     """Create a project; raises WorkspaceNotAllowed for a workspace outside the roots and
-    ValidationError for reading settings (READ_SETTINGS) or budgets and prices
-    (SPENDING_SETTINGS) the model's validators refuse."""
+    ValidationError for reading settings (READ_SETTINGS), budgets and prices
+    (SPENDING_SETTINGS) or git settings (GIT_SETTINGS) the model's validators refuse."""
     resolved = workspace_resolve(workspace)
-    unknown = set(reading or {}) - set(READ_SETTINGS)
+    unknown = (
+        (set(reading or {}) - set(READ_SETTINGS))
+        | (set(spending or {}) - set(SPENDING_SETTINGS))
+        | (set(git or {}) - set(GIT_SETTINGS))
+    )
     if unknown:
-        raise ValueError(f"not reading settings: {', '.join(sorted(unknown))}")
-    unknown = set(spending or {}) - set(SPENDING_SETTINGS)
-    if unknown:
-        raise ValueError(f"not spending settings: {', '.join(sorted(unknown))}")
-    settings = {**(reading or {}), **(spending or {})}
+        raise ValueError(f"not reading, spending or git settings: {', '.join(sorted(unknown))}")
+    git = {"base_branch": base_branch, **(git or {})}
+    settings = {**(reading or {}), **(spending or {}), **git}
     project = Project(
         team=team,
         slug=slug,
         name=name,
         workspace=str(resolved),
         shell_allowlist=sorted(set(shell_allowlist or [])),
-        base_branch=base_branch,
         **settings,
     )
-    project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in settings])
+    _check(project, settings)
     with transaction.atomic():
         project.save(force_insert=True)
         audit_record(
@@ -74,12 +96,13 @@ def project_update(
     base_branch: str | None = None,
     reading: dict[str, object] | None = None,
     spending: dict[str, object] | None = None,
+    git: dict[str, object] | None = None,
 ) -> Project:
     """Rename a project, change which programs its shell steps may run, how its specs are
-    read (`reading`: any of READ_SETTINGS), or its agent budgets and token prices
-    (`spending`: any of SPENDING_SETTINGS; None removes one) (team admins). Raises
-    ValidationError, naming the field, for a value the model's validators refuse; nothing
-    is saved then."""
+    read (`reading`: any of READ_SETTINGS), its agent budgets and token prices (`spending`:
+    any of SPENDING_SETTINGS; None removes one) or its git settings (`git`: any of
+    GIT_SETTINGS: base branch, remote, pull requests) (team admins). Raises ValidationError,
+    naming the field, for a value the model's validators refuse; nothing is saved then."""
     changes: dict[str, object] = {}
     if name is not None and name != project.name:
         changes["name"] = name
@@ -99,13 +122,18 @@ def project_update(
             raise ValueError(f"{field!r} is not a spending setting")
         if value != getattr(project, field):
             changes[field] = value
+    for field, value in (git or {}).items():
+        if field not in GIT_SETTINGS:
+            raise ValueError(f"{field!r} is not a git setting")
+        if value != getattr(project, field):
+            changes[field] = value
     if not changes:
         return project
     before = {field: getattr(project, field) for field in changes}
     for field, value in changes.items():
         setattr(project, field, value)
     try:
-        project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in changes])
+        _check(project, changes)
     except ValidationError:
         for field, value in before.items():
             setattr(project, field, value)

@@ -19,7 +19,7 @@ from workflows.domain.layouts import spec_documents
 from workflows.domain.workspace import UnknownSpec
 from workflows.engine import git_runs
 from workflows.engine.budget import budget_reached
-from workflows.forms import ReadingForm, SpendingForm
+from workflows.forms import GitForm, ReadingForm, SpendingForm
 from workflows.models import AgentUsage, Project, Run, Step, WorkerCluster
 from workflows.rendering import render_markdown
 from workflows.selectors import (
@@ -82,6 +82,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "reading_form": ReadingForm.for_project(project) if can_admin else None,
         "spending_form": SpendingForm(instance=project) if can_admin else None,
         **_usage_of(project),
+        "git_form": GitForm(instance=project) if can_admin else None,
         "workspace_error": error,
         "runs": runs[:15],
         "chart": run_chart(runs),

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Role
 from accounts.permissions import AuthenticatedHttpRequest
 from accounts.ratelimits import limit
-from workflows.forms import ReadingForm, SpendingForm
+from workflows.forms import GitForm, ReadingForm, SpendingForm
 from workflows.selectors import get_project_for_user
 from workflows.services.projects import project_update
 
@@ -54,8 +54,25 @@ def project_spending(request: AuthenticatedHttpRequest, slug: str) -> HttpRespon
     return redirect(project.get_absolute_url())
 
 
+@login_required
+@require_POST
+@limit("moderate")
+def project_git(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Save where runs branch from and where they are published (remote, pull requests)."""
+    project = get_project_for_user(request.user, slug, role=Role.ADMIN)
+    form = GitForm(request.POST, instance=project)
+    if not form.is_valid():
+        return _refused(request, form, form.errors)
+    try:
+        project_update(project=project, updated_by=request.user, channel="web", git=form.git())
+    except ValidationError as exc:
+        return _refused(request, form, exc.message_dict)
+    messages.success(request, _("Saved: the git settings apply to the next run and publish."))
+    return redirect(project.get_absolute_url())
+
+
 def _refused(
-    request: HttpRequest, form: ReadingForm | SpendingForm, errors: Mapping[str, Sequence[object]]
+    request: HttpRequest, form: ReadingForm | SpendingForm | GitForm, errors: Mapping[str, Sequence[object]]
 ) -> HttpResponse:
     """Say what was refused, field by field; nothing was saved."""
     for field, messages_ in errors.items():

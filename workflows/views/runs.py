@@ -22,6 +22,7 @@ from workflows.graph import step_graph
 from workflows.models import AgentUsage, ApprovalGate, Run
 from workflows.selectors import get_run_for_user
 from workflows.services import runs as run_services
+from workflows.services.publishing import run_publish as publish_service
 from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
 from workflows.views.errors import refusal_text
@@ -243,3 +244,28 @@ def run_rerun(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
         % {"new": new.pk, "run": run.pk, "seq": checkpoint.seq},
     )
     return redirect(new.get_absolute_url())
+
+
+@login_required
+@require_POST
+@limit("moderate")
+def run_publish(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
+    """Push the run's branch to the project's remote and open its pull request."""
+    run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
+    try:
+        result = publish_service(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
+    except run_services.RunError as exc:
+        messages.error(request, _("Not published: %(reason)s") % {"reason": exc})
+        return redirect(run.get_absolute_url())
+    if result["pull_request_url"]:
+        messages.success(
+            request,
+            _("Pushed %(branch)s to %(remote)s; pull request: %(url)s")
+            % {"branch": result["branch"], "remote": result["remote"], "url": result["pull_request_url"]},
+        )
+    else:
+        messages.success(
+            request,
+            _("Pushed %(branch)s to %(remote)s.") % {"branch": result["branch"], "remote": result["remote"]},
+        )
+    return redirect(run.get_absolute_url())
