@@ -11,7 +11,16 @@ from workflows.models import Project
 from workflows.models.projects import PR_PROVIDER_CHOICES
 
 
-class ReadingForm(forms.ModelForm):
+class ProjectSettingsForm(forms.ModelForm):
+    """A form of project settings the service saves (services.projects.project_update): the
+    form reads the values, and the model's validators check them once, in the service, as
+    for the API. The instance is left as it is until the service changes it."""
+
+    def _post_clean(self) -> None:
+        pass
+
+
+class ReadingForm(ProjectSettingsForm):
     """How a project's specs are read. The values are checked by the model's validators
     when the service saves them (services.projects.project_update), as for the API."""
 
@@ -48,12 +57,8 @@ class ReadingForm(forms.ModelForm):
         data["specs_root"] = (data.get("specs_root") or "").strip().strip("/")
         return {name: data[name] for name in self.Meta.fields}
 
-    def _post_clean(self) -> None:
-        # The service applies the model's validators when it saves: not twice here.
-        pass
 
-
-class SpendingForm(forms.ModelForm):
+class SpendingForm(ProjectSettingsForm):
     """What a project's agent steps may spend, and what tokens cost (USD; empty: none).
     Checked by the model's validators when the service saves them, as for the API."""
 
@@ -83,7 +88,7 @@ class SpendingForm(forms.ModelForm):
         return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
 
 
-class GitForm(forms.ModelForm):
+class GitForm(ProjectSettingsForm):
     """Where a project's runs branch from and where they are published. Checked by the
     model's validators when the service saves them (services.projects.project_update)."""
 
@@ -121,7 +126,3 @@ class GitForm(forms.ModelForm):
         values = {name: (self.cleaned_data.get(name) or "").strip() for name in self.Meta.fields}
         values["pr_provider"] = values["pr_provider"] or "none"
         return values
-
-    def _post_clean(self) -> None:
-        # The service applies the model's validators when it saves: not twice here.
-        pass

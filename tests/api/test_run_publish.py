@@ -110,6 +110,7 @@ def test_who_may_publish(git_run: Run, remote: Path, as_user, team_users) -> Non
 def test_publishing_a_run_without_a_branch_or_a_remote_answers_409(
     demo: Project, remote: Path, as_user
 ) -> None:
+    call_command("seed_demo", "--reset-workspace", "--no-git")
     run = drain(autopilot(demo))  # the workspace is no git repository
     member = as_user(user("member"))
     no_remote = member.post(f"/runs/{run.pk}/publish")

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Role
 from accounts.permissions import AuthenticatedHttpRequest
 from accounts.ratelimits import limit
-from workflows.forms import GitForm, ReadingForm, SpendingForm
+from workflows.forms import GitForm, ProjectSettingsForm, ReadingForm, SpendingForm
 from workflows.selectors import get_project_for_user
 from workflows.services.projects import project_update
 
@@ -72,7 +72,7 @@ def project_git(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 
 
 def _refused(
-    request: HttpRequest, form: ReadingForm | SpendingForm | GitForm, errors: Mapping[str, Sequence[object]]
+    request: HttpRequest, form: ProjectSettingsForm, errors: Mapping[str, Sequence[object]]
 ) -> HttpResponse:
     """Say what was refused, field by field; nothing was saved."""
     for field, messages_ in errors.items():

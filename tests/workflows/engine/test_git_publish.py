@@ -316,6 +316,7 @@ def test_a_branch_moved_on_the_remote_is_never_overwritten(
 
 
 def test_a_run_with_nothing_to_publish_is_refused(demo: Project, remote: Path) -> None:
+    call_command("seed_demo", "--reset-workspace", "--no-git")
     run = drain(autopilot(demo))  # no git repository: no branch
     configure(demo, git_remote=str(remote))
     with pytest.raises(RunError, match="has no git branch"):
