@@ -44,7 +44,7 @@ CODES = {
     503: "busy",
 }
 # The codes the services use, as HTTP statuses.
-SERVICE_STATUS = {"forbidden": 403, "conflict": 409, "not_found": 404, "invalid": 422}
+SERVICE_STATUS = {"forbidden": 403, "conflict": 409, "merge_refused": 409, "not_found": 404, "invalid": 422}
 
 # Every operation documents these; endpoints add 403/404/409 where they can happen.
 COMMON_ERRORS = (400, 401, 422, 429)

@@ -68,6 +68,7 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
             workspace=payload.workspace,
             shell_allowlist=payload.shell_allowlist,
             base_branch=payload.base_branch,
+            merge_strategy=payload.merge_strategy,
             reading=payload.reading(),
             created_by=caller(request),
             channel="api",
@@ -90,6 +91,7 @@ def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) ->
             name=payload.name,
             shell_allowlist=payload.shell_allowlist,
             base_branch=payload.base_branch,
+            merge_strategy=payload.merge_strategy,
             reading=payload.reading(),
         )
 

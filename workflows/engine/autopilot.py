@@ -220,8 +220,17 @@ def _stop_before(run: Run, status_step: Step, workflow: str) -> End | None:
     )
 
 
+def _on_a_branch(run: Run) -> bool:
+    """The run works on its own git branch (workflows.engine.git_runs): set by its first step."""
+    return bool(Run.objects.filter(pk=run.pk).values_list("git_branch", flat=True).first())
+
+
 def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """The steps that carry out one SmartSpec workflow of the routing table."""
+    """The steps that carry out one SmartSpec workflow of the routing table.
+
+    Supervised, an agent workflow gets an approval before the agent and, when the run works
+    on a git branch, a review gate after it (workflows.engine.reviews): the turn's status
+    step comes after the review."""
     project = run.project
     if workflow in AGENT_WORKFLOWS:
         steps: list[tuple[str, str, dict[str, Any]]] = []
@@ -237,7 +246,23 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
                     },
                 )
             )
-        steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
+        agent = workflow.replace("_", "-")
+        steps.append((agent, "agent", {"workflow": workflow}))
+        if mode == "supervised" and _on_a_branch(run):
+            # Review after the agent: its diff and the verification of the tasks it touched;
+            # approving merges the run's branch, rejecting with a comment sends it back.
+            steps.append(
+                (
+                    "review",
+                    "approval",
+                    {
+                        "title": f"Review what the agent did ({workflow}) on {run.spec_id} and merge it?",
+                        "approvers": ["role:approver"],
+                        "quorum": 1,
+                        "review": agent,
+                    },
+                )
+            )
         return steps
     if workflow == "sync_tasks_checkboxes":
         return [("verify", "verify_tasks", {}), ("sync", "sync_tasks", {})]

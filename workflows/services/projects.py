@@ -21,6 +21,7 @@ def project_create(
     workspace: str,
     shell_allowlist: list[str] | None = None,
     base_branch: str = "",
+    merge_strategy: str = "merge_commit",
     reading: dict[str, object] | None = None,
     created_by: AbstractBaseUser | None,
     channel: str,
@@ -38,9 +39,11 @@ def project_create(
         workspace=str(resolved),
         shell_allowlist=sorted(set(shell_allowlist or [])),
         base_branch=base_branch,
+        merge_strategy=merge_strategy,
         **(reading or {}),
     )
-    project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in (reading or {})])
+    checked = {*(reading or {}), "merge_strategy"}
+    project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in checked])
     with transaction.atomic():
         project.save(force_insert=True)
         audit_record(
@@ -62,10 +65,12 @@ def project_update(
     name: str | None = None,
     shell_allowlist: list[str] | None = None,
     base_branch: str | None = None,
+    merge_strategy: str | None = None,
     reading: dict[str, object] | None = None,
 ) -> Project:
-    """Rename a project, change which programs its shell steps may run, or how its specs
-    are read (`reading`: any of READ_SETTINGS) (team admins). Raises ValidationError, naming
+    """Rename a project, change which programs its shell steps may run, its git settings
+    (base branch, merge strategy), or how its specs are read (`reading`: any of
+    READ_SETTINGS) (team admins). Raises ValidationError, naming
     the field, for a value the model's validators refuse; nothing is saved then."""
     changes: dict[str, object] = {}
     if name is not None and name != project.name:
@@ -76,6 +81,8 @@ def project_update(
             changes["shell_allowlist"] = allowlist
     if base_branch is not None and base_branch != project.base_branch:
         changes["base_branch"] = base_branch
+    if merge_strategy is not None and merge_strategy != project.merge_strategy:
+        changes["merge_strategy"] = merge_strategy
     for field, value in (reading or {}).items():
         if field not in READ_SETTINGS:
             raise ValueError(f"{field!r} is not a reading setting")
