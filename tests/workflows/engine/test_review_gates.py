@@ -167,6 +167,41 @@ def test_a_review_gate_waits_with_the_steps_diff_and_its_tasks_verification(demo
     assert f"{len(review['files'])} files changed: see the diff on the gate" in run_page
 
 
+def test_a_review_of_a_fan_out_shows_all_its_branches_work_and_the_tasks_they_were_given(
+    demo: Project,
+) -> None:
+    repo = repo_of(demo)
+    text = template(
+        name="implement-each-and-review",
+        steps=[
+            {
+                "id": "implement",
+                "uses": "agent",
+                "for_each": "pending_tasks",
+                "with": {"workflow": "implement_tasks"},
+            },
+            {
+                "id": "review",
+                "uses": "approval",
+                "needs": ["implement"],
+                "with": {"approvers": ["role:approver"], "review": "implement"},
+            },
+        ],
+    )
+    run = drain(start(demo, text, user(demo, "demo-member"), spec_id=AUTH))
+    assert run.status == "waiting", run.error
+    branches = list(run.steps.filter(parent__key="implement").order_by("id"))
+    commits = [b.output["git"] for b in branches]
+    assert len(commits) == 3  # each branch committed (the stand-in keeps each prompt)
+    review = api(user(demo, "demo-approver")).get(f"/approvals/{gate_of(run).pk}").json()["review"]
+    assert review["from_commit"] == run.git_base == commits[0]["parent"]
+    assert review["to_commit"] == rev(repo, run.git_branch)
+    paths = {f["path"] for f in review["files"]}
+    assert {"agent-prompts/1.md", "agent-prompts/2.md", "agent-prompts/3.md", VIEWS} <= paths
+    named = {t["id"] for t in review["tasks"] if "named by the step" in t["why"]}
+    assert named == {b.item for b in branches} == {"TSK-AUTH-003", "TSK-AUTH-005", "TSK-AUTH-006"}
+
+
 def test_a_template_review_gate_is_validated(demo: Project) -> None:
     from workflows.engine.definitions import TemplateInvalid, validate
 
