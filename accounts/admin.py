@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import ApiToken, AuditEntry, Membership, Team
+from accounts.permissions import AuthenticatedHttpRequest
 from accounts.services import token_revoke
 
 
@@ -44,7 +45,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Revoke selected tokens")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+    def revoke(self, request: AuthenticatedHttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = sum(token_revoke(token=t, by=request.user, channel="admin") for t in queryset)
         messages.success(request, f"Revoked {count} token(s).")
 

@@ -141,7 +141,7 @@ class Profile(models.Model):
     def saved_language(cls, user: Any) -> str | None:
         """The language the user chose in the user menu, if they chose one still offered:
         pages (accounts.middleware) and e-mails (workflows.services.approvals) use it."""
-        code = cls.objects.filter(user=user).values_list("language", flat=True).first()
+        code: str | None = cls.objects.filter(user=user).values_list("language", flat=True).first()
         if code and code in dict(settings.LANGUAGES):
             return code
         return None

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.models import Membership, Role, Team
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request a @login_required view receives: to the type checker, its user is a User."""
+
+    user: User
 
 
 def teams_of(user: AnyUser) -> QuerySet[Team]:

@@ -72,17 +72,17 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
 
 def limit(
     tier: str, *, methods: tuple[str, ...] | None = None, group: str | None = None
-) -> Callable[..., Any]:
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Decorate a view with a tier; `methods` limits which HTTP methods count.
 
     Views with the same `group` share one counter; by default each view has its own.
     """
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         name = group or _view_name(view)
 
         @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if methods is None or request.method in methods:
                 retry_after = check(request, tier, name)
                 if retry_after is not None:

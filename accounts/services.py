@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connections, models, router
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ def audit_record(
     *,
     action: str,
     channel: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     team: Team | None = None,
     obj: models.Model | None = None,
     data: dict[str, Any] | None = None,
@@ -36,7 +36,7 @@ def audit_record(
     )
 
 
-def token_create(*, user: AbstractBaseUser, name: str, channel: str) -> tuple[ApiToken, str]:
+def token_create(*, user: User, name: str, channel: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its raw value, which is never stored."""
     raw = ApiToken.PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -52,7 +52,7 @@ def token_create(*, user: AbstractBaseUser, name: str, channel: str) -> tuple[Ap
     return token, raw
 
 
-def token_revoke(*, token: ApiToken, by: AbstractBaseUser, channel: str) -> bool:
+def token_revoke(*, token: ApiToken, by: User, channel: str) -> bool:
     changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if changed:
         audit_record(
@@ -69,7 +69,7 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 
 @cache
-def _users() -> ModelRows[Any]:
+def _users() -> ModelRows[User]:
     return ModelRows(get_user_model())
 
 
@@ -84,7 +84,7 @@ def _token_user_sql() -> str:
     )
 
 
-def token_authenticate(raw: str) -> AbstractBaseUser | None:
+def token_authenticate(raw: str) -> User | None:
     """The active user behind a raw bearer token, or None; records when it was used.
 
     Every API call with a token asks this, so it is one statement run through the cursor

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.forms import TeamSwitchForm, TokenCreateForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiToken, AuditEntry, Profile
-from accounts.permissions import teams_of
+from accounts.permissions import AuthenticatedHttpRequest, teams_of
 from accounts.ratelimits import limit, password_door
 from accounts.services import token_create, token_revoke
 
@@ -34,7 +34,7 @@ password_reset_confirm = limit("strict", methods=("POST",))(auth_views.PasswordR
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None)
     raw_token = None
     if request.method == "POST" and form.is_valid():
@@ -52,7 +52,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke_view(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     if token_revoke(token=token, by=request.user, channel=AuditEntry.Channel.WEB):
         messages.success(request, _("Token “%(name)s” revoked. It no longer works.") % {"name": token.name})

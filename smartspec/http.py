@@ -65,9 +65,9 @@ class ThreadedASGIHandler(ASGIHandler):
         streamed one is closed once it has been sent."""
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
-        request, error_response = self.create_request(scope, body_file)
-        response = error_response if request is None else self.get_response(request)
-        response._handler_class = self.__class__
+        created = self.create_request(scope, body_file)  # (request, None) or (None, an error)
+        response = created[1] if created[0] is None else self.get_response(created[0])
+        response._handler_class = self.__class__  # type: ignore[attr-defined]  # as Django's handle() does
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size  # daphne cuts the body into packets itself
         if not response.streaming:

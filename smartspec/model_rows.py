@@ -23,6 +23,7 @@ class ModelRows(Generic[M]):
         self.table = model._meta.db_table
         self.fields = model._meta.concrete_fields
         self.by_name = {f.name: f for f in self.fields} | {f.attname: f for f in self.fields}
+        self.attnames = [f.attname for f in self.fields]
         self.width = len(self.fields)
         self._converters: dict[str, list[tuple[Any, list[Any]]]] = {}
 
@@ -37,7 +38,7 @@ class ModelRows(Generic[M]):
         for index, (column, functions) in enumerate(self._converters_for(connection)):
             for function in functions:
                 values[index] = function(values[index], column, connection)
-        return self.model.from_db(connection.alias, None, values)
+        return self.model.from_db(connection.alias, self.attnames, values)
 
     def instances(self, connection: Any, rows: Iterable[Sequence[Any]]) -> list[M]:
         return [self.instance(connection, row) for row in rows]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from workflows.engine.definitions import TemplateInvalid, parse_source, validate
 from workflows.models import (
+    AgentUsage,
     ApprovalEntry,
     ApprovalGate,
     ApprovalInvitation,
@@ -25,6 +28,7 @@ from workflows.models import (
     WorkerCluster,
     WorkflowTemplate,
 )
+from workflows.models.projects import PR_PROVIDER_CHOICES
 from workflows.services import runs as run_services
 from workflows.services.templates import template_save
 from workflows.workspace_policy import WorkspaceNotAllowed, workspace_resolve
@@ -35,6 +39,12 @@ class ProjectForm(forms.ModelForm):
 
     agent_endpoint = forms.URLField(
         required=False, assume_scheme="https", help_text=Project._meta.get_field("agent_endpoint").help_text
+    )
+    # Optional here too ("none" when left out), like the other settings a form may not send.
+    pr_provider = forms.ChoiceField(
+        choices=PR_PROVIDER_CHOICES,
+        required=False,
+        help_text=Project._meta.get_field("pr_provider").help_text,
     )
 
     class Meta:
@@ -47,6 +57,16 @@ class ProjectForm(forms.ModelForm):
         except WorkspaceNotAllowed as exc:
             raise forms.ValidationError(str(exc)) from None
 
+    def clean_pr_provider(self) -> str:
+        return self.cleaned_data.get("pr_provider") or "none"
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        # The remote and pull-request settings together, as the pages and the API check them.
+        for field, problem in self.instance.publish_problems().items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, problem)
+
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
@@ -56,11 +76,36 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "workspace"]
 
 
+@admin.register(AgentUsage)
+class AgentUsageAdmin(admin.ModelAdmin):
+    """What agent steps used, one row per attempt (written by the engine, read-only)."""
+
+    list_display = [
+        "created_at",
+        "project",
+        "run",
+        "step",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "seconds",
+    ]
+    list_filter = ["project", "reported"]
+    search_fields = ["spec_id"]
+    list_select_related = ["project", "run", "step"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AgentUsage | None = None) -> bool:
+        return False
+
+
 class StepInline(admin.TabularInline):
     model = Step
     extra = 0
     can_delete = False
-    fields = ["key", "kind", "status", "attempt", "max_retries", "started_at", "finished_at", "error"]
+    fields = ("key", "kind", "status", "attempt", "max_retries", "started_at", "finished_at", "error")
     readonly_fields = fields
     ordering = ["position", "id"]
     show_change_link = True
@@ -131,6 +176,10 @@ class RunAdmin(admin.ModelAdmin):
         "error",
         "outcome",
         "outcome_reason",
+        "git_branch",
+        "git_base",
+        "pushed_at",
+        "pull_request_url",
         "created_at",
         "started_at",
         "finished_at",
@@ -201,14 +250,14 @@ class CheckpointAdmin(admin.ModelAdmin):
 class InvitationInline(admin.TabularInline):
     model = ApprovalInvitation
     extra = 0
-    fields = ["user", "sent_at", "link_used_at", "escalation"]
+    fields = ("user", "sent_at", "link_used_at", "escalation")
     readonly_fields = fields
 
 
 class EntryInline(admin.TabularInline):
     model = ApprovalEntry
     extra = 0
-    fields = ["created_at", "user", "kind", "channel", "comment", "form_data", "reply_to"]
+    fields = ("created_at", "user", "kind", "channel", "comment", "form_data", "reply_to")
     readonly_fields = fields
     can_delete = False
 
@@ -228,7 +277,7 @@ class ApprovalGateAdmin(admin.ModelAdmin):
 class VersionInline(admin.TabularInline):
     model = TemplateVersion
     extra = 0
-    fields = ["number", "created_by", "created_at", "source"]
+    fields = ("number", "created_by", "created_at", "source")
     readonly_fields = fields
     can_delete = False
     ordering = ["-number"]
@@ -289,7 +338,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             data=submitted["data"],
             source=submitted["text"],
             team=obj.team,
-            created_by=request.user,
+            created_by=cast(User, request.user),  # the admin site admits signed-in staff only
             channel="admin",
         )
         obj.refresh_from_db()

@@ -19,7 +19,7 @@ import contextlib
 import time
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -27,7 +27,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from workflows.models import Event
 from workflows.selectors import get_run_for_user
@@ -114,7 +114,8 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         key = getattr(session, "session_key", None)
         if not key:
             return AnonymousUser()
-        return get_user(SimpleNamespace(session=SessionStore(session_key=key)))
+        # get_user reads nothing of a request but its session.
+        return get_user(cast(HttpRequest, SimpleNamespace(session=SessionStore(session_key=key))))
 
     @database_sync_to_async  # type: ignore[misc]
     def _may_watch(self, user: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -10,7 +10,7 @@ from accounts.models import Role
 from accounts.permissions import has_role, team_ids_with_role, teams_of
 from workflows.models import ApprovalGate, Project, Run, TemplateVersion, WorkflowTemplate
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 
 def projects_visible_to(user: AnyUser) -> QuerySet[Project]:

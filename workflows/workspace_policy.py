@@ -86,7 +86,8 @@ def _real_path(raw: str) -> Path:
 def _check_others(path: Path, raw: str, *, exclude_pk: int | None) -> None:
     from workflows.models import Project
 
-    for slug, other in Project.objects.exclude(pk=exclude_pk).values_list("slug", "workspace"):
+    others = Project.objects.all() if exclude_pk is None else Project.objects.exclude(pk=exclude_pk)
+    for slug, other in others.values_list("slug", "workspace"):
         if "\x00" not in other and _overlaps(path, Path(other)):
             raise WorkspaceNotAllowed(
                 f"The workspace {raw!r} overlaps the workspace of project {slug!r}; "
@@ -139,3 +140,25 @@ def run_worktree_checked(path: Path) -> Path:
     if not real.is_dir():
         raise WorkspaceNotAllowed(f"The run's worktree {str(path)!r} is not an existing directory.")
     return real
+
+
+def remote_path_checked(raw: str) -> Path:
+    """A git remote given as a path on the server (a bare repository), checked like a
+    workspace when it is saved and again before every push: a directory strictly below a
+    workspace root, never the app's data or code, and never a project's workspace (a team
+    must not push into another team's repository)."""
+    path = _real_path(raw)
+    if _refusal(path, raw) is not None:
+        listed = ", ".join(str(r) for r in workspace_roots())
+        raise WorkspaceNotAllowed(
+            f"The remote {raw!r} is not a directory the app may push to: it must lie below "
+            f"the workspace roots ({listed}), outside the app's data and code."
+        )
+    from workflows.models import Project
+
+    for slug, other in Project.objects.values_list("slug", "workspace"):
+        if "\x00" not in other and _overlaps(path, Path(other)):
+            raise WorkspaceNotAllowed(f"The remote {raw!r} overlaps the workspace of project {slug!r}.")
+    if not path.is_dir():
+        raise WorkspaceNotAllowed(f"The remote {raw!r} is not an existing directory (a bare repository).")
+    return path

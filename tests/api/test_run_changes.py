@@ -61,6 +61,7 @@ def test_the_changes_api_answers_the_demo_agents_changes(git_run: Run, as_user, 
 
 
 def test_a_run_without_git_answers_no_changes(demo: Project, as_user) -> None:
+    call_command("seed_demo", "--reset-workspace", "--no-git")
     run = drain(autopilot(demo))
     body = as_user(member()).get(f"/runs/{run.pk}/changes").json()
     assert body["git"] is False and body["files"] == [] and body["steps"] == []
@@ -88,6 +89,7 @@ def test_the_run_page_shows_the_diff_escaped(git_run: Run, client, data_dir: Pat
 
 
 def test_the_project_page_says_whether_runs_work_on_git(demo: Project, client) -> None:
+    call_command("seed_demo", "--reset-workspace", "--no-git")
     client.force_login(member())
     page = client.get(f"/projects/{demo.slug}/").content.decode()
     assert "not a git repository: agent changes are written straight into the workspace" in page

@@ -7,6 +7,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from accounts.models import Membership, Team
+from workflows.engine import git_runs
 from workflows.models import Project
 
 pytestmark = pytest.mark.django_db
@@ -42,3 +43,24 @@ def test_it_keeps_changes_to_the_demo_workspace_unless_asked(data_dir):
     assert readme.read_text() == "changed"
     call_command("seed_demo", reset_workspace=True)
     assert readme.read_text() != "changed"
+
+
+def test_the_demo_workspace_is_a_git_repository_with_one_clean_commit(data_dir):
+    call_command("seed_demo")
+    workspace = Path(Project.objects.get(slug="demo").workspace)
+    assert git_runs.git_mode(workspace) == "branch"
+    assert git_runs.git(["symbolic-ref", "--short", "HEAD"], cwd=workspace).strip() == "main"
+    assert git_runs.git(["rev-list", "--count", "HEAD"], cwd=workspace).strip() == "1"
+    assert git_runs.git(["status", "--porcelain"], cwd=workspace) == ""
+    tracked = git_runs.git(["ls-files"], cwd=workspace).splitlines()
+    assert "specs/core/spec-core-001-authentication/tasks.md" in tracked
+    # Seeding again keeps the repository and its history.
+    call_command("seed_demo")
+    assert git_runs.git(["rev-list", "--count", "HEAD"], cwd=workspace).strip() == "1"
+
+
+def test_no_git_leaves_the_demo_workspace_without_a_repository(data_dir):
+    call_command("seed_demo", no_git=True)
+    workspace = Path(Project.objects.get(slug="demo").workspace)
+    assert git_runs.git_mode(workspace) == "none"
+    assert not (workspace / ".git").exists()

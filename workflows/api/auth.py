@@ -27,7 +27,7 @@ class BearerToken(HttpBearer):
         user = token_authenticate(token.strip())
         if user is None:
             return None
-        request.user = cast(User, user)
+        request.user = user
         request.auth_via_token = True  # type: ignore[attr-defined]
         return user
 

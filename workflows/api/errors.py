@@ -41,10 +41,19 @@ CODES = {
     422: "invalid",
     429: "rate_limited",
     500: "server_error",
+    502: "upstream",
     503: "busy",
 }
 # The codes the services use, as HTTP statuses.
-SERVICE_STATUS = {"forbidden": 403, "conflict": 409, "merge_refused": 409, "not_found": 404, "invalid": 422}
+# "upstream": a service outside (a git remote, GitHub) refused or could not be reached.
+SERVICE_STATUS = {
+    "forbidden": 403,
+    "conflict": 409,
+    "merge_refused": 409,  # approving a review gate would need a forced merge
+    "not_found": 404,
+    "invalid": 422,
+    "upstream": 502,
+}
 
 # Every operation documents these; endpoints add 403/404/409 where they can happen.
 COMMON_ERRORS = (400, 401, 422, 429)

@@ -68,8 +68,9 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
             workspace=payload.workspace,
             shell_allowlist=payload.shell_allowlist,
             base_branch=payload.base_branch,
-            merge_strategy=payload.merge_strategy,
             reading=payload.reading(),
+            spending=payload.spending(),
+            git=payload.git(),
             created_by=caller(request),
             channel="api",
         )
@@ -79,7 +80,8 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
 @router.patch(
     "/{slug}",
     response={200: ProjectOut, **error_responses(403, 404, 503)},
-    summary="Rename a project, change its shell allow-list or how its specs are read (team admins)",
+    summary="Rename a project, change its shell allow-list, how its specs are read, its agent "
+    "budgets and token prices, or where runs are published (team admins)",
 )
 def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) -> Any:
     project = get_project_for_user(caller(request), slug, role=Role.ADMIN)
@@ -91,8 +93,9 @@ def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) ->
             name=payload.name,
             shell_allowlist=payload.shell_allowlist,
             base_branch=payload.base_branch,
-            merge_strategy=payload.merge_strategy,
             reading=payload.reading(),
+            spending=payload.spending(),
+            git=payload.git(),
         )
 
 
@@ -225,7 +228,7 @@ def record_manual_check(
         {
             "spec_id": spec_id,
             "task_id": task_id,
-            "checked_by": check.checked_by.get_username() if check.checked_by_id else None,
+            "checked_by": check.checked_by.get_username() if check.checked_by is not None else None,
             "checked_at": check.checked_at,
             "note": check.note,
             "task": task.as_dict(),

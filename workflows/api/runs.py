@@ -6,6 +6,7 @@ GET  /runs/{id}            one run with its steps
 POST /runs/{id}/cancel     | members and up; 409 when the run's state does not allow it
 POST /runs/{id}/resume     |
 POST /runs/{id}/retry      |
+POST /runs/{id}/publish    push the run's branch to the project's remote, open its pull request (members)
 GET  /runs/{id}/events     events after sequence `after`, oldest first
 GET  /runs/{id}/changes    files changed on the run's git branch, per step and in all (?step=)
 """
@@ -35,12 +36,14 @@ from workflows.api.schemas import (
     RunCreateIn,
     RunDetailOut,
     RunPageOut,
+    RunPublishedOut,
     RunStatus,
 )
 from workflows.api.writes import one_writer
 from workflows.engine import git_runs
 from workflows.models import Project, Run
 from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
+from workflows.services.publishing import run_publish
 from workflows.services.runs import run_cancel, run_resume, run_retry, run_start, workflow_version
 
 router = Router(tags=["runs"])
@@ -117,6 +120,20 @@ for _verb, _service in (("cancel", run_cancel), ("resume", run_resume), ("retry"
         summary=f"{_verb.capitalize()} a run",
         operation_id=f"{_verb}_run",
     )(_control(_service, _verb))
+
+
+@router.post(
+    "/{int:run_id}/publish",
+    response={200: RunPublishedOut, **error_responses(403, 404, 409, 502, 503)},
+    summary="Push a run's branch to the project's remote and open its pull request (members and up)",
+)
+def publish_run(request: HttpRequest, run_id: int) -> Any:
+    """409 when there is nothing to publish or the project's settings do not allow it (no
+    remote, no branch or commits, the token's variable unset); 502 with the remote's or the
+    provider's own message when they refuse or cannot be reached (the push may have been
+    made: publishing again pushes nothing new and opens the pull request)."""
+    run = get_run_for_user(caller(request), run_id, role=Role.MEMBER)
+    return {"run": run.pk, **run_publish(run=run, by=caller(request), channel="api")}
 
 
 @router.get(

@@ -8,26 +8,42 @@ imported only under TYPE_CHECKING.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, GetCoreSchemaHandler, StringConstraints, field_validator
+from pydantic_core import CoreSchema, core_schema
 
 from accounts.models import Role
 from workflows.api.pagination import PageOut
 from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
-from workflows.models import ApprovalGate, MergeStrategy, Run, Step
+from workflows.models import AgentUsage, ApprovalGate, MergeStrategy, Run, Step
+
+
+class OneOf:
+    """Annotated metadata: the str must be one of `values`, validated and documented as an
+    OpenAPI enum exactly as a `Literal` of them would be. A `Literal` built from values at run
+    time is no type to mypy; `Annotated[str, OneOf(...)]` is `str` to it."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = tuple(values)
+
+    def __get_pydantic_core_schema__(self, source: type[Any], handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.literal_schema(list(self.values))
+
 
 # The names the models define, as OpenAPI enums: defined once, there.
-RunStatus = Literal[tuple(Run.Status.values)]  # type: ignore[valid-type]
-RunOutcome = Literal[tuple(Run.Outcome.values)]  # type: ignore[valid-type]
-StepStatus = Literal[tuple(Step.Status.values)]  # type: ignore[valid-type]
-GateStatus = Literal[tuple(ApprovalGate.Status.values)]  # type: ignore[valid-type]
-MergeStrategyName = Literal[tuple(MergeStrategy.values)]  # type: ignore[valid-type]
-RoleName = Literal[tuple(Role.values)]  # type: ignore[valid-type]
+RunStatus = Annotated[str, OneOf(Run.Status.values)]
+RunOutcome = Annotated[str, OneOf(Run.Outcome.values)]
+StepStatus = Annotated[str, OneOf(Step.Status.values)]
+GateStatus = Annotated[str, OneOf(ApprovalGate.Status.values)]
+MergeStrategyName = Annotated[str, OneOf(MergeStrategy.values)]
+RoleName = Annotated[str, OneOf(Role.values)]
 
 # The same shapes the models and the domain accept; checked again by the services.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,49}$"
@@ -36,7 +52,7 @@ PROGRAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"  # a program name, never
 
 
 ProgramName = Annotated[str, StringConstraints(pattern=PROGRAM_PATTERN)]
-SpecFormatName = Literal[FORMAT_CHOICES]  # type: ignore[valid-type]
+SpecFormatName = Annotated[str, OneOf(FORMAT_CHOICES)]
 
 
 def _storable_text(value: str) -> str:
@@ -145,7 +161,66 @@ MERGE_STRATEGY_DESCRIPTION = (
 )
 
 
-class ProjectCreateIn(ReadingIn):
+# A budget or a price in USD; null removes it (checked again by the model's validators).
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=12, decimal_places=4)]
+
+
+class SpendingIn(StrictIn):
+    """What agent steps may spend, and what tokens cost (all optional; USD)."""
+
+    budget_per_run: Amount | None = Field(
+        None,
+        description="USD a run's agent steps may spend; a run stops before the agent step "
+        "that finds it spent. null: no limit.",
+    )
+    budget_per_month: Amount | None = Field(
+        None, description="USD the project's agent steps may spend per calendar month. null: no limit."
+    )
+    price_input_per_mtok: Amount | None = Field(
+        None, description="USD per million input tokens, for agents that report tokens but no cost."
+    )
+    price_output_per_mtok: Amount | None = Field(
+        None, description="USD per million output tokens, for agents that report tokens but no cost."
+    )
+
+    def spending(self) -> dict[str, object]:
+        """The fields sent, null included (it removes a budget or a price)."""
+        return {
+            name: getattr(self, name) for name in SpendingIn.model_fields if name in self.model_fields_set
+        }
+
+
+class GitIn(StrictIn):
+    """How approved reviews merge, and where published runs go (all optional; checked by the
+    model's validators)."""
+
+    merge_strategy: MergeStrategyName | None = Field(None, description=MERGE_STRATEGY_DESCRIPTION)
+    git_remote: str | None = Field(
+        None,
+        max_length=500,
+        description="Where published runs' branches are pushed: an https://, ssh:// or git:// URL without "
+        "credentials, user@host:path, or an absolute path on the server; '' for none.",
+    )
+    pr_provider: Literal["none", "github", "gitlab"] | None = Field(
+        None, description="Open a pull request (merge request) there after the push."
+    )
+    pr_api_url: str | None = Field(
+        None, max_length=300, description="The provider's API; '' for api.github.com or gitlab.com/api/v4."
+    )
+    pr_repository: str | None = Field(
+        None, max_length=200, description="owner/name on GitHub; the project's path or id on GitLab."
+    )
+    git_token_env: str | None = Field(
+        None,
+        max_length=100,
+        description="NAME of the server's environment variable holding the token (never the token).",
+    )
+
+    def git(self) -> dict[str, object]:
+        return self.model_dump(include=set(GitIn.model_fields), exclude_none=True)
+
+
+class ProjectCreateIn(ReadingIn, SpendingIn, GitIn):
     team: str = Field(..., pattern=SLUG_PATTERN, description="The team's slug.")
     slug: str = Field(..., pattern=SLUG_PATTERN)
     name: str = Field(..., min_length=1, max_length=200)
@@ -161,10 +236,9 @@ class ProjectCreateIn(ReadingIn):
         description="Program names a shell step may run (no paths).",
     )
     base_branch: str = Field("", max_length=200, pattern=BRANCH_PATTERN, description=BASE_BRANCH_DESCRIPTION)
-    merge_strategy: MergeStrategyName = Field("merge_commit", description=MERGE_STRATEGY_DESCRIPTION)
 
 
-class ProjectUpdateIn(ReadingIn):
+class ProjectUpdateIn(ReadingIn, SpendingIn, GitIn):
     name: str | None = Field(None, min_length=1, max_length=200)
     shell_allowlist: list[ProgramName] | None = Field(
         None, max_length=100, description="Program names a shell step may run (no paths)."
@@ -172,7 +246,62 @@ class ProjectUpdateIn(ReadingIn):
     base_branch: str | None = Field(
         None, max_length=200, pattern=BRANCH_PATTERN, description=BASE_BRANCH_DESCRIPTION
     )
-    merge_strategy: MergeStrategyName | None = Field(None, description=MERGE_STRATEGY_DESCRIPTION)
+
+
+class UsageOut(Schema):
+    """Agent steps' usage added up."""
+
+    steps: int = Field(..., description="Agent step attempts counted.")
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None = Field(
+        ..., description="Known costs added up; null when no attempt's cost is known."
+    )
+    unpriced_steps: int = Field(
+        ..., description="Attempts whose cost is unknown (no cost reported, no prices set): not in cost_usd."
+    )
+    seconds: float = Field(..., description="Wall-clock time of the attempts.")
+
+    @staticmethod
+    def resolve_cost_usd(obj: Any) -> float | None:
+        return None if obj["cost"] is None else float(obj["cost"])
+
+    @staticmethod
+    def resolve_unpriced_steps(obj: Any) -> int:
+        return int(obj["unpriced"])
+
+
+class ProjectUsageOut(Schema):
+    this_month: UsageOut
+    all_time: UsageOut
+
+
+class StepUsageOut(Schema):
+    step: str
+    attempt: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None = Field(..., description="null: unknown.")
+    seconds: float
+    reported: bool = Field(..., description="Whether the agent reported its usage.")
+    at: datetime
+
+    @staticmethod
+    def resolve_step(obj: Any) -> str:
+        return str(obj.step.key)
+
+    @staticmethod
+    def resolve_cost_usd(obj: Any) -> float | None:
+        return None if obj.cost is None else float(obj.cost)
+
+    @staticmethod
+    def resolve_at(obj: Any) -> datetime:
+        return obj.created_at  # type: ignore[no-any-return]
+
+
+class RunUsageOut(Schema):
+    total: UsageOut
+    steps: list[StepUsageOut] = Field(..., description="One entry per agent step attempt.")
 
 
 class ProjectOut(Schema):
@@ -188,12 +317,29 @@ class ProjectOut(Schema):
     positional_task_ids: bool
     base_branch: str = Field(description=BASE_BRANCH_DESCRIPTION)
     merge_strategy: MergeStrategyName = Field(description=MERGE_STRATEGY_DESCRIPTION)
+    budget_per_run: float | None = Field(None, description="USD; null: no limit.")
+    budget_per_month: float | None = Field(None, description="USD; null: no limit.")
+    price_input_per_mtok: float | None = Field(None, description="USD per million input tokens.")
+    price_output_per_mtok: float | None = Field(None, description="USD per million output tokens.")
+    usage: ProjectUsageOut = Field(..., description="What the project's agent steps used.")
+    git_remote: str
+    pr_provider: str
+    pr_api_url: str
+    pr_repository: str
+    git_token_env: str = Field(description="The token's environment variable: its name, never its value.")
     created_at: datetime
     url: str
 
     @staticmethod
     def resolve_team(obj: Any) -> str:
         return str(obj.team.slug)
+
+    @staticmethod
+    def resolve_usage(obj: Any) -> dict[str, Any]:
+        return {
+            "this_month": AgentUsage.objects.for_project(obj).this_month().totals(),
+            "all_time": AgentUsage.objects.for_project(obj).totals(),
+        }
 
     @staticmethod
     def resolve_url(obj: Any) -> str:
@@ -375,7 +521,8 @@ class RunOut(Schema):
     outcome: RunOutcome = Field(
         "",
         description="Why a finished run ended: done (the autopilot reached its goal), steps_passed, "
-        "failed, cancelled, no_progress, needs_manual, max_iterations; empty while it runs.",
+        "failed, cancelled, no_progress, needs_manual, max_iterations, budget (an agent budget was "
+        "spent); empty while it runs.",
     )
     outcome_reason: str = Field("", description="The outcome in words, e.g. which task needs a person.")
     params: dict[str, Any]
@@ -384,6 +531,13 @@ class RunOut(Schema):
     iterations: int
     last_seq: int
     error: str
+    git_branch: str = Field(
+        "", description="The run's own git branch; '' when the workspace is no git repository."
+    )
+    pushed_at: datetime | None = Field(
+        None, description="When the branch was last pushed to the project's remote."
+    )
+    pull_request_url: str = Field("", description="The pull (merge) request opened for the branch, if any.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -417,6 +571,12 @@ class RunOut(Schema):
 
 class RunDetailOut(RunOut):
     steps: list[StepOut]
+    usage: RunUsageOut = Field(..., description="Tokens, cost and time of the run's agent steps.")
+
+    @staticmethod
+    def resolve_usage(obj: Any) -> dict[str, Any]:
+        rows = AgentUsage.objects.for_run(obj.pk)
+        return {"total": rows.totals(), "steps": list(rows.select_related("step"))}
 
     @staticmethod
     def resolve_steps(obj: Any) -> list[Any]:
@@ -554,6 +714,10 @@ class ReviewTaskOut(Schema):
 
 class ReviewOut(Schema):
     step: str = Field(description="The key of the step under review.")
+    steps: list[str] = Field(
+        default_factory=list,
+        description="Every step under review, oldest first (the autopilot's batches of parallel tasks).",
+    )
     ready: bool = Field(description="The snapshot was taken (the gate has opened).")
     git: bool = Field(description="The run works on a git branch.")
     branch: str
@@ -723,6 +887,14 @@ class StepChangesOut(Schema):
     key: str
     commit: str
     files: list[FileChangeOut] = Field(description="What this step's commit changed.")
+
+
+class RunPublishedOut(Schema):
+    run: int
+    remote: str = Field(description="The project's remote the branch was pushed to.")
+    branch: str
+    commit: str = Field(description="The commit pushed: the branch's head.")
+    pull_request_url: str = Field(description="The pull request, or '' when the project opens none.")
 
 
 class RunChangesOut(Schema):

@@ -246,7 +246,7 @@ def fix_evidence_hooks(workspace: Path, spec_dir: Path, prompt: str) -> None:
         line = lines[index] if 0 <= index < len(lines) else ""
         where = EVIDENCE_RE.search(line)
         hooks = hooks_for(titles.get(task, ""), found) if where else []
-        if not hooks:
+        if not hooks or where is None:
             say(f"{task}: no replacement found for the hook on line {number}; left as it is")
             continue
         prefix = line[: where.start()]

@@ -225,7 +225,8 @@ def compile_regex(pattern: str) -> Regex | str:
     if problem is not None:
         return problem
     try:
-        return re2.compile("(?m)" + pattern, _re2_options())
+        compiled: Regex = re2.compile("(?m)" + pattern, _re2_options())  # re2 has no type hints
+        return compiled
     except re2.error as exc:
         return _unsupported(exc)
 

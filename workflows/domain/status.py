@@ -368,10 +368,12 @@ class StatusCache:
         recorded manual checks; `index`: the specs found, when the caller already looked."""
         with self._lock:
             specs = (index or discover_specs(self.workspace)).specs
-            index = ReportIndex.load(self.workspace, self._report_memo)
+            reports = ReportIndex.load(self.workspace, self._report_memo)
             files = FileCache(self.workspace)
             checks = manual or {}
-            found = [self._detail(location, index, files, checks.get(location.spec_id)) for location in specs]
+            found = [
+                self._detail(location, reports, files, checks.get(location.spec_id)) for location in specs
+            ]
             self._forget_except(specs)
             return found
 

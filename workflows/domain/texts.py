@@ -30,8 +30,9 @@ class Text(str):
     def __reduce__(self) -> tuple[Any, ...]:
         return _text, (self.template, self.params)
 
+    # Called on the class, Text.join(separator, parts): not str.join on an instance.
     @classmethod
-    def join(cls, separator: str, parts: Sequence[str]) -> str:
+    def join(cls, separator: str, parts: Sequence[str]) -> str:  # type: ignore[override]
         """The parts joined, still a Text when there is more than one."""
         if not parts:
             return ""

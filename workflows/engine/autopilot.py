@@ -19,13 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.domain.task_groups import parallel_count
 from workflows.domain.texts import Code, Text, text_from_data
-from workflows.engine.definitions import AGENT_WORKFLOWS, TemplateDef
+from workflows.engine.definitions import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
 from workflows.models import Run, Step
 from workflows.services.events import event_append
 
 TURN = "autopilot_turn"
 FINAL = "autopilot_final"  # the status step that looks once more after the last turn
+MAX_BATCHES_PER_TURN = 8  # implement_tasks steps of one turn for a spec with parallel tasks
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def autopilot_extend(run: Run, status_step: Step) -> End | None:
             needs=[previous.key],
             timeout_seconds=config.pop("_timeout", None),
             max_retries=config.pop("_retries", 0),
+            for_each=config.pop("_for_each", None),
+            join=config.pop("_join", ""),
         )
         Step.objects.filter(pk=previous.pk).update(dependents=[step.key])
         previous.dependents = [step.key]
@@ -172,7 +176,7 @@ def _reason_of(recommendation: dict[str, Any]) -> Text:
     )
 
 
-def _tasks_in_words(ids: list[str], manual: set[str]) -> Text:
+def _tasks_in_words(ids: list[str], manual: set[str]) -> str:
     shown = [Text("{task} (needs a manual check)", task=i) if i in manual else i for i in ids[:5]]
     listed = Text.join(", ", shown)
     return Text("{tasks} and {more} more", tasks=listed, more=len(ids) - 5) if len(ids) > 5 else listed
@@ -246,23 +250,13 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
                     },
                 )
             )
-        agent = workflow.replace("_", "-")
-        steps.append((agent, "agent", {"workflow": workflow}))
+        batches = _parallel_batches(run) if workflow == "implement_tasks" else 0
+        if batches:
+            steps += _batch_steps(batches)
+        else:
+            steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
         if mode == "supervised" and _on_a_branch(run):
-            # Review after the agent: its diff and the verification of the tasks it touched;
-            # approving merges the run's branch, rejecting with a comment sends it back.
-            steps.append(
-                (
-                    "review",
-                    "approval",
-                    {
-                        "title": f"Review what the agent did ({workflow}) on {run.spec_id} and merge it?",
-                        "approvers": ["role:approver"],
-                        "quorum": 1,
-                        "review": agent,
-                    },
-                )
-            )
+            steps.append(_review_step(workflow, run, steps))
         return steps
     if workflow == "sync_tasks_checkboxes":
         return [("verify", "verify_tasks", {}), ("sync", "sync_tasks", {})]
@@ -279,3 +273,48 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
     if workflow == "quality_gate":
         return [("quality-gate", "quality_gate", {})]
     raise ValueError(f"the autopilot does not know the workflow {workflow!r}")
+
+
+def _review_step(
+    workflow: str, run: Run, steps: list[tuple[str, str, dict[str, Any]]]
+) -> tuple[str, str, dict[str, Any]]:
+    """Review after the agent (workflows.engine.reviews): the diff of the turn's agent steps
+    and the verification of the tasks they touched; approving merges the run's branch,
+    rejecting with a comment sends the work back. After batches of parallel tasks it
+    reviews them all (`review_chain`: the agent steps of the workflow right before it)."""
+    agents = [name for name, kind, _ in steps if kind == "agent"]
+    config: dict[str, Any] = {
+        "title": f"Review what the agent did ({workflow}) on {run.spec_id} and merge it?",
+        "approvers": ["role:approver"],
+        "quorum": 1,
+        "review": agents[-1],
+    }
+    if len(agents) > 1:
+        config["review_chain"] = True
+    return ("review", "approval", config)
+
+
+def _parallel_batches(run: Run) -> int:
+    """How many batches the spec's open tasks make, when two or more of them may run at
+    once (workflows.domain.task_groups); 0 otherwise: one agent step does them all."""
+    from workflows.engine.spec_access import open_task_batches
+
+    try:
+        batches = open_task_batches(run)
+    except LookupError:
+        return 0
+    return len(batches) if parallel_count(batches) >= 2 else 0
+
+
+def _batch_steps(batches: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """One `for_each: parallel_tasks` agent step per batch, one after another: each fans out,
+    when it starts, over the first batch of what is still open (so it builds on what the
+    one before merged, and takes again a task whose branch did not merge). One agent per
+    task group, up to max_parallel; join 1: the turn goes on when a branch's work was kept,
+    and the next status step verifies which tasks are done."""
+    config = {"workflow": "implement_tasks", "_for_each": PARALLEL_TASKS, "_join": "1"}
+    count = min(batches, MAX_BATCHES_PER_TURN)
+    return [
+        ("implement-tasks" if n == 1 else f"implement-tasks-b{n}", "agent", dict(config))
+        for n in range(1, count + 1)
+    ]

@@ -35,7 +35,10 @@ AGENT_WORKFLOWS = (
     "generate_tests",
     "docs_generator",
 )
-FOR_EACH_SOURCES = ("tasks", "pending_tasks")
+# Task groups that may run at once (domain/task_groups.py); on git, each branch works in a
+# worktree of its own and the join merges them (engine/git_branches.py).
+PARALLEL_TASKS = "parallel_tasks"
+FOR_EACH_SOURCES = ("tasks", "pending_tasks", PARALLEL_TASKS)
 # How an approved review gate merges the run's branch (workflows/engine/git_merge.py).
 MERGE_STRATEGIES = tuple(MergeStrategy.values)
 MAX_REWORK = 10  # rework rounds a review gate may allow
@@ -380,6 +383,14 @@ def _validate_step(raw: dict[str, Any], label: str, problems: list[Problem]) -> 
     join = raw.get("join", "all")
     if for_each is not None:
         _validate_fan_out(for_each, join, uses, label, problems)
+        if for_each == PARALLEL_TASKS and (uses != "agent" or with_.get("workflow") != "implement_tasks"):
+            problems.append(
+                Problem(
+                    "parallel_tasks fans out only an agent step with workflow: implement_tasks",
+                    label,
+                    "for_each",
+                )
+            )
     elif "join" in raw:
         problems.append(Problem("join only applies to a step with for_each", label, "join"))
     if len(problems) > before:
@@ -411,7 +422,7 @@ def _validate_fan_out(for_each: Any, join: Any, uses: Any, label: str, problems:
     else:
         problems.append(
             Problem(
-                "must be a list of items, 'tasks', 'pending_tasks' or 'params.<name>'",
+                "must be a list of items, 'tasks', 'pending_tasks', 'parallel_tasks' or 'params.<name>'",
                 label,
                 "for_each",
             )

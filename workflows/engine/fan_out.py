@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflows.engine.definitions import PARALLEL_TASKS
 from workflows.models import Run, Step
 
 MAX_ITEMS = 10_000
@@ -26,8 +27,32 @@ def resolve_items(run: Run, group: Step) -> tuple[list[Any], str]:
             items = task_ids(run, pending_only=source == "pending_tasks")
         except LookupError as exc:
             return [], f"for_each: {exc}"
+    elif source == PARALLEL_TASKS:
+        from workflows.engine.spec_access import open_task_batches
+
+        try:
+            batches = open_task_batches(run)
+        except LookupError as exc:
+            return [], f"for_each: {exc}"
+        # The first batch only: the next one may build on it (see domain/task_groups.py).
+        items = [task_group.item for task_group in batches[0]] if batches else []
     else:
         return [], f"for_each: cannot fan out over {source!r}"
     if len(items) > MAX_ITEMS:
         return [], f"for_each: {len(items)} items is more than the limit of {MAX_ITEMS}"
     return list(items), ""
+
+
+def branch_config(run: Run, group: Step) -> tuple[dict[str, Any], str]:
+    """The config of the group's branches: a parallel_tasks group of a git run records
+    where its branches fork (the run branch's head now); or an error saying why not."""
+    if group.for_each != PARALLEL_TASKS or not run.git_branch:
+        return group.config, ""
+    from workflows.engine import git_branches, git_runs
+    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
+
+    try:
+        fork = git_branches.fork_point(run, project_workspace_dir(run.project))
+    except (git_runs.GitError, WorkspaceNotAllowed) as exc:
+        return group.config, f"for_each: the run's branch: {exc}"
+    return {**group.config, git_branches.FORK: fork}, ""

@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,15 +52,21 @@ def _env() -> dict[str, str]:
     }
 
 
-def git(args: Sequence[str], *, cwd: Path, check: bool = True) -> str:
-    """Run `git <args>` in `cwd` as the app; its standard output (GitError when it fails)."""
-    code, out, err = git_result(args, cwd=cwd)
+def git(
+    args: Sequence[str], *, cwd: Path, check: bool = True, extra_env: Mapping[str, str] | None = None
+) -> str:
+    """Run `git <args>` in `cwd` as the app; its standard output (GitError when it fails).
+    `extra_env` adds to the clean environment (e.g. configuration that must not be on the
+    command line or in a file: workflows.engine.git_publish)."""
+    code, out, err = git_result(args, cwd=cwd, extra_env=extra_env)
     if check and code != 0:
         raise GitError(f"git {args[0]} failed: {err.strip()}")
     return out
 
 
-def git_result(args: Sequence[str], *, cwd: Path) -> tuple[int, str, str]:
+def git_result(
+    args: Sequence[str], *, cwd: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
     """Run `git <args>` in `cwd` as the app: (exit status, standard output, standard error),
     for commands whose exit status is the answer (GitError only when git cannot run)."""
     argv = [
@@ -76,7 +82,12 @@ def git_result(args: Sequence[str], *, cwd: Path) -> tuple[int, str, str]:
     ]  # fmt: skip
     try:
         done = subprocess.run(
-            argv, cwd=cwd, env=_env(), capture_output=True, timeout=GIT_TIMEOUT_SECONDS, check=False
+            argv,
+            cwd=cwd,
+            env={**_env(), **(extra_env or {})},
+            capture_output=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(f"git {args[0]}: {exc}") from None
@@ -128,6 +139,9 @@ def _run_lock(run_id: int) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+run_lock = _run_lock  # for the other modules that work on a run's branch (git_publish)
 
 
 def base_branch(project: Project, repo: Path) -> str:
@@ -189,13 +203,14 @@ def commit_step(
     when nothing changed."""
     with _run_lock(run.pk):
         git(["add", "--all"], cwd=worktree)
-        if not git(["status", "--porcelain"], cwd=worktree).strip():
+        # The index against HEAD: no second walk of the working tree (bench/bench_git.py).
+        if not git(["diff", "--cached", "--name-only", "-z"], cwd=worktree):
             return None
-        parent = git(["rev-parse", "HEAD"], cwd=worktree).strip()
         subject = f"Run {run.pk} · step {step_key}" + (f" · spec {run.spec_id}" if run.spec_id else "")
         body = f"\n\nTasks: {', '.join(tasks)}" if tasks else ""
         git(["commit", "--quiet", "--no-verify", "-m", subject + body], cwd=worktree)
-        return git(["rev-parse", "HEAD"], cwd=worktree).strip(), parent
+        commit, parent = git(["rev-parse", "HEAD", "HEAD^"], cwd=worktree).split()
+        return commit, parent
 
 
 def remove_run_worktree(run: Run) -> None:
@@ -205,14 +220,18 @@ def remove_run_worktree(run: Run) -> None:
         return
     from workflows.workspace_policy import project_workspace_dir
 
+    # With the worktrees a parallel group's branches left (a cancelled run): git_branches.py.
+    paths = [path, *worktrees_root().glob(f"run-{run.pk}-*")]
     with _run_lock(run.pk):
         try:
             repo = project_workspace_dir(run.project)
-            git(["worktree", "remove", "--force", str(path)], cwd=repo, check=False)
+            for each in paths:
+                git(["worktree", "remove", "--force", str(each)], cwd=repo, check=False)
             git(["worktree", "prune"], cwd=repo, check=False)
         finally:
-            if path.exists():
-                shutil.rmtree(path, ignore_errors=True)
+            for each in paths:
+                if each.exists():
+                    shutil.rmtree(each, ignore_errors=True)
 
 
 # ---- what changed ------------------------------------------------------------------------

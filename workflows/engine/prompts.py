@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from workflows.domain.evidence import HOOK_KEYS
 from workflows.domain.layouts import discover_specs
 from workflows.domain.spec_formats import RENAMES, SpecFormat
@@ -70,7 +72,16 @@ def spec_dir_for(workspace: Workspace, spec_id: str) -> str:
     return f"{root}/{spec_id}"
 
 
-def build_prompt(workspace: Workspace, spec_dir: str, spec_id: str, workflow: str, extra: str) -> str:
+def build_prompt(
+    workspace: Workspace,
+    spec_dir: str,
+    spec_id: str,
+    workflow: str,
+    extra: str,
+    *,
+    only_tasks: Sequence[str] = (),
+) -> str:
+    """The prompt; `only_tasks` narrows implement_tasks to a task group (a parallel branch)."""
     index = discover_specs(workspace)
     location = index.get(spec_id)
     sections = [
@@ -78,6 +89,8 @@ def build_prompt(workspace: Workspace, spec_dir: str, spec_id: str, workflow: st
         f"Spec: {spec_id}\nSpec folder: {spec_dir}\nWorkspace: {workspace.root}",
         f"## What to do\n{INSTRUCTIONS[workflow]}",
     ]
+    if only_tasks and workflow == "implement_tasks":
+        sections.append(only_tasks_section(only_tasks))
     if RENAMES.get(index.format):
         names = ", ".join(f"{ours} is {theirs}" for ours, theirs in RENAMES[index.format])
         sections.append(f"## This workspace's format\nIt is written as {index.format.label}: {names}.")
@@ -91,6 +104,16 @@ def build_prompt(workspace: Workspace, spec_dir: str, spec_id: str, workflow: st
         if read is not None and read.ok and read.text is not None:
             sections.append(f"## Current {rel.rsplit('/', 1)[-1]}\n\n{read.text[:MAX_FILE_CHARS]}")
     return "\n\n".join(sections) + "\n"
+
+
+def only_tasks_section(tasks: Sequence[str]) -> str:
+    listed = ", ".join(tasks)
+    order = " (in this order)" if len(tasks) > 1 else ""
+    return (
+        f"## Your tasks\nImplement only {listed}{order}. Other agents implement the other open "
+        "tasks at the same time, each in its own copy of the workspace: do not work on them, "
+        "and change only the files your tasks need."
+    )
 
 
 def hook_sections(workspace: Workspace, location: SpecLocation, workflow: str) -> list[str]:

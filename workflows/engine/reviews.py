@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import F
 
 from workflows.domain.layouts import find_spec
+from workflows.domain.task_groups import item_tasks
 from workflows.domain.verification import VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.engine import git_runs
@@ -73,6 +74,24 @@ def reviewed_step(gate_step: Step) -> Step | None:
     )
 
 
+def reviewed_steps(gate_step: Step) -> list[Step]:
+    """The steps whose work the gate reviews, oldest first: the one it names and, with
+    `review_chain` (the autopilot's batches of parallel tasks), the agent steps of the same
+    workflow that come right before it."""
+    target = reviewed_step(gate_step)
+    if target is None:
+        return []
+    found = [target]
+    while gate_step.config.get("review_chain"):
+        before = Step.objects.filter(
+            run_id=gate_step.run_id, parent__isnull=True, kind="agent", key__in=list(found[0].needs)
+        ).first()
+        if before is None or before.config.get("workflow") != target.config.get("workflow"):
+            break
+        found.insert(0, before)
+    return found
+
+
 def step_commits(step: Step) -> list[dict[str, str]]:
     """The commits a step made (`git` in its output): its own, or its branches' for a fan-out."""
     steps = list(step.branches.order_by("id")) if step.for_each is not None else [step]
@@ -81,32 +100,36 @@ def step_commits(step: Step) -> list[dict[str, str]]:
     return [i for i in infos if isinstance(i, dict) and i.get("commit")]
 
 
-def step_range(run: Run, step: Step, repo: Path) -> tuple[str, str] | None:
-    """(from, to): the commits that bracket the step's work on the run's branch, or None
-    when it committed nothing. A fan-out's branches commit one after another on the one
-    branch: from the parent of its first commit to its last."""
-    commits = step_commits(step)
+def step_range(run: Run, steps: list[Step], repo: Path) -> tuple[str, str] | None:
+    """(from, to): the commits that bracket the steps' work on the run's branch, or None
+    when they committed nothing. A fan-out's branches commit one after another on the run's
+    branch, or (parallel task branches) on branches of their own that the join merges into
+    it (`git.merge`): from the run's branch before the first of them to the last."""
+    commits = [c for step in steps for c in step_commits(step)]
     if not commits:
         return None
-    if len(commits) == 1:
+    if len(commits) == 1 and not commits[0].get("merge"):
         return commits[0].get("parent") or run.git_base, commits[0]["commit"]
     order = git_runs.git(
         ["rev-list", "--first-parent", f"refs/heads/{run.git_branch}", f"^{run.git_base}"], cwd=repo
     ).split()
     place = {sha: index for index, sha in enumerate(order)}  # newest first
-    known = [c for c in commits if c["commit"] in place] or commits[:1]
-    oldest = max(known, key=lambda c: place.get(c["commit"], 0))
-    newest = min(known, key=lambda c: place.get(c["commit"], 0))
-    return oldest.get("parent") or run.git_base, newest["commit"]
+    landed = [c.get("merge") or c["commit"] for c in commits]  # where each is on the run's branch
+    known = [sha for sha in landed if sha in place]
+    if not known:
+        return commits[0].get("parent") or run.git_base, commits[0]["commit"]
+    oldest = max(known, key=lambda sha: place[sha])
+    newest = min(known, key=lambda sha: place[sha])
+    return git_runs.git(["rev-parse", f"{oldest}^1"], cwd=repo).strip(), newest
 
 
-def named_tasks(step: Step) -> list[str]:
-    """Tasks the step names: a fan-out branch's item, or `tasks` in its output."""
-    steps = list(step.branches.all()) if step.for_each is not None else [step]
+def named_tasks(reviewed: list[Step]) -> list[str]:
+    """Tasks the steps name: a fan-out branch's item (a task or a group of them), or `tasks`
+    in its output."""
+    steps = [b for step in reviewed for b in (step.branches.all() if step.for_each is not None else [step])]
     found: list[str] = []
     for each in steps:
-        if isinstance(each.item, str) and each.item:
-            found.append(each.item)
+        found += item_tasks(each.item)
         listed = each.output.get("tasks") if isinstance(each.output, dict) else None
         if isinstance(listed, list):
             found += [t for t in listed if isinstance(t, str)]
@@ -167,11 +190,13 @@ def review_snapshot(context: StepContext, gate_step: Step) -> dict[str, Any]:
     from workflows.models import Run
 
     run = Run.objects.select_related("project").get(pk=context.run_id)
-    target = reviewed_step(gate_step)
-    if target is None:
+    reviewed = reviewed_steps(gate_step)
+    if not reviewed:
         return {"error": f"the step {gate_step.config.get('review')!r} it reviews is not one it needs"}
+    target = reviewed[-1]
     snapshot: dict[str, Any] = {
         "step": target.key,
+        "steps": [s.key for s in reviewed],
         "workflow": str(target.config.get("workflow", "")),
         "from": "",
         "to": "",
@@ -186,7 +211,7 @@ def review_snapshot(context: StepContext, gate_step: Step) -> dict[str, Any]:
         from workflows.workspace_policy import project_workspace_dir
 
         repo = project_workspace_dir(run.project)
-        bracket = step_range(run, target, repo)
+        bracket = step_range(run, reviewed, repo)
         if bracket is not None:
             snapshot["from"], snapshot["to"] = bracket
             files = git_runs.diff_files(repo, *bracket)
@@ -201,7 +226,7 @@ def review_snapshot(context: StepContext, gate_step: Step) -> dict[str, Any]:
     except (UnknownSpec, WorkspaceError, ScopeError, ValueError) as exc:
         snapshot["verification_error"] = str(exc) or type(exc).__name__
         return snapshot
-    named = named_tasks(target)
+    named = named_tasks(reviewed)
     touched = touched_tasks(
         report, named=named, files=files, source_roots=run.project.read_options().source_roots
     )
@@ -347,7 +372,7 @@ def rework_append(
         needs=[agent_key],
         dependents=downstream,
         config={
-            **config,
+            **{k: v for k, v in config.items() if k != "review_chain"},
             "review": agent_key,
             "rework_round": round_,
             "rework_agent": str(config.get("rework_agent") or reviewed.key),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from workflows.domain.texts import Text, text_to_data
 from workflows.engine import rows
 from workflows.engine.autopilot import is_turn_end
+from workflows.engine.definitions import PARALLEL_TASKS
 from workflows.models import Run, Step
 from workflows.services.events import event_append, event_append_after
 
@@ -56,7 +57,7 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
 
 
 # The outcome a finished status gets when the caller names none.
-DEFAULT_OUTCOME = {
+DEFAULT_OUTCOME: dict[str, str] = {
     Run.Status.SUCCEEDED: Run.Outcome.STEPS_PASSED,
     Run.Status.FAILED: Run.Outcome.FAILED,
     Run.Status.CANCELLED: Run.Outcome.CANCELLED,
@@ -248,9 +249,10 @@ def _fill_slots(
 
 def _fan_out(run: Run, group: Step) -> list[Step]:
     """Start a for_each group: one branch per item, each ready for a slot; returns them."""
-    from workflows.engine.fan_out import resolve_items
+    from workflows.engine.fan_out import branch_config, resolve_items
 
     items, error = resolve_items(run, group)
+    config, error = (group.config, error) if error else branch_config(run, group)
     if error:
         step_set_status(group, S.FAILED, event="step.failed", error=error)
         return []
@@ -264,7 +266,7 @@ def _fan_out(run: Run, group: Step) -> list[Step]:
             step_id=group.step_id,
             kind=group.kind,
             position=group.position,
-            config=group.config,
+            config=config,
             parent=group,
             item=item,
             max_retries=group.max_retries,
@@ -288,9 +290,14 @@ def _fan_out(run: Run, group: Step) -> list[Step]:
 
 def _join(branch: Step) -> Step | None:
     """Apply the group's join policy after a branch finished; returns the group."""
-    group = rows.step_if(branch.parent_id, S.RUNNING)
+    group = None if branch.parent_id is None else rows.step_if(branch.parent_id, S.RUNNING)
     if group is None:
         return None
+    if group.for_each == PARALLEL_TASKS:
+        from workflows.engine.parallel_join import join_parallel
+
+        if not join_parallel(group):  # it waits for every branch, then merges them
+            return group
     by_status = rows.branch_counts(group.pk)
     total = sum(by_status.values())
     counts = {st: by_status.get(st, 0) for st in (S.SUCCEEDED, S.FAILED, S.CANCELLED)}

@@ -1,8 +1,9 @@
-"""What the engine reads of a run's spec (for `for_each: tasks | pending_tasks`)."""
+"""What the engine reads of a run's spec (for `for_each: tasks | pending_tasks | parallel_tasks`)."""
 
 from __future__ import annotations
 
-from workflows.domain.verification import verify_spec
+from workflows.domain.task_groups import Batch, task_batches
+from workflows.domain.verification import TaskStatus, VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine import git_runs
 from workflows.models import Run
@@ -11,6 +12,20 @@ from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace
 
 def task_ids(run: Run, *, pending_only: bool) -> list[str]:
     """Task ids of the run's spec; pending ones are those not verified yet."""
+    report = _report(run)
+    return [t.id for t in report.tasks if not (pending_only and t.verified)]
+
+
+def open_task_batches(run: Run) -> list[Batch]:
+    """The open tasks of the run's spec as batches (workflows.domain.task_groups): not
+    verified, not optional, and not only checkable by a person."""
+    report = _report(run)
+    return task_batches(
+        t for t in report.tasks if not (t.verified or t.optional or t.status is TaskStatus.NEEDS_MANUAL)
+    )
+
+
+def _report(run: Run) -> VerificationReport:
     if not run.spec_id:
         raise LookupError("fanning out over tasks needs the run to name a spec")
     try:
@@ -23,4 +38,4 @@ def task_ids(run: Run, *, pending_only: bool) -> list[str]:
         report = verify_spec(workspace, run.spec_id)
     except (UnknownSpec, WorkspaceError, ScopeError, WorkspaceNotAllowed, git_runs.GitError) as exc:
         raise LookupError(str(exc)) from None
-    return [t.id for t in report.tasks if not (pending_only and t.verified)]
+    return report

@@ -22,7 +22,9 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from workflows.engine import dispatch, git_runs, rows
+from workflows.domain.task_groups import item_tasks
+from workflows.engine import dispatch, git_branches, git_runs, rows
+from workflows.engine.budget import budget_spent, budget_stop, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
@@ -52,6 +54,9 @@ def execute_step(step_id: int) -> None:
     while step is not None:
         if run is None or run.pk != step.run_id:
             run = Run.objects.select_related("project").get(pk=step.run_id)
+        if step.kind == "agent" and (spent := budget_spent(run)) is not None:
+            budget_stop(step, run, spent)  # the agent is not called
+            return
         result = _execute(step, run)
         step = complete(step, result, run=run, claim_next=True)
 
@@ -60,6 +65,9 @@ def _execute(step: Step, run: Run) -> StepResult:
     context = _context(step, run)
     try:
         context.worktree = git_runs.run_worktree(run)
+        if context.worktree is not None and git_branches.is_branch_step(step):
+            # A branch of a parallel group works beside the others, in its own worktree.
+            context.worktree = git_branches.branch_worktree(run, step)
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
         return StepResult.fail(f"the run's git worktree: {exc}")
     heartbeat = Heartbeat.get()
@@ -73,6 +81,9 @@ def _execute(step: Step, run: Run) -> StepResult:
     finally:
         heartbeat.release()
         unbind_step(log_tokens)
+    if step.kind == "agent":
+        # Every attempt's time is recorded, with whatever usage the agent reported.
+        usage_record(step=step, run=run, output=result.output, seconds=time.monotonic() - context.started)
     if context.stop_event.is_set() and result.status == "succeeded":
         result = context.interrupted()
     if context.worktree is not None:
@@ -81,8 +92,9 @@ def _execute(step: Step, run: Run) -> StepResult:
 
 
 def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: StepResult) -> StepResult:
-    """Commit what the step changed in the run's worktree; the sha goes in its output."""
-    tasks = [context.item] if isinstance(context.item, str) and context.item else []
+    """Commit what the step changed in its worktree (the run's, or its branch's); the sha goes
+    in its output."""
+    tasks = item_tasks(context.item)
     named = result.output.get("tasks")
     tasks += [t for t in named if isinstance(t, str) and t not in tasks] if isinstance(named, list) else []
     try:
@@ -91,7 +103,8 @@ def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: 
         logger.warning("step %s of run %s: commit failed: %s", step.key, step.run_id, exc)
         return StepResult.fail(f"committing the step's changes failed: {exc}", **result.output)
     if done:
-        result.output["git"] = {"commit": done[0], "parent": done[1], "branch": run.git_branch}
+        branch = git_branches.branch_name(run, step) if git_branches.is_branch_step(step) else run.git_branch
+        result.output["git"] = {"commit": done[0], "parent": done[1], "branch": branch}
     return result
 
 
@@ -173,7 +186,7 @@ def _record(
         and not Step.objects.filter(pk=step.pk, status=S.RUNNING, attempt=step.attempt, **guard).exists()
     ):
         return []
-    fields = {"lease_owner": "", "lease_until": None, "output": result.output}
+    fields: dict[str, object] = {"lease_owner": "", "lease_until": None, "output": result.output}
     if result.status == "succeeded":
         moved = step_set_status(step, S.SUCCEEDED, event="step.succeeded", **fields)
     elif result.status == "waiting":

@@ -3,9 +3,11 @@ from workflows.models.manual_checks import ManualCheck
 from workflows.models.projects import MergeStrategy, Project
 from workflows.models.runs import Checkpoint, Event, Run, Step
 from workflows.models.templates import TemplateVersion, WorkflowTemplate
+from workflows.models.usage import AgentUsage
 from workflows.models.workers import WorkerCluster
 
 __all__ = [
+    "AgentUsage",
     "ApprovalEntry",
     "ApprovalGate",
     "ApprovalInvitation",

@@ -59,7 +59,7 @@ class ManualCheck(models.Model):
     @property
     def reason(self) -> str:
         """What verification says of the task while the check holds."""
-        who = self.checked_by.get_username() if self.checked_by_id else "someone"
+        who = self.checked_by.get_username() if self.checked_by is not None else "someone"
         when = timezone.localtime(self.checked_at).strftime("%Y-%m-%d")
         note = self.note.strip()
         return f"checked by {who} on {when}: {note}" if note else f"checked by {who} on {when}"

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
+from workflows.domain import git_remotes
 from workflows.domain.layouts import folder_setting_problem
 from workflows.domain.spec_formats import AUTO, FORMAT_CHOICES, ReadOptions, SpecFormat
 
@@ -32,6 +35,56 @@ class MergeStrategy(models.TextChoices):
 
     MERGE_COMMIT = "merge_commit", "merge commit"
     FAST_FORWARD = "fast_forward", "fast-forward"
+
+
+def validate_amount(value: Decimal | None) -> None:
+    """A price or budget in USD: a finite number, zero or more."""
+    if value is None:
+        return
+    if not Decimal(value).is_finite():
+        raise ValidationError(_("must be a number"))
+    if value < 0:
+        raise ValidationError(_("must be zero or more, not %(value)s"), params={"value": value})
+
+
+def amount_field(help_text: str) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[validate_amount],
+        help_text=help_text,
+    )
+
+
+def validate_git_remote(value: str) -> None:
+    """A git remote: a URL without credentials or an absolute path the app may push to."""
+    if problem := git_remotes.remote_problem(value):
+        raise ValidationError(problem)
+    if value and git_remotes.is_local_path(value):
+        from workflows.workspace_policy import WorkspaceNotAllowed, remote_path_checked
+
+        try:
+            remote_path_checked(value)
+        except WorkspaceNotAllowed as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def validate_api_url(value: str) -> None:
+    if problem := git_remotes.api_url_problem(value):
+        raise ValidationError(problem)
+
+
+def validate_env_name(value: str) -> None:
+    if problem := git_remotes.env_name_problem(value):
+        raise ValidationError(problem)
+
+
+NEEDS_TOKEN = "opening a pull request needs a token: name its environment variable"  # noqa: S105
+
+
+PR_PROVIDER_CHOICES = [("none", _("No pull request")), ("github", "GitHub"), ("gitlab", "GitLab")]
 
 
 class Project(models.Model):
@@ -109,9 +162,50 @@ class Project(models.Model):
         help_text="How an approved review merges a run's git branch into the base branch, unless the "
         "review gate names its own.",
     )
+    git_remote = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_git_remote],
+        help_text="Where published runs' branches are pushed: an https://, ssh:// or git:// URL "
+        "(no credentials in it), user@host:path, or an absolute path on the server; empty for none.",
+    )
+    pr_provider = models.CharField(
+        max_length=16,
+        choices=PR_PROVIDER_CHOICES,
+        default="none",
+        help_text="Open a pull request (merge request) on this host after the push.",
+    )
+    pr_api_url = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[validate_api_url],
+        help_text="The provider's API, e.g. https://api.github.com or https://gitlab.example.com/api/v4; "
+        "empty for github.com or gitlab.com.",
+    )
+    pr_repository = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The repository on the provider: owner/name on GitHub, the project's path or id on GitLab.",
+    )
+    git_token_env = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[validate_env_name],
+        help_text="Name of the environment variable that holds the token for the push and the pull "
+        "request (never the token itself).",
+    )
     positional_task_ids = models.BooleanField(
         default=False, help_text="Give checkbox items without a task id a stable id from their position."
     )
+    # What agent steps may spend (USD; empty: no limit). A run stops before an agent step
+    # once what it (or the project this month) spent reaches the budget.
+    budget_per_run = amount_field("USD a run's agent steps may spend; empty for no limit.")
+    budget_per_month = amount_field(
+        "USD the project's agent steps may spend per calendar month; empty for no limit."
+    )
+    # Prices that give a cost to tokens an agent reports without one.
+    price_input_per_mtok = amount_field("USD per million input tokens, for agents that report no cost.")
+    price_output_per_mtok = amount_field("USD per million output tokens, for agents that report no cost.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -133,6 +227,22 @@ class Project(models.Model):
             source_roots=tuple(str(r).strip("/") for r in self.source_roots or ()),
             positional_ids=self.positional_task_ids,
         )
+
+    def publish_problems(self) -> dict[str, str]:
+        """How the remote and pull-request settings disagree with each other, per field."""
+        problems: dict[str, str] = {}
+        if self.pr_provider not in git_remotes.PROVIDERS:
+            problems["pr_provider"] = "choose none, github or gitlab"
+        elif self.pr_provider != "none":
+            if not self.git_remote:
+                problems["git_remote"] = "a pull request needs a remote to push the branch to"
+            if not self.pr_repository:
+                problems["pr_repository"] = "name the repository the pull request is opened on"
+            elif problem := git_remotes.repository_problem(self.pr_provider, self.pr_repository):
+                problems["pr_repository"] = problem
+            if not self.git_token_env:
+                problems["git_token_env"] = NEEDS_TOKEN
+        return problems
 
     @property
     def workspace_path(self) -> Path:

@@ -34,6 +34,7 @@ class Run(models.Model):
         NO_PROGRESS = "no_progress", "stopped: no progress"
         NEEDS_MANUAL = "needs_manual", "stopped: a task needs a manual check"
         MAX_ITERATIONS = "max_iterations", "stopped: turn limit reached"
+        BUDGET = "budget", "stopped: the budget is spent"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.STOPPED)
 
@@ -65,6 +66,12 @@ class Run(models.Model):
     git_base = models.CharField(max_length=64, blank=True, help_text="Commit the run branch started from.")
     git_base_branch = models.CharField(
         max_length=255, blank=True, help_text="The branch the run's branch started from, and merges into."
+    )
+    pushed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run's branch was last pushed."
+    )
+    pull_request_url = models.CharField(
+        max_length=500, blank=True, help_text="The pull (merge) request opened for the run's branch."
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

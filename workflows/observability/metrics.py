@@ -24,12 +24,12 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q,
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from accounts.services import token_authenticate
-from workflows.models import ApprovalGate, Event, Run, Step, WorkerCluster
+from workflows.models import AgentUsage, ApprovalGate, Event, Run, Step, WorkerCluster
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,62 @@ def worker_clusters() -> list[Metric]:
     return [family]
 
 
-READERS = [runs_by_status, step_durations, queue_depth, approvals, events_per_second, worker_clusters]
+def agent_usage() -> list[Metric]:
+    """Tokens, cost and wall-clock time of agent step attempts, by project: one grouped query."""
+    buckets = {
+        f"le_{index}": Count("pk", filter=Q(seconds__lte=bound)) for index, bound in enumerate(STEP_BUCKETS)
+    }
+    rows = (
+        AgentUsage.objects.values("project__slug")
+        .annotate(
+            n=Count("pk"),
+            tokens_in=Sum("input_tokens"),
+            tokens_out=Sum("output_tokens"),
+            usd=Sum("cost"),
+            no_cost=Count("pk", filter=Q(cost__isnull=True)),
+            time=Sum("seconds"),
+            **buckets,
+        )
+        .order_by("project__slug")
+    )
+    tokens = CounterMetricFamily(
+        "smartspec_agent_tokens",
+        "Tokens agent steps reported, by project and direction (in: prompt, out: completion).",
+        labels=["project", "direction"],
+    )
+    cost = CounterMetricFamily(
+        "smartspec_agent_cost_usd", "Known cost of agent steps in USD, by project.", labels=["project"]
+    )
+    unpriced = CounterMetricFamily(
+        "smartspec_agent_steps_unpriced",
+        "Agent step attempts whose cost is unknown (no cost reported, no prices set), by project.",
+        labels=["project"],
+    )
+    seconds = HistogramMetricFamily(
+        "smartspec_agent_step_duration_seconds",
+        "Wall-clock time of agent step attempts, reported usage or not, by project.",
+        labels=["project"],
+    )
+    for row in cast(Iterable[dict[str, Any]], rows):
+        project = row["project__slug"]
+        tokens.add_metric([project, "in"], row["tokens_in"] or 0)
+        tokens.add_metric([project, "out"], row["tokens_out"] or 0)
+        cost.add_metric([project], float(row["usd"] or 0))
+        unpriced.add_metric([project], row["no_cost"])
+        counts = [(floatToGoString(bound), row[f"le_{i}"]) for i, bound in enumerate(STEP_BUCKETS)]
+        seconds.add_metric([project], [*counts, ("+Inf", row["n"])], sum_value=row["time"] or 0.0)
+    return [tokens, cost, unpriced, seconds]
+
+
+READERS = [
+    runs_by_status,
+    step_durations,
+    queue_depth,
+    approvals,
+    events_per_second,
+    worker_clusters,
+    agent_usage,
+]
 REGISTRY.register(DatabaseCollector())
 
 
@@ -221,7 +276,7 @@ def _staff_token(request: HttpRequest) -> bool:
     if scheme.lower() != "bearer" or not raw.strip():
         return False
     user = token_authenticate(raw.strip())
-    return bool(user is not None and user.is_staff)  # type: ignore[attr-defined]
+    return bool(user is not None and user.is_staff)
 
 
 def metrics_allowed(request: HttpRequest) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
@@ -10,13 +11,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from accounts.models import Membership, Profile, Role
-from accounts.permissions import role_in
+from accounts.permissions import AnyUser, role_in
 from accounts.services import audit_record
 from workflows.engine import dispatch, git_merge, reviews
 from workflows.engine.approval_forms import FormInvalid, clean_form
@@ -54,11 +55,11 @@ class MergeRefusal(ApprovalError):
 # --- who may decide ------------------------------------------------------------------------
 
 
-def eligible_users(run: Run, approvers: list[str]) -> list[AbstractBaseUser]:
+def eligible_users(run: Run, approvers: list[str]) -> list[User]:
     """Team members named in `approvers`, directly or as role:<role> (that role or higher);
     viewers only read, so naming one invites nobody."""
     memberships = Membership.objects.filter(team_id=run.project.team_id).select_related("user")
-    chosen: dict[int, AbstractBaseUser] = {}
+    chosen: dict[int, User] = {}
     for entry in approvers:
         for membership in memberships:
             user = membership.user
@@ -72,7 +73,7 @@ def eligible_users(run: Run, approvers: list[str]) -> list[AbstractBaseUser]:
     return list(chosen.values())
 
 
-def decide_refusal(gate: ApprovalGate, user: AbstractBaseUser | None) -> ApprovalError | None:
+def decide_refusal(gate: ApprovalGate, user: User | None) -> ApprovalError | None:
     """Why this person may not vote on the gate now, or None. The one rule for every channel
     (page, email link, API): an active user, invited, still in the run's team with a role
     that decides (member or higher), on a pending gate whose deadline has not passed."""
@@ -98,11 +99,11 @@ def decide_refusal(gate: ApprovalGate, user: AbstractBaseUser | None) -> Approva
     return None
 
 
-def may_decide(gate: ApprovalGate, user: AbstractBaseUser | None) -> bool:
+def may_decide(gate: ApprovalGate, user: User | None) -> bool:
     return decide_refusal(gate, user) is None
 
 
-def blocked_self_approval(gate: ApprovalGate, user: AbstractBaseUser) -> bool:
+def blocked_self_approval(gate: ApprovalGate, user: User) -> bool:
     return not gate.allow_self_approval and gate.run.started_by_id == user.pk
 
 
@@ -156,9 +157,7 @@ def gate_open(*, step: Step, config: dict[str, Any]) -> ApprovalGate:
     return gate
 
 
-def _invite(
-    gate: ApprovalGate, users: list[AbstractBaseUser], escalation: bool = False
-) -> list[AbstractBaseUser]:
+def _invite(gate: ApprovalGate, users: list[User], escalation: bool = False) -> list[User]:
     invited = []
     for user in users:
         invitation, created = ApprovalInvitation.objects.get_or_create(
@@ -168,7 +167,7 @@ def _invite(
         )
         if created:
             invited.append(user)
-            transaction.on_commit(lambda inv=invitation: _send(inv, "approval_request"))
+            transaction.on_commit(functools.partial(_send, invitation, "approval_request"))
     return invited
 
 
@@ -196,7 +195,7 @@ def _note_unreachable_quorum(gate: ApprovalGate) -> None:
 def approval_decide(
     *,
     gate: ApprovalGate,
-    user: AbstractBaseUser,
+    user: User,
     verdict: str,
     comment: str = "",
     form_data: dict[str, Any] | None = None,
@@ -214,7 +213,7 @@ def approval_decide(
 
 def _decide(
     gate: ApprovalGate,
-    user: AbstractBaseUser,
+    user: User,
     verdict: str,
     comment: str,
     form_data: dict[str, Any] | None,
@@ -280,7 +279,7 @@ def _check_rework_comment(gate: ApprovalGate, comment: str) -> None:
         )
 
 
-def _check_may_vote(gate: ApprovalGate, user: AbstractBaseUser, verdict: str) -> None:
+def _check_may_vote(gate: ApprovalGate, user: User, verdict: str) -> None:
     refusal = decide_refusal(gate, user)
     if refusal is not None:
         raise refusal
@@ -288,7 +287,7 @@ def _check_may_vote(gate: ApprovalGate, user: AbstractBaseUser, verdict: str) ->
         raise ApprovalError("You started this run, so you may not approve it.", "forbidden")
 
 
-def _settle_votes(gate: ApprovalGate, verdict: str, user: AbstractBaseUser, channel: str) -> None:
+def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) -> None:
     votes = list(gate.entries.filter(kind__in=["approve", "reject"]).values_list("kind", "user_id"))
     approvals = sum(1 for kind, _ in votes if kind == "approve")
     if verdict == "reject" and gate.reject_ends:
@@ -409,9 +408,7 @@ def _rejection(gate: ApprovalGate, step: Step) -> str:
     return gate.outcome
 
 
-def _merge_review(
-    gate: ApprovalGate, *, actor: AbstractBaseUser | None, channel: str, approvers: str
-) -> dict[str, Any]:
+def _merge_review(gate: ApprovalGate, *, actor: User | None, channel: str, approvers: str) -> dict[str, Any]:
     """Approving a review gate merges the run's branch into the base branch (the gate's or
     the project's strategy) before the gate closes; MergeRefusal, and nothing merged, when
     that would need force. {} for a gate that reviews nothing or a run without a branch."""
@@ -458,9 +455,7 @@ def _refusal_text(run: Run, refused: git_merge.MergeRefused) -> str:
     )
 
 
-def _note_merge_refused(
-    gate: ApprovalGate, user: AbstractBaseUser, refusal: MergeRefusal, channel: str
-) -> None:
+def _note_merge_refused(gate: ApprovalGate, user: User, refusal: MergeRefusal, channel: str) -> None:
     """The refused approval leaves a line in the gate's history, an event and an audit
     entry (the vote itself was rolled back with everything else)."""
     with transaction.atomic():
@@ -492,7 +487,7 @@ def _note_merge_refused(
         )
 
 
-def gate_cancel_for_step(step: Step, *, by: AbstractBaseUser | None = None, channel: str = "system") -> None:
+def gate_cancel_for_step(step: Step, *, by: User | None = None, channel: str = "system") -> None:
     """Close the step's pending gate because its run was cancelled: compare-and-set, a line
     in the gate's history, an audit entry and a run event, as every other gate change."""
     for gate in ApprovalGate.objects.filter(step=step, status=G.PENDING).select_related("run__project__team"):
@@ -526,7 +521,7 @@ def gate_cancel_for_step(step: Step, *, by: AbstractBaseUser | None = None, chan
 def approval_comment(
     *,
     gate: ApprovalGate,
-    user: AbstractBaseUser,
+    user: User,
     text: str,
     channel: str,
     reply_to: ApprovalEntry | None = None,
@@ -572,6 +567,7 @@ def approvals_fire_timers() -> int:
 
 
 def _time_out(gate: ApprovalGate) -> None:
+    assert gate.deadline is not None  # only a gate with a deadline times out
     if gate.on_timeout == ApprovalGate.OnTimeout.ESCALATE and not gate.escalated:
         seconds = gate.escalate_timeout or max(60, int((gate.deadline - gate.created_at).total_seconds()))
         gate.deadline = timezone.now() + timedelta(seconds=seconds)
@@ -616,6 +612,7 @@ def _time_out(gate: ApprovalGate) -> None:
 
 
 def _remind(gate: ApprovalGate, now: Any) -> int:
+    assert gate.deadline is not None  # only a gate with a deadline has reminders sent
     due = [
         r
         for r in gate.reminders
@@ -631,7 +628,7 @@ def _remind(gate: ApprovalGate, now: Any) -> int:
             return 0
         voted = set(gate.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", flat=True))
         for invitation in gate.invitations.exclude(user_id__in=voted):
-            transaction.on_commit(lambda inv=invitation: _send(inv, "approval_reminder"))
+            transaction.on_commit(functools.partial(_send, invitation, "approval_reminder"))
     return 1
 
 
@@ -668,7 +665,7 @@ class LinkCheck:
         return not self.problem
 
 
-def link_check(token: str, current_user: AbstractBaseUser | None = None) -> LinkCheck:
+def link_check(token: str, current_user: AnyUser | None = None) -> LinkCheck:
     """What a link is worth: its invitation, or why it cannot be used (and nothing changes)."""
     try:
         data = signing.loads(token, salt=LINK_SALT, max_age=settings.APPROVAL_LINK_MAX_AGE_SECONDS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from accounts.models import Role
 from accounts.permissions import AnyUser, has_role
@@ -48,9 +48,7 @@ def intent_parse(*, text: str, project: Project | None) -> Intent:
     return parse_intent(text, known_spec_ids=known)
 
 
-def intent_execute(
-    *, intent: Intent, project: Project | None, user: AbstractBaseUser, channel: str
-) -> IntentOutcome:
+def intent_execute(*, intent: Intent, project: Project | None, user: User, channel: str) -> IntentOutcome:
     """Carry out what the intent asks, under the user's permissions in `project`.
 
     A request that was not understood does nothing, and a spec edit is only ever proposed;

@@ -9,7 +9,7 @@ stays pure.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -57,13 +57,13 @@ def _task(project: Project, spec_id: str, task_id: str) -> TaskResult:
     return task
 
 
-def _require_member(project: Project, by: AbstractBaseUser | None) -> None:
+def _require_member(project: Project, by: User | None) -> None:
     if by is None or not has_role(by, project.team_id, Role.MEMBER):
         raise PermissionDenied("Recording a manual check needs the member role.")
 
 
 def manual_check_record(
-    *, project: Project, spec_id: str, task_id: str, note: str, by: AbstractBaseUser | None, channel: str
+    *, project: Project, spec_id: str, task_id: str, note: str, by: User | None, channel: str
 ) -> ManualCheck:
     """Record (or renew) that `by` checked the task by hand; audited."""
     _require_member(project, by)
@@ -96,7 +96,7 @@ def manual_check_record(
 
 
 def manual_check_withdraw(
-    *, project: Project, spec_id: str, task_id: str, by: AbstractBaseUser | None, channel: str
+    *, project: Project, spec_id: str, task_id: str, by: User | None, channel: str
 ) -> None:
     """Withdraw a recorded check: the task needs a manual check again; audited."""
     _require_member(project, by)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -11,6 +14,35 @@ from workflows.workspace_policy import workspace_resolve
 
 # The Project fields that say how the workspace's specs are read (Project.read_options).
 READ_SETTINGS = ("spec_format", "specs_root", "implicit_evidence", "source_roots", "positional_task_ids")
+# What agent steps may spend and what tokens cost (USD; None: no limit, no price).
+SPENDING_SETTINGS = ("budget_per_run", "budget_per_month", "price_input_per_mtok", "price_output_per_mtok")
+# The Project fields that say where a run's branch starts, how an approved review merges it
+# back, and where it is published (workflows.engine.git_runs, git_merge, git_publish).
+GIT_SETTINGS = (
+    "base_branch",
+    "merge_strategy",
+    "git_remote",
+    "pr_provider",
+    "pr_api_url",
+    "pr_repository",
+    "git_token_env",
+)
+
+
+def _check(project: Project, changed: Iterable[str]) -> None:
+    """The model's validators on the changed fields, and the publish settings together
+    when one of them changed (Project.publish_problems); ValidationError per field."""
+    changed = set(changed)
+    errors: dict[str, list[str]] = {}
+    try:
+        project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in changed])
+    except ValidationError as exc:
+        errors = dict(exc.message_dict)
+    if changed & set(GIT_SETTINGS):
+        for field, problem in project.publish_problems().items():
+            errors.setdefault(field, []).append(problem)
+    if errors:
+        raise ValidationError(errors)
 
 
 def project_create(
@@ -21,29 +53,34 @@ def project_create(
     workspace: str,
     shell_allowlist: list[str] | None = None,
     base_branch: str = "",
-    merge_strategy: str = "merge_commit",
     reading: dict[str, object] | None = None,
-    created_by: AbstractBaseUser | None,
+    spending: dict[str, object] | None = None,
+    git: dict[str, object] | None = None,
+    created_by: User | None,
     channel: str,
 ) -> Project:
     """Create a project; raises WorkspaceNotAllowed for a workspace outside the roots and
-    ValidationError for reading settings (READ_SETTINGS) the model's validators refuse."""
+    ValidationError for reading settings (READ_SETTINGS), budgets and prices
+    (SPENDING_SETTINGS) or git settings (GIT_SETTINGS) the model's validators refuse."""
     resolved = workspace_resolve(workspace)
-    unknown = set(reading or {}) - set(READ_SETTINGS)
+    unknown = (
+        (set(reading or {}) - set(READ_SETTINGS))
+        | (set(spending or {}) - set(SPENDING_SETTINGS))
+        | (set(git or {}) - set(GIT_SETTINGS))
+    )
     if unknown:
-        raise ValueError(f"not reading settings: {', '.join(sorted(unknown))}")
+        raise ValueError(f"not reading, spending or git settings: {', '.join(sorted(unknown))}")
+    git = {"base_branch": base_branch, **(git or {})}
+    settings = {**(reading or {}), **(spending or {}), **git}
     project = Project(
         team=team,
         slug=slug,
         name=name,
         workspace=str(resolved),
         shell_allowlist=sorted(set(shell_allowlist or [])),
-        base_branch=base_branch,
-        merge_strategy=merge_strategy,
-        **(reading or {}),
+        **settings,
     )
-    checked = {*(reading or {}), "merge_strategy"}
-    project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in checked])
+    _check(project, settings)
     with transaction.atomic():
         project.save(force_insert=True)
         audit_record(
@@ -60,18 +97,20 @@ def project_create(
 def project_update(
     *,
     project: Project,
-    updated_by: AbstractBaseUser,
+    updated_by: User,
     channel: str,
     name: str | None = None,
     shell_allowlist: list[str] | None = None,
     base_branch: str | None = None,
-    merge_strategy: str | None = None,
     reading: dict[str, object] | None = None,
+    spending: dict[str, object] | None = None,
+    git: dict[str, object] | None = None,
 ) -> Project:
-    """Rename a project, change which programs its shell steps may run, its git settings
-    (base branch, merge strategy), or how its specs are read (`reading`: any of
-    READ_SETTINGS) (team admins). Raises ValidationError, naming
-    the field, for a value the model's validators refuse; nothing is saved then."""
+    """Rename a project, change which programs its shell steps may run, how its specs are
+    read (`reading`: any of READ_SETTINGS), its agent budgets and token prices (`spending`:
+    any of SPENDING_SETTINGS; None removes one) or its git settings (`git`: any of
+    GIT_SETTINGS: base branch, merge strategy, remote, pull requests) (team admins). Raises ValidationError,
+    naming the field, for a value the model's validators refuse; nothing is saved then."""
     changes: dict[str, object] = {}
     if name is not None and name != project.name:
         changes["name"] = name
@@ -81,11 +120,19 @@ def project_update(
             changes["shell_allowlist"] = allowlist
     if base_branch is not None and base_branch != project.base_branch:
         changes["base_branch"] = base_branch
-    if merge_strategy is not None and merge_strategy != project.merge_strategy:
-        changes["merge_strategy"] = merge_strategy
     for field, value in (reading or {}).items():
         if field not in READ_SETTINGS:
             raise ValueError(f"{field!r} is not a reading setting")
+        if value != getattr(project, field):
+            changes[field] = value
+    for field, value in (spending or {}).items():
+        if field not in SPENDING_SETTINGS:
+            raise ValueError(f"{field!r} is not a spending setting")
+        if value != getattr(project, field):
+            changes[field] = value
+    for field, value in (git or {}).items():
+        if field not in GIT_SETTINGS:
+            raise ValueError(f"{field!r} is not a git setting")
         if value != getattr(project, field):
             changes[field] = value
     if not changes:
@@ -94,7 +141,7 @@ def project_update(
     for field, value in changes.items():
         setattr(project, field, value)
     try:
-        project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in changes])
+        _check(project, changes)
     except ValidationError:
         for field, value in before.items():
             setattr(project, field, value)
@@ -107,6 +154,11 @@ def project_update(
             actor=updated_by,
             team=project.team,
             obj=project,
-            data={"before": before, "after": changes},
+            data={"before": _as_json(before), "after": _as_json(changes)},
         )
     return project
+
+
+def _as_json(values: dict[str, object]) -> dict[str, object]:
+    """Settings as the audit log's JSON keeps them: amounts as text ("0.50")."""
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -117,7 +117,7 @@ def run_start(
     version: TemplateVersion,
     spec_id: str = "",
     params: dict[str, Any] | None = None,
-    started_by: AbstractBaseUser | None,
+    started_by: User | None,
     channel: str,
     allow_concurrent: bool = False,
 ) -> Run:
@@ -174,7 +174,7 @@ def run_start(
     return run
 
 
-def run_cancel(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
+def run_cancel(*, run: Run, by: User | None, channel: str) -> Run:
     """Cancel the run; running shell and agent processes are killed by their workers."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
@@ -223,7 +223,7 @@ def _reset_unsucceeded(run: Run) -> None:
             step_set_status(group, S.RUNNING, event="step.started", started_at=timezone.now())
 
 
-def run_retry(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
+def run_retry(*, run: Run, by: User | None, channel: str) -> Run:
     """Run a failed or cancelled run again in place; steps that succeeded never run again."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
@@ -245,16 +245,14 @@ def run_retry(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
     return run
 
 
-def run_resume(*, run: Run, by: AbstractBaseUser | None, channel: str) -> Run:
+def run_resume(*, run: Run, by: User | None, channel: str) -> Run:
     """Resume a failed run from its failed step (the same as retry for a failed run)."""
     if run.status != Run.Status.FAILED:
         raise RunError(f"Only a failed run can be resumed; this one is {run.status}.", code="conflict")
     return run_retry(run=run, by=by, channel=channel)
 
 
-def run_rerun_from_checkpoint(
-    *, run: Run, checkpoint: Checkpoint, by: AbstractBaseUser | None, channel: str
-) -> Run:
+def run_rerun_from_checkpoint(*, run: Run, checkpoint: Checkpoint, by: User | None, channel: str) -> Run:
     """A new run of the same template version whose steps up to the checkpoint are done."""
     if checkpoint.run_id != run.pk:
         raise RunError("That checkpoint belongs to another run.", code="invalid")
@@ -292,7 +290,7 @@ def run_rerun_from_checkpoint(
                 max_retries=step.max_retries,
                 timeout_seconds=step.timeout_seconds,
                 status=S.SUCCEEDED if succeeded else S.PENDING,
-                output=state["output"] if succeeded else {},
+                output=state["output"] if state is not None and succeeded else {},
             )
         queued = run_advance(new)
         audit_record(

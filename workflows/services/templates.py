@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -30,7 +30,7 @@ def template_save(
     source: str | None = None,
     content_type: str = "application/json",
     team: Team | None = None,
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     channel: str,
     builtin: bool = False,
 ) -> TemplateVersion:
@@ -82,7 +82,7 @@ def template_save(
 
 
 def _owner_check(
-    template: WorkflowTemplate | None, team: Team | None, user: AbstractBaseUser | None, name: str
+    template: WorkflowTemplate | None, team: Team | None, user: User | None, name: str
 ) -> Team | None:
     """The team the saved template belongs to, or TemplateForbidden saying why not."""
     if user is None or not user.is_authenticated or not user.is_active:

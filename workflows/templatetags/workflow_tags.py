@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -12,6 +13,7 @@ from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
 from workflows.domain.texts import Code, Text
 from workflows.engine.durations import format_duration
+from workflows.engine.usage import usd
 
 register = template.Library()
 
@@ -199,6 +201,17 @@ def duration(value: timedelta | float | None) -> str:
     return text.replace("s", s_unit).replace("m", m_unit).replace("h", h_unit)
 
 
+@register.filter
+def money(amount: Decimal | None) -> str:
+    """A cost in USD ($0.50), or "—" when it is unknown (never $0 for "not known")."""
+    return "—" if amount is None else usd(Decimal(amount))
+
+
+@register.filter
+def tokens(count: int | None) -> str:
+    return "—" if count is None else f"{int(count):,}"
+
+
 @register.simple_tag
 def status_labels() -> dict[str, str]:
     """Every status in words, for the run page's script (live events)."""
@@ -227,6 +240,8 @@ def step_summary(step: Any) -> str:
         if not out["flipped"]:
             return _("no checkbox to change")
         return _("changed the checkboxes of %(tasks)s") % {"tasks": ", ".join(out["flipped"])}
+    if step.kind == "agent" and out.get("merge_conflicts"):
+        return _("merge conflict in %(files)s") % {"files": ", ".join(out["merge_conflicts"])}
     if step.kind == "agent" and out.get("artefact"):
         return _("wrote %(file)s") % {"file": out["artefact"]}
     if step.kind == "quality_gate" and "criteria" in out:
@@ -269,6 +284,7 @@ OUTPUT_LABEL = {
     "decision": pgettext_lazy("output", "decision"),
     "outcome": pgettext_lazy("output", "outcome"),
     "branches": pgettext_lazy("output", "branches"),
+    "merge_conflicts": pgettext_lazy("output", "merge conflicts"),
     "succeeded": pgettext_lazy("output", "succeeded"),
     "failed": pgettext_lazy("output", "failed"),
     "item": pgettext_lazy("output", "item"),
@@ -280,6 +296,11 @@ OUTPUT_LABEL = {
     "merge": pgettext_lazy("output", "merged"),
     "rework": pgettext_lazy("output", "rework step"),
     "next_review": pgettext_lazy("output", "next review"),
+    "usage": pgettext_lazy("output", "usage"),
+    "input_tokens": pgettext_lazy("output", "input tokens"),
+    "output_tokens": pgettext_lazy("output", "output tokens"),
+    "cost_usd": pgettext_lazy("output", "cost (USD)"),
+    "reported": pgettext_lazy("output", "reported by the agent"),
 }
 
 # The titles the built-in workflows give their gates, in the reader's language.
@@ -324,7 +345,7 @@ def _key_label(key: Any, *, humanize: bool) -> str:
 def readable(value: Any, key: Any = None) -> SafeString:
     """A value of a step's output (or a run's params) as words: never a Python repr."""
     if value is None or value == "":
-        return "—"
+        return SafeString("—")
     if isinstance(value, bool):
         return conditional_escape(_("yes") if value else _("no"))
     if isinstance(value, (int, float)):

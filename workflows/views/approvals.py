@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -92,13 +93,15 @@ def review_context(gate: ApprovalGate, *, live: bool) -> dict[str, Any] | None:
     return detail
 
 
-def checkbox_changes(inputs: list[dict[str, Any]]) -> list[dict[str, str]]:
+def checkbox_changes(inputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """What a sync after this gate would change in tasks.md, from the verification it
     decides on: each task whose checkbox disagrees with its evidence, before → after."""
     changes: list[dict[str, str]] = []
     for step in inputs:
         output = step.get("output") or {}
-        statuses = output.get("statuses") if isinstance(output.get("statuses"), dict) else {}
+        statuses = output.get("statuses")
+        if not isinstance(statuses, dict):
+            statuses = {}
         for task in output.get("checked_not_verified") or []:
             status = str(statuses.get(task, ""))
             changes.append({"task": str(task), "before": "☑", "after": "☐", "status": status})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditEntry
+from accounts.permissions import AuthenticatedHttpRequest
 from accounts.ratelimits import limit
 from workflows.selectors import get_project_for_user
 from workflows.services.intents import intent_can_start, intent_execute, intent_parse
@@ -22,7 +23,7 @@ MAX_TEXT = 500
 @login_required
 @require_POST
 @limit("moderate")
-def command(request: HttpRequest, slug: str) -> HttpResponse:
+def command(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     text = request.POST.get("text", "").strip()[:MAX_TEXT]
     context: dict[str, object] = {"project": project, "text": text}

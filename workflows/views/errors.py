@@ -14,7 +14,7 @@ def _render(request: HttpRequest, status: int, title: str, message: str) -> Http
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message, "code": title.lower().replace(" ", "_")}, status=status)
     try:
-        body = render_to_string(
+        body: str = render_to_string(
             "error.html", {"status": status, "title": _(title), "message": _(message)}, request=request
         )
     except Exception:  # the layout itself may be what failed: fall back to plain text

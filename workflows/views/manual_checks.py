@@ -6,13 +6,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditEntry, Role
+from accounts.permissions import AuthenticatedHttpRequest
 from accounts.ratelimits import limit
 from workflows.domain.workspace import UnknownSpec
 from workflows.selectors import get_project_for_user
@@ -27,7 +28,7 @@ def _back(slug: str, spec_id: str, task_id: str) -> HttpResponse:
 @login_required
 @require_POST
 @limit("moderate")
-def manual_check(request: HttpRequest, slug: str, spec_id: str, task_id: str) -> HttpResponse:
+def manual_check(request: AuthenticatedHttpRequest, slug: str, spec_id: str, task_id: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, role=Role.MEMBER)
     withdraw = request.POST.get("action") == "withdraw"
     try:

@@ -12,14 +12,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AuditEntry, Role
-from accounts.permissions import has_role
+from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
 from workflows.charts import run_chart
 from workflows.domain.layouts import spec_documents
 from workflows.domain.workspace import UnknownSpec
 from workflows.engine import git_runs
-from workflows.forms import ReadingForm
-from workflows.models import Project, Run, Step, WorkerCluster
+from workflows.engine.budget import budget_reached
+from workflows.forms import GitForm, ReadingForm, SpendingForm
+from workflows.models import AgentUsage, Project, Run, Step, WorkerCluster
 from workflows.rendering import render_markdown
 from workflows.selectors import (
     gates_to_decide,
@@ -79,6 +80,9 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": rows,
         "index": index,
         "reading_form": ReadingForm.for_project(project) if can_admin else None,
+        "spending_form": SpendingForm(instance=project) if can_admin else None,
+        **_usage_of(project),
+        "git_form": GitForm(instance=project) if can_admin else None,
         "workspace_error": error,
         "runs": runs[:15],
         "chart": run_chart(runs),
@@ -86,6 +90,18 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "git_mode": None if error else _git_mode(project),
     }
     return render(request, "workflows/project_detail.html", context)
+
+
+def _usage_of(project: Project) -> dict[str, object]:
+    """What the project's agent steps used this month and in all, against its budgets."""
+    usage = AgentUsage.objects.for_project(project)
+    month = usage.this_month().totals()
+    budget = project.budget_per_month
+    return {
+        "usage_month": month,
+        "usage_all": usage.totals(),
+        "month_spent": budget_reached(month["cost"], budget),
+    }
 
 
 def _git_mode(project: Project) -> str | None:
@@ -130,6 +146,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         "next": recommendation,
         "documents": documents,
         "runs": project.runs.filter(spec_id=spec_id)[:20],
+        "usage": AgentUsage.objects.for_spec(project, spec_id).totals(),
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
         "workflows": templates_runnable_in(project).order_by("name"),
     }
@@ -139,7 +156,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
 @login_required
 @require_POST
 @limit("moderate")
-def run_create(request: HttpRequest, slug: str) -> HttpResponse:
+def run_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The "Run autopilot" buttons: start a workflow on a spec from a page."""
     project = get_project_for_user(request.user, slug, role=Role.MEMBER)
     name = request.POST.get("workflow", "autopilot")

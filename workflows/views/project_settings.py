@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
+from accounts.permissions import AuthenticatedHttpRequest
 from accounts.ratelimits import limit
-from workflows.forms import ReadingForm
+from workflows.forms import GitForm, ProjectSettingsForm, ReadingForm, SpendingForm
 from workflows.selectors import get_project_for_user
 from workflows.services.projects import project_update
 
@@ -22,28 +23,57 @@ from workflows.services.projects import project_update
 @login_required
 @require_POST
 @limit("moderate")
-def project_reading(request: HttpRequest, slug: str) -> HttpResponse:
+def project_reading(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Save how the project's specs are read: format, specs folder, evidence settings."""
     project = get_project_for_user(request.user, slug, role=Role.ADMIN)
     form = ReadingForm(request.POST, instance=project)
     if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(
-                request, f"{form.fields[field].label if field in form.fields else field}: {errors[0]}"
-            )
-        return redirect(project.get_absolute_url())
+        return _refused(request, form, form.errors)
     try:
         project_update(project=project, updated_by=request.user, channel="web", reading=form.reading())
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            label = form.fields[field].label if field in form.fields else field
-            messages.error(request, f"{label}: {errors[0]}")
-        return redirect(project.get_absolute_url())
+        return _refused(request, form, exc.message_dict)
     messages.success(request, _("Saved: the specs are read with the new settings."))
     return redirect(project.get_absolute_url())
 
 
-def _refused(request: HttpRequest, form: ReadingForm, errors: Mapping[str, Sequence[str]]) -> HttpResponse:
+@login_required
+@require_POST
+@limit("moderate")
+def project_spending(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Save the project's agent budgets and token prices."""
+    project = get_project_for_user(request.user, slug, role=Role.ADMIN)
+    form = SpendingForm(request.POST, instance=project)
+    if not form.is_valid():
+        return _refused(request, form, form.errors)
+    try:
+        project_update(project=project, updated_by=request.user, channel="web", spending=form.spending())
+    except ValidationError as exc:
+        return _refused(request, form, exc.message_dict)
+    messages.success(request, _("Saved: the new budgets apply before the next agent step of every run."))
+    return redirect(project.get_absolute_url())
+
+
+@login_required
+@require_POST
+@limit("moderate")
+def project_git(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Save where runs branch from and where they are published (remote, pull requests)."""
+    project = get_project_for_user(request.user, slug, role=Role.ADMIN)
+    form = GitForm(request.POST, instance=project)
+    if not form.is_valid():
+        return _refused(request, form, form.errors)
+    try:
+        project_update(project=project, updated_by=request.user, channel="web", git=form.git())
+    except ValidationError as exc:
+        return _refused(request, form, exc.message_dict)
+    messages.success(request, _("Saved: the git settings apply to the next run and publish."))
+    return redirect(project.get_absolute_url())
+
+
+def _refused(
+    request: HttpRequest, form: ProjectSettingsForm, errors: Mapping[str, Sequence[object]]
+) -> HttpResponse:
     """Say what was refused, field by field; nothing was saved."""
     for field, messages_ in errors.items():
         label = form.fields[field].label if field in form.fields else field

@@ -14,14 +14,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AuditEntry, Role
-from accounts.permissions import has_role
+from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
 from workflows.domain.texts import Text, text_from_data
 from workflows.engine import git_runs
 from workflows.graph import step_graph
-from workflows.models import ApprovalGate, Run
+from workflows.models import AgentUsage, ApprovalGate, Run
 from workflows.selectors import get_run_for_user
 from workflows.services import runs as run_services
+from workflows.services.publishing import run_publish as publish_service
 from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
 from workflows.views.diffs import files_for_page
@@ -30,7 +31,7 @@ from workflows.workspace_policy import WorkspaceNotAllowed
 
 # The colour of a run's bar and headline by how it ended: only a run that reached its
 # goal is green; a failed, cancelled or stopped run never shows a full green bar.
-TONE = {
+TONE: dict[str, str] = {
     Run.Status.SUCCEEDED: "ok",
     Run.Status.FAILED: "bad",
     Run.Status.CANCELLED: "muted",
@@ -124,6 +125,8 @@ def run_context(run: Run, user: Any) -> dict[str, Any]:
         "gates": gates,
         "can_control": has_role(user, run.project.team_id, Role.MEMBER),
         "checkpoints": run.checkpoints.select_related("step").order_by("seq"),
+        "usage_rows": list(AgentUsage.objects.for_run(run).select_related("step")),
+        "usage_total": AgentUsage.objects.for_run(run).totals(),
     }
 
 
@@ -166,7 +169,7 @@ def _merges(run: Run) -> list[dict[str, Any]]:
     return [{"gate": gate, "step": gate.step.key, **gate.merge} for gate in gates]
 
 
-def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
+def _control(request: AuthenticatedHttpRequest, run_id: int, action: str) -> HttpResponse:
     run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
     try:
         if action == "cancel":
@@ -188,28 +191,28 @@ def _control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
 @login_required
 @require_POST
 @limit("moderate")
-def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_cancel(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "cancel")
 
 
 @login_required
 @require_POST
 @limit("moderate")
-def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_retry(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "retry")
 
 
 @login_required
 @require_POST
 @limit("moderate")
-def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_resume(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     return _control(request, run_id, "resume")
 
 
 @login_required
 @require_POST
 @limit("moderate")
-def run_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_rerun(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
     raw = request.POST.get("checkpoint", "")
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
@@ -227,3 +230,28 @@ def run_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
         % {"new": new.pk, "run": run.pk, "seq": checkpoint.seq},
     )
     return redirect(new.get_absolute_url())
+
+
+@login_required
+@require_POST
+@limit("moderate")
+def run_publish(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
+    """Push the run's branch to the project's remote and open its pull request."""
+    run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
+    try:
+        result = publish_service(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
+    except run_services.RunError as exc:
+        messages.error(request, _("Not published: %(reason)s") % {"reason": exc})
+        return redirect(run.get_absolute_url())
+    if result["pull_request_url"]:
+        messages.success(
+            request,
+            _("Pushed %(branch)s to %(remote)s; pull request: %(url)s")
+            % {"branch": result["branch"], "remote": result["remote"], "url": result["pull_request_url"]},
+        )
+    else:
+        messages.success(
+            request,
+            _("Pushed %(branch)s to %(remote)s.") % {"branch": result["branch"], "remote": result["remote"]},
+        )
+    return redirect(run.get_absolute_url())

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import AuditEntry, Role, Team
-from accounts.permissions import team_ids_with_role
+from accounts.permissions import AuthenticatedHttpRequest, team_ids_with_role
 from accounts.ratelimits import limit
 from workflows.engine.definitions import Problem, TemplateInvalid
 from workflows.graph import step_graph
@@ -44,7 +44,7 @@ def admin_teams(user: Any) -> QuerySet[Team]:
 @login_required
 @limit("moderate", methods=("POST",))
 @require_http_methods(["GET", "POST"])
-def workflow_list(request: HttpRequest) -> HttpResponse:
+def workflow_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     source, problems, status = EXAMPLE, [], 200
     teams = admin_teams(request.user)
     if request.method == "POST":

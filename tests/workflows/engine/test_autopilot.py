@@ -21,7 +21,7 @@ def builtin(name: str):
 
 @pytest.fixture
 def demo(data_dir) -> Project:
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-git")
     return Project.objects.get(slug="demo")
 
 

@@ -25,7 +25,7 @@ TASK_LINE = re.compile(r"^\s*- \[[ x]\] ")
 
 @pytest.fixture
 def demo(data_dir) -> Project:
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-git")
     return Project.objects.get(slug="demo")
 
 

@@ -26,7 +26,7 @@ AUTH_TASKS = "specs/core/spec-core-001-authentication/tasks.md"
 
 @pytest.fixture
 def demo(data_dir) -> Project:
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-git")
     return Project.objects.get(slug="demo")
 
 

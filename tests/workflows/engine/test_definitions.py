@@ -144,3 +144,26 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_parallel_tasks_fans_out_only_an_implement_tasks_agent_step():
+    agent = {"id": "impl", "uses": "agent", "with": {"workflow": "implement_tasks"}}
+    ok = validate({"name": "x", "steps": [{**agent, "for_each": "parallel_tasks", "join": 1}]})
+    assert ok.steps[0].for_each == "parallel_tasks"
+    found = problems(
+        {
+            "name": "x",
+            "steps": [
+                {"id": "a", "uses": "shell", "with": {"command": "echo"}, "for_each": "parallel_tasks"},
+                {
+                    "id": "b",
+                    "uses": "agent",
+                    "with": {"workflow": "generate_tests"},
+                    "for_each": "parallel_tasks",
+                },
+            ],
+        }
+    )
+    message = "parallel_tasks fans out only an agent step with workflow: implement_tasks"
+    assert f"step 'a', for_each: {message}" in found
+    assert f"step 'b', for_each: {message}" in found

@@ -36,9 +36,12 @@ def sh(*args: str, cwd: Path) -> str:
 
 
 def make_repo(path: Path) -> str:
-    sh("init", "--quiet", "--initial-branch=main", cwd=path)
-    sh("add", "--all", cwd=path)
-    sh("commit", "--quiet", "-m", "demo workspace", cwd=path)
+    """The workspace as a git repository with a first commit (seed_demo makes the demo's
+    one); its head."""
+    if not (path / ".git").exists():
+        sh("init", "--quiet", "--initial-branch=main", cwd=path)
+        sh("add", "--all", cwd=path)
+        sh("commit", "--quiet", "-m", "demo workspace", cwd=path)
     return sh("rev-parse", "HEAD", cwd=path).strip()
 
 
@@ -83,6 +86,7 @@ def test_an_autopilot_run_of_a_git_project_works_on_its_own_branch(demo: Project
 
 
 def test_a_workspace_that_is_no_git_repository_is_written_directly(demo: Project) -> None:
+    call_command("seed_demo", "--reset-workspace", "--no-git")
     repo = Path(demo.workspace)
     before = (repo / AUTH_TASKS).read_text()
     run = drain(autopilot(demo))
@@ -179,7 +183,9 @@ def test_a_shell_step_runs_in_the_runs_worktree_and_commits(demo: Project) -> No
 
 
 def test_a_repository_with_no_commit_yet_is_written_directly(demo: Project, client) -> None:
+    call_command("seed_demo", "--reset-workspace", "--no-git")
     repo = Path(demo.workspace)
+    assert not (repo / ".git").exists()
     sh("init", "--quiet", cwd=repo)
     before = (repo / AUTH_TASKS).read_text()
     run = drain(autopilot(demo))

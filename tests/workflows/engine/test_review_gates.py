@@ -470,7 +470,7 @@ def test_after_the_rework_limit_a_reject_fails_the_run_with_the_reason(demo: Pro
 
 
 def test_a_review_without_git_lets_the_run_go_on_and_shows_every_task(data_dir: Path) -> None:
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-git")
     project = Project.objects.get(slug="demo")  # not a git repository
     text = template(
         name="implement-and-review",
@@ -569,7 +569,7 @@ def test_a_supervised_autopilot_on_a_new_spec_reviews_after_the_agent(demo: Proj
 def test_a_supervised_autopilot_without_git_keeps_only_the_gate_before_the_agent(data_dir: Path) -> None:
     from workflows.engine.autopilot import steps_for
 
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-git")
     project = Project.objects.get(slug="demo")
     version = WorkflowTemplate.objects.get(name="autopilot").latest
     run = run_start(
@@ -581,3 +581,51 @@ def test_a_supervised_autopilot_without_git_keeps_only_the_gate_before_the_agent
     names = [(name, kind) for name, kind, _ in steps_for("implement_tasks", run, "supervised")]
     assert names == [("approve", "approval"), ("implement-tasks", "agent"), ("review", "approval")]
     assert [kind for _, kind, _ in steps_for("implement_tasks", run, "auto")] == ["agent"]
+
+
+def test_a_supervised_turn_of_parallel_batches_is_reviewed_as_one(team_users, data_dir, settings) -> None:
+    """The setup task, then two [P] tasks at once (tests/workflows/engine/test_parallel_tasks.py):
+    one review after the last batch shows the work of both, and approving merges it all."""
+    from tests.workflows.engine.test_parallel_tasks import SPEC, git_project, tasks_md
+
+    settings.STEP_SANDBOX = "none"
+    tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2")).replace(
+        "### Phase 1: Modules\n\n",
+        '### Phase 0: Setup\n\n- [ ] TSK-SET-001 Package\n  evidence: code path=src/__init__.py contains="# pkg"\n\n'
+        "### Phase 1: Modules\n\n",
+    )
+    project, repo, base, _ = git_project(team_users, data_dir, tasks)
+    run = drain(
+        run_start(
+            project=project,
+            version=WorkflowTemplate.objects.get(name="autopilot").latest,
+            spec_id=SPEC,
+            params={"max_iterations": 1, "mode": "supervised"},
+            started_by=team_users.member,
+            channel="web",
+        )
+    )
+    assert decide("api", gate_of(run, "approve-1"), team_users.approver, "approve")[0] == 201
+    run = drain(run)
+    keys = list(
+        run.steps.filter(parent__isnull=True).order_by("position", "id").values_list("key", flat=True)
+    )
+    assert keys[keys.index("approve-1") :] == [
+        "approve-1",
+        "implement-tasks-1",
+        "implement-tasks-b2-1",
+        "review-1",
+        "status-2",
+    ]
+    gate = gate_of(run, "review-1")
+    review = api(team_users.approver).get(f"/approvals/{gate.pk}").json()["review"]
+    assert review["steps"] == ["implement-tasks-1", "implement-tasks-b2-1"]
+    assert review["from_commit"] == base and review["to_commit"] == rev(repo, run.git_branch)
+    assert {"src/__init__.py", "src/alpha.py", "src/beta.py"} <= {f["path"] for f in review["files"]}
+    named = {t["id"] for t in review["tasks"] if "named by the step" in t["why"]}
+    assert named == {"TSK-SET-001", "TSK-PAR-001", "TSK-PAR-002"}
+    assert rev(repo, "main") == base
+    assert decide("api", gate, team_users.approver, "approve")[0] == 201
+    assert sh("show", "main:src/beta.py", cwd=repo) == "BETA = 2\n"
+    run = drain(run)
+    assert run.steps.get(key="status-2").output["progress"]["open_tasks"] == []

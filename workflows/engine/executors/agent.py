@@ -19,11 +19,13 @@ import httpx
 
 from workflows.domain.layouts import discover_specs
 from workflows.domain.spec_formats import document_name
+from workflows.domain.task_groups import item_tasks
 from workflows.domain.workspace import ScopeError, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
 from workflows.engine.executors.shell import process_env, run_process
 from workflows.engine.hook_edits import Before, HookEditError, before_edit, check_edit
 from workflows.engine.prompts import HOOK_WORKFLOWS, build_prompt, spec_dir_for
+from workflows.engine.usage import Usage, usage_from_chunk, usage_from_line
 
 # What each workflow produces when the agent answers through a chat endpoint.
 ARTEFACTS = {
@@ -44,7 +46,14 @@ def run_agent(context: StepContext) -> StepResult:
         spec_dir = spec_dir_for(workspace, context.spec_id)
     except (WorkspaceError, ScopeError, ValueError) as exc:
         return StepResult.fail(str(exc))
-    prompt = build_prompt(workspace, spec_dir, context.spec_id, workflow, context.config.get("prompt", ""))
+    prompt = build_prompt(
+        workspace,
+        spec_dir,
+        context.spec_id,
+        workflow,
+        context.config.get("prompt", ""),
+        only_tasks=item_tasks(context.item),
+    )
     report_dir = f".spec/reports/{workflow.replace('_', '-')}/{context.run_id}"
     prompt_rel = f"{report_dir}/{context.key.replace('/', '_')}-prompt.md"
     prompt_path = workspace.write_text(prompt_rel, prompt)
@@ -54,15 +63,18 @@ def run_agent(context: StepContext) -> StepResult:
             before = before_edit(workspace, context.spec_id)
         except HookEditError as exc:
             return StepResult.fail(f"{workflow} needs the spec's tasks.md: {exc}")
+    usage = Usage()
     if project.agent_command:
-        result = _run_command(context, workspace, spec_dir, prompt_path, workflow)
+        result = _run_command(context, workspace, spec_dir, prompt_path, workflow, usage)
     elif project.agent_endpoint:
-        result = _run_endpoint(context, workspace, spec_dir, prompt, workflow, report_dir)
+        result = _run_endpoint(context, workspace, spec_dir, prompt, workflow, report_dir, usage)
     else:
         return StepResult.fail(
             f"project '{project.slug}' has no agent configured: set its agent command or "
             "its OpenAI-compatible endpoint"
         )
+    # What the agent said it used, succeeded or not (the worker records it with the time).
+    result.output["usage"] = usage.as_output()
     if before is not None:
         refused = f"{report_dir}/{context.key.replace('/', '_')}-refused-tasks.md"
         result = _check_hooks(result, workspace, workflow, before, refused)
@@ -86,7 +98,12 @@ def _check_hooks(
 
 
 def _run_command(
-    context: StepContext, workspace: Workspace, spec_dir: str, prompt_path: Path, workflow: str
+    context: StepContext,
+    workspace: Workspace,
+    spec_dir: str,
+    prompt_path: Path,
+    workflow: str,
+    usage: Usage,
 ) -> StepResult:
     values = {
         "{prompt_file}": str(prompt_path),
@@ -114,8 +131,16 @@ def _run_command(
         env=env,
         stdin=prompt_path.read_bytes(),
         read_only=_command_files(context.project.agent_command, env.get("PATH", "")),
+        on_line=lambda line: _count_usage(usage, line),
     )
     return _check_artefact(result, workspace, spec_dir, workflow)
+
+
+def _count_usage(usage: Usage, line: str) -> None:
+    """Add a `{"smartspec_usage": …}` line of the agent's output (it stays in the log)."""
+    found = usage_from_line(line)
+    if found is not None:
+        usage.add(found)
 
 
 def _command_files(command: str, path: str) -> list[tuple[str, str]]:
@@ -154,6 +179,7 @@ def _run_endpoint(
     prompt: str,
     workflow: str,
     report_dir: str,
+    usage: Usage,
 ) -> StepResult:
     project = context.project
     headers = {"Accept": "text/event-stream"}
@@ -167,6 +193,8 @@ def _run_endpoint(
     body = {
         "model": project.agent_model or "default",
         "stream": True,
+        # The last chunk then carries the tokens used (servers that ignore it send none).
+        "stream_options": {"include_usage": True},
         "messages": [
             {"role": "system", "content": "You are a careful software engineer following SmartSpec."},
             {"role": "user", "content": prompt},
@@ -174,7 +202,7 @@ def _run_endpoint(
     }
     url = project.agent_endpoint.rstrip("/") + "/chat/completions"
     try:
-        text = _stream_chat(context, url, headers, body)
+        text = _stream_chat(context, url, headers, body, usage)
     except httpx.HTTPError as exc:
         return StepResult.fail(f"the agent endpoint failed: {type(exc).__name__}: {_safe(exc)}")
     except _Stopped:
@@ -193,8 +221,11 @@ class _Stopped(Exception):
     pass
 
 
-def _stream_chat(context: StepContext, url: str, headers: dict[str, str], body: dict[str, object]) -> str:
-    """Collect the streamed answer, logging it line by line as it arrives."""
+def _stream_chat(
+    context: StepContext, url: str, headers: dict[str, str], body: dict[str, object], usage: Usage
+) -> str:
+    """Collect the streamed answer, logging it line by line as it arrives; the usage a
+    chunk reports is added to `usage`."""
     parts: list[str] = []
     pending = ""
     timeout = httpx.Timeout(connect=CONNECT_TIMEOUT, read=context.timeout_seconds or 600, write=30, pool=10)
@@ -215,7 +246,13 @@ def _stream_chat(context: StepContext, url: str, headers: dict[str, str], body: 
             if data == "[DONE]":
                 break
             chunk = json.loads(data)
-            delta = chunk["choices"][0].get("delta", {}).get("content") or ""
+            found = usage_from_chunk(chunk)
+            if found is not None:
+                usage.add(found)
+            choices = chunk.get("choices") if isinstance(chunk, dict) else None
+            if not choices:
+                continue  # the usage chunk has no choices
+            delta = choices[0].get("delta", {}).get("content") or ""
             parts.append(delta)
             pending += delta
             *complete, pending = pending.split("\n")

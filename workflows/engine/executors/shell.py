@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workflows.domain.shell_policy import (
@@ -147,11 +147,12 @@ def run_process(
     env: dict[str, str],
     stdin: bytes | None = None,
     read_only: Sequence[tuple[str, str]] = (),
+    on_line: Callable[[str], None] | None = None,
 ) -> StepResult:
     """Run argv in its own process group (inside the step sandbox when there is one),
     stream its output as log lines, and kill the whole group when the step is cancelled or
     times out. Exit code 0 means success. `read_only` adds (source, place) pairs the
-    sandbox binds read-only."""
+    sandbox binds read-only; `on_line` sees each output line too."""
     try:
         launch, launch_env = sandboxed(context, argv, cwd=cwd, env=env, read_only=read_only)
     except (SandboxUnavailable, CannotStart) as exc:
@@ -173,7 +174,7 @@ def run_process(
     except OSError as exc:
         return StepResult.fail(f"could not start {argv[0]}: {exc.strerror or exc}")
     tail: list[str] = []
-    reader = threading.Thread(target=_read_lines, args=(process, context, tail), daemon=True)
+    reader = threading.Thread(target=_read_lines, args=(process, context, tail, on_line), daemon=True)
     reader.start()
     if stdin:
         _feed(process, stdin)
@@ -228,11 +229,18 @@ def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
         pass  # the program exited without reading its input; its exit code tells the rest
 
 
-def _read_lines(process: subprocess.Popen[bytes], context: StepContext, tail: list[str]) -> None:
+def _read_lines(
+    process: subprocess.Popen[bytes],
+    context: StepContext,
+    tail: list[str],
+    on_line: Callable[[str], None] | None,
+) -> None:
     assert process.stdout is not None
     for raw in process.stdout:
         line = raw.decode("utf-8", "replace").rstrip("\n")
         context.log(line)
+        if on_line is not None:
+            on_line(line)
         tail.append(line)
         if len(tail) > MAX_OUTPUT_LINES_KEPT:
             del tail[: len(tail) - MAX_OUTPUT_LINES_KEPT]

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.models import Membership, Role, Team
+from workflows.engine import git_runs
 from workflows.models import Project
 from workflows.workspace_policy import default_workspace_dir
 
@@ -41,13 +42,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Copy the sample specs afresh, discarding changes made to the demo workspace.",
         )
+        parser.add_argument(
+            "--no-git",
+            action="store_true",
+            help="Leave the demo workspace without git: runs then write straight into it.",
+        )
 
-    def handle(self, *args: Any, reset_workspace: bool, **options: Any) -> None:
+    def handle(self, *args: Any, reset_workspace: bool, no_git: bool, **options: Any) -> None:
         workspace = default_workspace_dir("demo")
         if reset_workspace and workspace.exists():
             shutil.rmtree(workspace)
         if not workspace.exists():
             shutil.copytree(DEMO_WORKSPACE, workspace)
+            if not no_git:
+                self._git_init(workspace)
         with transaction.atomic():
             team, _ = Team.objects.get_or_create(slug="demo", defaults={"name": "Demo team"})
             for username, role in DEMO_USERS.items():
@@ -69,6 +77,18 @@ class Command(BaseCommand):
             f"Demo data ready: team 'demo', project 'demo' ({workspace}); users "
             f"{', '.join(DEMO_USERS)} with the password from DEMO_PASSWORD."
         )
+
+    def _git_init(self, workspace: Path) -> None:
+        """Make the fresh demo workspace a git repository with one commit, so each run works
+        on its own branch and its page shows the changes (nothing when git is missing)."""
+        if shutil.which("git") is None:
+            self.stdout.write("git is not installed: the demo workspace is no git repository.")
+            return
+        (workspace / ".gitignore").write_text("__pycache__/\n*.pyc\n.pytest_cache/\n")
+        git_runs.git(["init", "--quiet", "--initial-branch=main"], cwd=workspace)
+        git_runs.git(["add", "--all"], cwd=workspace)
+        message = "Demo bookshop: the sample specs"
+        git_runs.git(["commit", "--quiet", "--no-verify", "-m", message], cwd=workspace)
 
     def _user(self, team: Team, username: str, role: Role) -> None:
         User = get_user_model()

@@ -1,0 +1,331 @@
+"""Publishing a run: push its branch to the project's remote, then open a pull request.
+
+The push is the real `git push` (argument list, clean environment, never `--force`), to
+the remote the project names (workflows.domain.git_remotes; a path on the server is
+checked again first). A token comes from the environment variable the project names, at
+the moment it is needed: for an http(s) remote git gets it as an `http.extraHeader`
+through GIT_CONFIG_COUNT/KEY/VALUE environment variables, so it is neither on a command
+line nor in a config file; the provider's API gets it in a header. It is never stored,
+and every message that leaves this module has it blanked out.
+
+The pull request's body is the verification report of the run's spec as the pushed
+commit has it: each task verified, or why not.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from workflows.domain import git_remotes
+from workflows.domain.verification import TaskStatus, VerificationReport, verify_spec
+from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
+from workflows.engine import git_runs
+from workflows.engine.git_runs import GitError, git
+
+if TYPE_CHECKING:
+    from workflows.models import Project, Run
+
+HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+PROVIDER_LABELS = {"github": "GitHub", "gitlab": "GitLab"}
+# The user name git sends with a token over http(s) (the password is the token).
+TOKEN_USERS = {"github": "x-access-token", "gitlab": "oauth2"}
+ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+
+
+class PublishError(RuntimeError):
+    """Publishing failed or may not start; the message says why (never with the token).
+
+    `code`: "conflict" when the run or the project's settings do not allow it, "upstream"
+    when the remote or the provider refused or could not be reached.
+    """
+
+    def __init__(self, message: str, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _scrub(text: str, token: str | None) -> str:
+    if not token:
+        return text
+    for form in {token, quote(token, safe=""), _basic(token, "x-access-token"), _basic(token, "oauth2")}:
+        text = text.replace(form, "***")
+    return text
+
+
+def _basic(token: str, user: str) -> str:
+    return base64.b64encode(f"{user}:{token}".encode()).decode()
+
+
+def token_for(project: Project) -> str | None:
+    """The token from the environment variable the project names; None when it names none."""
+    name = project.git_token_env
+    if not name:
+        return None
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise PublishError(
+            f"The environment variable {name} (the project's git token) is not set on the server; "
+            "nothing was pushed."
+        )
+    return value
+
+
+def remote_for(project: Project) -> str:
+    """The project's remote as git gets it, checked again now."""
+    remote = project.git_remote
+    if not remote:
+        raise PublishError("The project names no git remote: approved runs stay local.")
+    if problem := git_remotes.remote_problem(remote):
+        raise PublishError(f"The project's git remote is refused: {problem}.")
+    if git_remotes.is_local_path(remote):
+        from workflows.workspace_policy import WorkspaceNotAllowed, remote_path_checked
+
+        try:
+            return str(remote_path_checked(remote))
+        except WorkspaceNotAllowed as exc:
+            raise PublishError(str(exc)) from None
+    return remote
+
+
+def _repo(run: Run) -> Path:
+    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
+
+    try:
+        return project_workspace_dir(run.project)
+    except WorkspaceNotAllowed as exc:
+        raise PublishError(f"The project's workspace cannot be used: {exc}") from None
+
+
+def branch_head(run: Run, repo: Path) -> str:
+    """The commit at the tip of the run's branch; PublishError when it has nothing to publish."""
+    if not run.git_branch:
+        raise PublishError(
+            f"Run {run.pk} has no git branch: its project's workspace is not a git repository."
+        )
+    ref = f"refs/heads/{run.git_branch}"
+    head = git(["rev-parse", "--verify", "--quiet", ref], cwd=repo, check=False).strip()
+    if not head:
+        raise PublishError(f"The branch {run.git_branch} of run {run.pk} no longer exists.")
+    if head == run.git_base:
+        raise PublishError(f"Run {run.pk} has no commits on its branch yet: nothing to publish.")
+    return head
+
+
+def _push_env(remote: str, token: str | None, provider: str) -> dict[str, str]:
+    env = {
+        "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,  # no ext::, fd:: or other helpers, ever
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",  # a key or nothing: never a prompt
+    }
+    if token and git_remotes.is_http_url(remote):
+        user = TOKEN_USERS.get(provider, "x-access-token")
+        env |= {
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {_basic(token, user)}",
+            # The header goes to every request: never to wherever a redirect points.
+            "GIT_CONFIG_KEY_1": "http.followRedirects",
+            "GIT_CONFIG_VALUE_1": "false",
+        }
+    return env
+
+
+def push_branch(run: Run) -> str:
+    """Push the run's branch to the project's remote (same name there); the pushed commit.
+    A branch that moved elsewhere on the remote is not overwritten: the push is refused."""
+    project = run.project
+    remote = remote_for(project)
+    token = token_for(project)
+    repo = _repo(run)
+    head = branch_head(run, repo)
+    ref = f"refs/heads/{run.git_branch}"
+    try:
+        git(
+            ["push", "--quiet", "--porcelain", "--", remote, f"{head}:{ref}"],
+            cwd=repo,
+            extra_env=_push_env(remote, token, project.pr_provider),
+        )
+    except GitError as exc:
+        raise PublishError(
+            _scrub(f"Pushing {run.git_branch} to {project.git_remote} failed: {exc}", token), code="upstream"
+        ) from None
+    return head
+
+
+@contextmanager
+def _checkout(repo: Path, commit: str) -> Iterator[Path]:
+    """A temporary detached worktree of `commit` below the worktrees folder."""
+    root = git_runs.worktrees_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"publish-{secrets.token_hex(6)}"
+    git(["worktree", "add", "--quiet", "--detach", str(path), commit], cwd=repo)
+    try:
+        yield path
+    finally:
+        git(["worktree", "remove", "--force", str(path)], cwd=repo, check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        git(["worktree", "prune"], cwd=repo, check=False)
+
+
+def _report_of(run: Run, workspace: Workspace) -> VerificationReport:
+    from workflows.models import ManualCheck
+
+    manual = dict(ManualCheck.objects.for_spec(run.project, run.spec_id))
+    return verify_spec(workspace, run.spec_id, run_id=str(run.pk), manual=manual)  # type: ignore[arg-type]
+
+
+def verification_report(run: Run) -> str:
+    """Markdown: each task of the run's spec, verified or why not, as the branch's head has it
+    (read from a temporary worktree of that commit, so it is exactly what was pushed)."""
+    from workflows.workspace_policy import run_worktree_checked
+
+    repo = _repo(run)
+    head = branch_head(run, repo)
+    intro = (
+        f"Run {run.pk} of `{run.workflow_name}` by SmartSpec Autopilot, branch `{run.git_branch}` "
+        f"at {head[:12]}."
+    )
+    if not run.spec_id:
+        return f"{intro}\n\nThe run names no spec: there are no tasks to verify.\n"
+    with _checkout(repo, head) as path:
+        workspace = Workspace(run_worktree_checked(path), options=run.project.read_options())
+        try:
+            report = _report_of(run, workspace)
+        except (UnknownSpec, WorkspaceError, ScopeError, ValueError) as exc:
+            return f"{intro}\n\nThe spec `{run.spec_id}` could not be verified on the branch: {exc}\n"
+    return f"{intro}\n\n{report_markdown(report)}"
+
+
+def report_markdown(report: VerificationReport) -> str:
+    lines = [
+        f"### Verification of `{report.spec_id}`: {report.verified} of {report.total} tasks verified",
+        "",
+    ]
+    for task in report.tasks:
+        title = " ".join(task.title.split())
+        if task.status is TaskStatus.VERIFIED:
+            lines.append(f"- ✅ **{task.id}** {title} — verified")
+        else:
+            why = "; ".join(" ".join(r.split()) for r in task.reasons) or "no reason given"
+            lines.append(f"- ❌ **{task.id}** {title} — {task.status.value.replace('_', ' ')}: {why}")
+    if not report.tasks:
+        lines.append("The spec has no tasks yet.")
+    for warning in report.warnings:
+        lines.append(f"\n> ⚠️ {warning}")
+    return "\n".join(lines) + "\n"
+
+
+def _base_branch(run: Run) -> str:
+    try:
+        return git_runs.base_branch(run.project, _repo(run))
+    except GitError as exc:
+        raise PublishError(f"The pull request's base branch cannot be told: {exc}") from None
+
+
+def _request(run: Run, base: str, report: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """The provider's endpoint, JSON body and headers (without the token) for the request."""
+    project = run.project
+    api = git_remotes.api_url_for(project.pr_provider, project.pr_api_url)
+    title = f"SmartSpec run {run.pk}" + (f": {run.spec_id}" if run.spec_id else f" ({run.workflow_name})")
+    if project.pr_provider == "github":
+        url = f"{api}/repos/{project.pr_repository}/pulls"
+        body = {"title": title, "head": run.git_branch, "base": base, "body": report}
+        return url, body, {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    url = f"{api}/projects/{quote(project.pr_repository, safe='')}/merge_requests"
+    body = {"source_branch": run.git_branch, "target_branch": base, "title": title, "description": report}
+    return url, body, {"Accept": "application/json"}
+
+
+def open_pull_request(run: Run, report: str) -> str:
+    """Open the pull (merge) request of the run's branch on the project's provider; its URL."""
+    project = run.project
+    if project.pr_provider not in PROVIDER_LABELS:
+        raise PublishError("The project opens no pull requests (provider: none).")
+    if problems := project.publish_problems():
+        field, problem = next(iter(problems.items()))
+        raise PublishError(f"The project's pull request settings are incomplete: {field}: {problem}.")
+    if refused := git_remotes.api_url_problem(project.pr_api_url):
+        raise PublishError(f"The project's API URL is refused: {refused}.")
+    token = token_for(project)
+    assert token is not None  # publish_problems() asks for its variable
+    label = PROVIDER_LABELS[project.pr_provider]
+    url, body, headers = _request(run, _base_branch(run), report)
+    if project.pr_provider == "github":
+        headers["Authorization"] = f"Bearer {token}"
+    else:
+        headers["PRIVATE-TOKEN"] = token
+    try:
+        with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
+            response = client.post(url, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise PublishError(
+            _scrub(f"{label} could not be reached at {url}: {exc}", token), code="upstream"
+        ) from None
+    if response.status_code >= 300:
+        message = _scrub(_provider_message(response), token)
+        raise PublishError(
+            f"{label} refused the pull request ({response.status_code}): {message}", code="upstream"
+        )
+    try:
+        found = response.json().get("html_url" if project.pr_provider == "github" else "web_url")
+    except (ValueError, AttributeError):
+        found = None
+    if not isinstance(found, str) or not git_remotes.is_http_url(found):
+        raise PublishError(f"{label} answered without the pull request's address.", code="upstream")
+    return found
+
+
+def _provider_message(response: httpx.Response) -> str:
+    """What the provider said was wrong: GitHub's message and errors, GitLab's message."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if not isinstance(data, dict):
+        return str(data)[:300]
+    parts: list[str] = []
+    for key in ("message", "error", "error_description"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(str(v) for v in value)
+        elif isinstance(value, dict):
+            parts.extend(
+                f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items()
+            )
+    for error in data.get("errors") or []:
+        if isinstance(error, dict):
+            parts.append(str(error.get("message") or error.get("code") or error))
+        else:
+            parts.append(str(error))
+    return ": ".join(parts)[:500] or response.reason_phrase
+
+
+def publish_run(run: Run) -> dict[str, str]:
+    """Push the run's branch and, when the project names a provider and the run has no pull
+    request yet, open one; {remote, branch, commit, pull_request_url}. The token is looked
+    up first, so a missing one stops everything before anything is pushed."""
+    from workflows.models import Run as RunModel
+
+    project = run.project
+    remote_for(project)
+    if problems := project.publish_problems():
+        field, problem = next(iter(problems.items()))
+        raise PublishError(f"The project's publish settings are incomplete: {field}: {problem}.")
+    token_for(project)
+    with git_runs.run_lock(run.pk):
+        commit = push_branch(run)
+        url: str = RunModel.objects.values_list("pull_request_url", flat=True).get(pk=run.pk) or ""
+        if project.pr_provider in PROVIDER_LABELS and not url:
+            url = open_pull_request(run, verification_report(run))
+    return {"remote": project.git_remote, "branch": run.git_branch, "commit": commit, "pull_request_url": url}
