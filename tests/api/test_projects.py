@@ -251,3 +251,18 @@ def test_admins_set_how_approved_reviews_merge(as_user, team_users, project, dat
     body = {"team": "acme", "slug": "ff", "name": "FF", "workspace": str(data_dir / "workspaces" / "ff")}
     created = admin.post("/projects", {**body, "merge_strategy": "fast_forward"})
     assert created.status_code == 201 and created.json()["merge_strategy"] == "fast_forward"
+
+
+def test_the_project_pages_git_settings_set_the_merge_strategy(client, team_users, project):
+    client.force_login(team_users.admin)
+    page = client.get("/projects/acme-web/").content.decode()
+    assert 'name="merge_strategy"' in page
+    client.post("/projects/acme-web/git/", {"base_branch": "", "merge_strategy": "fast_forward"})
+    project.refresh_from_db()
+    assert project.merge_strategy == "fast_forward"
+    client.post("/projects/acme-web/git/", {"base_branch": ""})  # not sent: kept as it is
+    project.refresh_from_db()
+    assert project.merge_strategy == "fast_forward"
+    client.post("/projects/acme-web/git/", {"base_branch": "", "merge_strategy": "squash"})
+    project.refresh_from_db()
+    assert project.merge_strategy == "fast_forward"
