@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from workflows.models import Project
-from workflows.models.projects import PR_PROVIDER_CHOICES
+from workflows.models.projects import PR_PROVIDER_CHOICES, MergeStrategy
 
 
 class ProjectSettingsForm(forms.ModelForm):
@@ -89,14 +89,35 @@ class SpendingForm(ProjectSettingsForm):
 
 
 class GitForm(ProjectSettingsForm):
-    """Where a project's runs branch from and where they are published. Checked by the
-    model's validators when the service saves them (services.projects.project_update)."""
+    """Where a project's runs branch from, how approved reviews merge them back, and where
+    they are published. Checked by the model's validators when the service saves them
+    (services.projects.project_update)."""
 
+    merge_strategy = forms.ChoiceField(
+        choices=[
+            (MergeStrategy.MERGE_COMMIT, _("a merge commit")),
+            (MergeStrategy.FAST_FORWARD, _("a fast-forward (refused when the base branch has moved on)")),
+        ],
+        required=False,
+        label=_("An approved review merges with"),
+        help_text=_(
+            "How a review gate's approval brings a run's branch into its base branch, unless the "
+            "gate names its own. Nothing is ever forced: a conflict is shown and refuses the approval."
+        ),
+    )
     pr_provider = forms.ChoiceField(choices=PR_PROVIDER_CHOICES, required=False, label=_("Pull requests"))
 
     class Meta:
         model = Project
-        fields = ["base_branch", "git_remote", "pr_provider", "pr_api_url", "pr_repository", "git_token_env"]
+        fields = [
+            "base_branch",
+            "merge_strategy",
+            "git_remote",
+            "pr_provider",
+            "pr_api_url",
+            "pr_repository",
+            "git_token_env",
+        ]
         labels = {
             "base_branch": _("Base branch"),
             "git_remote": _("Git remote"),
@@ -125,4 +146,5 @@ class GitForm(ProjectSettingsForm):
         """The submitted values, as project_update's `git` takes them."""
         values = {name: (self.cleaned_data.get(name) or "").strip() for name in self.Meta.fields}
         values["pr_provider"] = values["pr_provider"] or "none"
+        values["merge_strategy"] = values["merge_strategy"] or self.instance.merge_strategy
         return values

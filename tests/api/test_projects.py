@@ -230,3 +230,39 @@ def test_admins_set_the_base_branch_runs_start_from(as_user, team_users, project
     for bad in ("-x", "a b", "../etc", "x" * 201):
         assert admin.patch("/projects/acme-web", {"base_branch": bad}).status_code == 422, bad
     assert admin.patch("/projects/acme-web", {"base_branch": ""}).json()["base_branch"] == ""
+
+
+def test_admins_set_how_approved_reviews_merge(as_user, team_users, project, data_dir):
+    admin = as_user(team_users.admin)
+    assert admin.get("/projects/acme-web").json()["merge_strategy"] == "merge_commit"
+    assert (
+        as_user(team_users.member).patch("/projects/acme-web", {"merge_strategy": "fast_forward"}).status_code
+        == 403
+    )
+    response = admin.patch("/projects/acme-web", {"merge_strategy": "fast_forward"})
+    assert response.status_code == 200 and response.json()["merge_strategy"] == "fast_forward"
+    project.refresh_from_db()
+    assert project.merge_strategy == "fast_forward"
+    assert AuditEntry.objects.filter(
+        action="workflows.project.updated", data__after__merge_strategy="fast_forward"
+    ).exists()
+    assert admin.patch("/projects/acme-web", {"merge_strategy": "squash"}).status_code == 422
+    (data_dir / "workspaces" / "ff").mkdir(parents=True)
+    body = {"team": "acme", "slug": "ff", "name": "FF", "workspace": str(data_dir / "workspaces" / "ff")}
+    created = admin.post("/projects", {**body, "merge_strategy": "fast_forward"})
+    assert created.status_code == 201 and created.json()["merge_strategy"] == "fast_forward"
+
+
+def test_the_project_pages_git_settings_set_the_merge_strategy(client, team_users, project):
+    client.force_login(team_users.admin)
+    page = client.get("/projects/acme-web/").content.decode()
+    assert 'name="merge_strategy"' in page
+    client.post("/projects/acme-web/git/", {"base_branch": "", "merge_strategy": "fast_forward"})
+    project.refresh_from_db()
+    assert project.merge_strategy == "fast_forward"
+    client.post("/projects/acme-web/git/", {"base_branch": ""})  # not sent: kept as it is
+    project.refresh_from_db()
+    assert project.merge_strategy == "fast_forward"
+    client.post("/projects/acme-web/git/", {"base_branch": "", "merge_strategy": "squash"})
+    project.refresh_from_db()
+    assert project.merge_strategy == "fast_forward"

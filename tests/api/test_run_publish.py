@@ -207,6 +207,7 @@ def test_the_admin_applies_the_same_rules(team_users, data_dir: Path) -> None:
         "spec_format": "auto",
         "implicit_evidence": "auto",
         "source_roots": "[]",
+        "merge_strategy": "merge_commit",
         "created_at_0": "2026-01-01",
         "created_at_1": "00:00:00",
     }

@@ -93,6 +93,7 @@ def test_the_admin_saves_a_workspace_that_passes(team_users, data_dir):
             "spec_format": "auto",
             "implicit_evidence": "auto",
             "source_roots": "[]",
+            "merge_strategy": "merge_commit",
             "created_at_0": "2026-01-01",
             "created_at_1": "00:00:00",
         },

@@ -46,7 +46,14 @@ CODES = {
 }
 # The codes the services use, as HTTP statuses.
 # "upstream": a service outside (a git remote, GitHub) refused or could not be reached.
-SERVICE_STATUS = {"forbidden": 403, "conflict": 409, "not_found": 404, "invalid": 422, "upstream": 502}
+SERVICE_STATUS = {
+    "forbidden": 403,
+    "conflict": 409,
+    "merge_refused": 409,  # approving a review gate would need a forced merge
+    "not_found": 404,
+    "invalid": 422,
+    "upstream": 502,
+}
 
 # Every operation documents these; endpoints add 403/404/409 where they can happen.
 COMMON_ERRORS = (400, 401, 422, 429)

@@ -22,7 +22,7 @@ from workflows.api.pagination import PageOut
 from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
-from workflows.models import AgentUsage, ApprovalGate, Run, Step
+from workflows.models import AgentUsage, ApprovalGate, MergeStrategy, Run, Step
 
 
 class OneOf:
@@ -42,6 +42,7 @@ RunStatus = Annotated[str, OneOf(Run.Status.values)]
 RunOutcome = Annotated[str, OneOf(Run.Outcome.values)]
 StepStatus = Annotated[str, OneOf(Step.Status.values)]
 GateStatus = Annotated[str, OneOf(ApprovalGate.Status.values)]
+MergeStrategyName = Annotated[str, OneOf(MergeStrategy.values)]
 RoleName = Annotated[str, OneOf(Role.values)]
 
 # The same shapes the models and the domain accept; checked again by the services.
@@ -153,6 +154,13 @@ BASE_BRANCH_DESCRIPTION = (
 )
 
 
+MERGE_STRATEGY_DESCRIPTION = (
+    "How an approved review gate merges a run's branch into the base branch, unless the gate "
+    "names its own: merge_commit (always a merge commit) or fast_forward (only when the base "
+    "branch has not moved on)."
+)
+
+
 # A budget or a price in USD; null removes it (checked again by the model's validators).
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=12, decimal_places=4)]
 
@@ -183,8 +191,10 @@ class SpendingIn(StrictIn):
 
 
 class GitIn(StrictIn):
-    """Where published runs go (all optional; checked by the model's validators)."""
+    """How approved reviews merge, and where published runs go (all optional; checked by the
+    model's validators)."""
 
+    merge_strategy: MergeStrategyName | None = Field(None, description=MERGE_STRATEGY_DESCRIPTION)
     git_remote: str | None = Field(
         None,
         max_length=500,
@@ -306,6 +316,7 @@ class ProjectOut(Schema):
     source_roots: list[str]
     positional_task_ids: bool
     base_branch: str = Field(description=BASE_BRANCH_DESCRIPTION)
+    merge_strategy: MergeStrategyName = Field(description=MERGE_STRATEGY_DESCRIPTION)
     budget_per_run: float | None = Field(None, description="USD; null: no limit.")
     budget_per_month: float | None = Field(None, description="USD; null: no limit.")
     price_input_per_mtok: float | None = Field(None, description="USD per million input tokens.")
@@ -662,7 +673,86 @@ class EntryOut(Schema):
         return obj.created_at  # type: ignore[no-any-return]
 
 
+class MergeCheckOut(Schema):
+    strategy: MergeStrategyName
+    branch: str = Field(description="The run's branch.")
+    base_branch: str
+    base_commit: str
+    head: str = Field(description="The run branch's head.")
+    commits: int = Field(description="Commits on the run's branch not yet on the base branch.")
+    already_merged: bool = Field(description="The base branch has every commit already: nothing to merge.")
+    fast_forward: bool = Field(description="The base branch is an ancestor of the head.")
+    clean: bool = Field(description="The branch merges into the base branch without a conflict.")
+    conflicts: list[str] = Field(description="Files that conflict (git merge-tree).")
+    checked_out: bool = Field(description="The base branch is checked out in the project's workspace.")
+    dirty: list[str] = Field(description="Workspace files in the way of moving a checked-out base branch.")
+    problem: str = Field(description="Why approving would be refused now; '' when it would merge.")
+    code: str = Field(
+        description="The problem's kind: conflict, not_fast_forward, dirty, checked_out, missing, or ''."
+    )
+
+
+class MergedOut(Schema):
+    commit: str = Field(description="The base branch's commit after the merge.")
+    previous: str = Field(description="The base branch's commit before it.")
+    head: str = Field(description="The run branch's head that was merged.")
+    base_branch: str
+    branch: str
+    strategy: MergeStrategyName
+    nothing_to_merge: bool
+    at: str
+
+
+class ReviewTaskOut(Schema):
+    id: str
+    title: str
+    status: str = Field(description="The task's verification status on the run's branch.")
+    checked: bool
+    reasons: list[str]
+    why: list[str] = Field(description="Why it counts as touched by the step.")
+
+
+class ReviewOut(Schema):
+    step: str = Field(description="The key of the step under review.")
+    steps: list[str] = Field(
+        default_factory=list,
+        description="Every step under review, oldest first (the autopilot's batches of parallel tasks).",
+    )
+    ready: bool = Field(description="The snapshot was taken (the gate has opened).")
+    git: bool = Field(description="The run works on a git branch.")
+    branch: str
+    strategy: MergeStrategyName = Field(description="How approving merges: the gate's, else the project's.")
+    from_commit: str = Field("", description="The diff's old side: before the step's first commit.")
+    to_commit: str = Field("", description="The diff's new side: the step's last commit.")
+    files: list[FileChangeOut] = Field(description="What the step changed, each file with its diff.")
+    tasks: list[ReviewTaskOut] = Field(
+        default_factory=list, description="The verification of the tasks the step touched."
+    )
+    total: int = 0
+    verified: int = Field(0, description="Tasks of the spec verified after the step.")
+    verified_at: str = Field("", description="The commit the verification ran on.")
+    verification_error: str = ""
+    merge: MergeCheckOut | None = Field(description="What approving would merge now (pending gates only).")
+    merged: MergedOut | None = Field(description="What the approval merged.")
+    rework_round: int = Field(description="0 for the template's review, n for the review of the n-th rework.")
+    rework_limit: int
+    rework_left: int = Field(description="Reworks a reject with a comment can still ask for.")
+    error: str = ""
+
+    @staticmethod
+    def resolve_from_commit(obj: Any) -> str:
+        return str(obj.get("from", ""))
+
+    @staticmethod
+    def resolve_to_commit(obj: Any) -> str:
+        return str(obj.get("to", ""))
+
+
 class GateDetailOut(GateOut):
+    review: ReviewOut | None = Field(
+        None,
+        description="For a review gate (with: review): the step's diff, its tasks' verification, the merge.",
+    )
     approvers: list[str]
     allow_self_approval: bool
     reject_ends: bool
@@ -698,6 +788,12 @@ class GateDetailOut(GateOut):
             }
             for inv in obj.invitations.select_related("user").order_by("id")
         ]
+
+    @staticmethod
+    def resolve_review(obj: Any) -> dict[str, Any] | None:
+        from workflows.engine.reviews import review_detail
+
+        return review_detail(obj)
 
     @staticmethod
     def resolve_votes(obj: Any) -> list[Any]:
@@ -806,6 +902,9 @@ class RunChangesOut(Schema):
     git: bool = Field(description="False when the workspace is not a git repository: no branch, no diff.")
     branch: str
     base: str = Field(description="The commit the run's branch started from.")
+    base_branch: str = Field(
+        "", description="The branch it started from, which an approved review merges into."
+    )
     head: str = Field(description="The run branch's head now.")
     files: list[FileChangeOut] = Field(description="Base to head: the whole run (empty with ?step=).")
     steps: list[StepChangesOut]

@@ -224,8 +224,17 @@ def _stop_before(run: Run, status_step: Step, workflow: str) -> End | None:
     )
 
 
+def _on_a_branch(run: Run) -> bool:
+    """The run works on its own git branch (workflows.engine.git_runs): set by its first step."""
+    return bool(Run.objects.filter(pk=run.pk).values_list("git_branch", flat=True).first())
+
+
 def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """The steps that carry out one SmartSpec workflow of the routing table."""
+    """The steps that carry out one SmartSpec workflow of the routing table.
+
+    Supervised, an agent workflow gets an approval before the agent and, when the run works
+    on a git branch, a review gate after it (workflows.engine.reviews): the turn's status
+    step comes after the review."""
     project = run.project
     if workflow in AGENT_WORKFLOWS:
         steps: list[tuple[str, str, dict[str, Any]]] = []
@@ -246,6 +255,8 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
             steps += _batch_steps(batches)
         else:
             steps.append((workflow.replace("_", "-"), "agent", {"workflow": workflow}))
+        if mode == "supervised" and _on_a_branch(run):
+            steps.append(_review_step(workflow, run, steps))
         return steps
     if workflow == "sync_tasks_checkboxes":
         return [("verify", "verify_tasks", {}), ("sync", "sync_tasks", {})]
@@ -262,6 +273,25 @@ def steps_for(workflow: str, run: Run, mode: str) -> list[tuple[str, str, dict[s
     if workflow == "quality_gate":
         return [("quality-gate", "quality_gate", {})]
     raise ValueError(f"the autopilot does not know the workflow {workflow!r}")
+
+
+def _review_step(
+    workflow: str, run: Run, steps: list[tuple[str, str, dict[str, Any]]]
+) -> tuple[str, str, dict[str, Any]]:
+    """Review after the agent (workflows.engine.reviews): the diff of the turn's agent steps
+    and the verification of the tasks they touched; approving merges the run's branch,
+    rejecting with a comment sends the work back. After batches of parallel tasks it
+    reviews them all (`review_chain`: the agent steps of the workflow right before it)."""
+    agents = [name for name, kind, _ in steps if kind == "agent"]
+    config: dict[str, Any] = {
+        "title": f"Review what the agent did ({workflow}) on {run.spec_id} and merge it?",
+        "approvers": ["role:approver"],
+        "quorum": 1,
+        "review": agents[-1],
+    }
+    if len(agents) > 1:
+        config["review_chain"] = True
+    return ("review", "approval", config)
 
 
 def _parallel_batches(run: Run) -> int:

@@ -18,6 +18,7 @@ from accounts.models import Role
 from workflows.domain.shell_policy import env_problem, report_name_problem
 from workflows.engine.durations import parse_duration
 from workflows.engine.executors import EXECUTORS
+from workflows.models.projects import MergeStrategy
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 STEP_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -38,6 +39,9 @@ AGENT_WORKFLOWS = (
 # worktree of its own and the join merges them (engine/git_branches.py).
 PARALLEL_TASKS = "parallel_tasks"
 FOR_EACH_SOURCES = ("tasks", "pending_tasks", PARALLEL_TASKS)
+# How an approved review gate merges the run's branch (workflows/engine/git_merge.py).
+MERGE_STRATEGIES = tuple(MergeStrategy.values)
+MAX_REWORK = 10  # rework rounds a review gate may allow
 TEMPLATE_KEYS = {"name", "description", "max_parallel", "mode", "max_iterations", "steps", "kind"}
 STEP_KEYS = {"id", "uses", "needs", "with", "timeout", "retries", "for_each", "join", "name"}
 FORM_FIELD_TYPES = ("text", "number", "choice", "boolean")
@@ -338,6 +342,7 @@ def _validate_steps(raw_steps: list[Any], problems: list[Problem]) -> list[StepD
                 continue  # the needed step has problems of its own, reported above
             elif need not in ids:
                 problems.append(Problem(f"unknown step '{need}'", step.id, "needs"))
+    _check_reviews(steps, problems)
     cycle = _find_cycle(steps)
     if cycle:
         problems.append(
@@ -551,6 +556,52 @@ def _check_approval(with_: dict[str, Any], label: str, problems: list[Problem]) 
         _check_title(with_["title"], label, problems)
     _check_reminders(with_.get("reminders", []), label, problems)
     _check_form(with_.get("form", []), label, problems)
+    _check_review(with_, label, problems)
+
+
+def _check_review(with_: dict[str, Any], label: str, problems: list[Problem]) -> None:
+    """A review gate's own fields; which step it reviews is checked with the other steps
+    (_check_reviews)."""
+    review = with_.get("review")
+    if "review" in with_ and (not isinstance(review, str) or not STEP_ID_RE.fullmatch(review)):
+        problems.append(Problem("must name the agent step this gate reviews", label, "with.review"))
+    for key in ("merge", "rework_limit"):
+        if key in with_ and "review" not in with_:
+            problems.append(
+                Problem("only a review gate takes it: add review: <agent step>", label, f"with.{key}")
+            )
+    if "merge" in with_ and with_["merge"] not in MERGE_STRATEGIES:
+        problems.append(Problem(f"must be {' or '.join(MERGE_STRATEGIES)}", label, "with.merge"))
+    if "rework_limit" in with_:
+        _int_in(with_["rework_limit"], 0, MAX_REWORK, "with.rework_limit", label, problems)
+
+
+def _check_reviews(steps: list[StepDef], problems: list[Problem]) -> None:
+    """A review gate reviews an agent step it needs."""
+    by_id = {s.id: s for s in steps}
+    for step in steps:
+        target = step.with_.get("review") if step.uses == "approval" else None
+        if not isinstance(target, str):
+            continue
+        reviewed = by_id.get(target)
+        if reviewed is None:
+            problems.append(Problem(f"unknown step '{target}'", step.id, "with.review"))
+        elif reviewed.uses != "agent":
+            problems.append(
+                Problem(
+                    f"'{target}' is a {reviewed.uses} step; a review gate reviews an agent step",
+                    step.id,
+                    "with.review",
+                )
+            )
+        elif target not in step.needs:
+            problems.append(
+                Problem(
+                    f"the gate must need the step it reviews: add '{target}' to its needs",
+                    step.id,
+                    "with.review",
+                )
+            )
 
 
 def _check_people(value: Any, label: str, where: str, problems: list[Problem]) -> None:
@@ -658,5 +709,8 @@ _WITH_KEYS: dict[str, set[str]] = {
         "reminders",
         "form",
         "title",
+        "review",
+        "merge",
+        "rework_limit",
     },
 }

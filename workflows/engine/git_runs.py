@@ -58,6 +58,17 @@ def git(
     """Run `git <args>` in `cwd` as the app; its standard output (GitError when it fails).
     `extra_env` adds to the clean environment (e.g. configuration that must not be on the
     command line or in a file: workflows.engine.git_publish)."""
+    code, out, err = git_result(args, cwd=cwd, extra_env=extra_env)
+    if check and code != 0:
+        raise GitError(f"git {args[0]} failed: {err.strip()}")
+    return out
+
+
+def git_result(
+    args: Sequence[str], *, cwd: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run `git <args>` in `cwd` as the app: (exit status, standard output, standard error),
+    for commands whose exit status is the answer (GitError only when git cannot run)."""
     argv = [
         "git",
         "-c", f"user.name={AUTHOR_NAME}",
@@ -80,9 +91,7 @@ def git(
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(f"git {args[0]}: {exc}") from None
-    if check and done.returncode != 0:
-        raise GitError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout.decode(errors="replace")
+    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
 
 
 def is_git_repo(path: Path) -> bool:
@@ -148,7 +157,7 @@ def base_branch(project: Project, repo: Path) -> str:
 def run_worktree(run: Run) -> Path | None:
     """The run's worktree, made on first use; None when the workspace is no git repository.
 
-    Records the run's branch and base commit on the run the first time.
+    Records the run's branch, base commit and base branch on the run the first time.
     """
     from workflows.models import Run as RunModel
     from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir, run_worktree_checked
@@ -166,12 +175,15 @@ def run_worktree(run: Run) -> Path | None:
     path = run_worktree_dir(run.pk)
     with _run_lock(run.pk):
         # Another worker may have begun the run's branch since `run` was read.
-        run.git_branch, run.git_base = RunModel.objects.values_list("git_branch", "git_base").get(pk=run.pk)
+        run.git_branch, run.git_base, run.git_base_branch = RunModel.objects.values_list(
+            "git_branch", "git_base", "git_base_branch"
+        ).get(pk=run.pk)
         if not run.git_branch:
             branch = run_branch_name(run)
-            base = git(["rev-parse", "--verify", f"{base_branch(run.project, repo)}^{{commit}}"], cwd=repo)
-            RunModel.objects.filter(pk=run.pk).update(git_branch=branch, git_base=base.strip())
-            run.git_branch, run.git_base = branch, base.strip()
+            start = base_branch(run.project, repo)
+            base = git(["rev-parse", "--verify", f"{start}^{{commit}}"], cwd=repo).strip()
+            RunModel.objects.filter(pk=run.pk).update(git_branch=branch, git_base=base, git_base_branch=start)
+            run.git_branch, run.git_base, run.git_base_branch = branch, base, start
         if not (path / ".git").exists():
             git(["worktree", "prune"], cwd=repo)
             exists = git(
@@ -282,6 +294,7 @@ def run_changes(run: Run, step_key: str | None = None) -> dict[str, Any]:
     from workflows.workspace_policy import project_workspace_dir
 
     result: dict[str, Any] = {"git": bool(run.git_branch), "branch": run.git_branch, "base": run.git_base}
+    result["base_branch"] = run.git_base_branch
     result.update(head="", files=[], steps=[])
     if not run.git_branch:
         return result

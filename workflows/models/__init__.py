@@ -1,6 +1,6 @@
 from workflows.models.approvals import ApprovalEntry, ApprovalGate, ApprovalInvitation
 from workflows.models.manual_checks import ManualCheck
-from workflows.models.projects import Project
+from workflows.models.projects import MergeStrategy, Project
 from workflows.models.runs import Checkpoint, Event, Run, Step
 from workflows.models.templates import TemplateVersion, WorkflowTemplate
 from workflows.models.usage import AgentUsage
@@ -14,6 +14,7 @@ __all__ = [
     "Checkpoint",
     "Event",
     "ManualCheck",
+    "MergeStrategy",
     "Project",
     "Run",
     "Step",

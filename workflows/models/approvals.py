@@ -41,6 +41,9 @@ class ApprovalGate(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     form_data = models.JSONField(default=dict, blank=True)
     outcome = models.TextField(blank=True)
+    # A review gate's approval merges the run's branch (workflows/engine/git_merge.py): what
+    # it merged, into which branch, and the resulting commit.
+    merge = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
 

@@ -30,6 +30,13 @@ def validate_folders(value: object) -> None:
             raise ValidationError(f"{folder!r}: {problem}")
 
 
+class MergeStrategy(models.TextChoices):
+    """How an approved review brings a run's branch into the base branch (engine/git_merge.py)."""
+
+    MERGE_COMMIT = "merge_commit", "merge commit"
+    FAST_FORWARD = "fast_forward", "fast-forward"
+
+
 def validate_amount(value: Decimal | None) -> None:
     """A price or budget in USD: a finite number, zero or more."""
     if value is None:
@@ -147,6 +154,13 @@ class Project(models.Model):
         blank=True,
         help_text="Branch a run's git branch starts from when the workspace is a git repository; "
         "empty for the repository's current branch.",
+    )
+    merge_strategy = models.CharField(
+        max_length=16,
+        choices=MergeStrategy.choices,
+        default=MergeStrategy.MERGE_COMMIT,
+        help_text="How an approved review merges a run's git branch into the base branch, unless the "
+        "review gate names its own.",
     )
     git_remote = models.CharField(
         max_length=500,

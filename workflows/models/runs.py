@@ -64,6 +64,9 @@ class Run(models.Model):
     outcome_text = models.JSONField(default=dict, blank=True)
     git_branch = models.CharField(max_length=255, blank=True, help_text="The run's own git branch, if any.")
     git_base = models.CharField(max_length=64, blank=True, help_text="Commit the run branch started from.")
+    git_base_branch = models.CharField(
+        max_length=255, blank=True, help_text="The branch the run's branch started from, and merges into."
+    )
     pushed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the run's branch was last pushed."
     )

@@ -19,12 +19,13 @@ from django.utils import timezone, translation
 from accounts.models import Membership, Profile, Role
 from accounts.permissions import AnyUser, role_in
 from accounts.services import audit_record
-from workflows.engine import dispatch
+from workflows.engine import dispatch, git_merge, reviews
 from workflows.engine.approval_forms import FormInvalid, clean_form
 from workflows.engine.durations import parse_duration
 from workflows.engine.scheduler import run_advance, step_set_status
 from workflows.models import ApprovalEntry, ApprovalGate, ApprovalInvitation, Run, Step
 from workflows.services.events import event_append
+from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger(__name__)
 LINK_SALT = "workflows.approval-link"
@@ -39,6 +40,16 @@ class ApprovalError(ValueError):
         super().__init__(message)
         self.code = code
         self.errors = errors or {}
+
+
+class MergeRefusal(ApprovalError):
+    """Approving a review gate would have to force the merge of the run's branch: the vote
+    is not recorded, nothing is merged, and the gate stays pending."""
+
+    def __init__(self, message: str, refused: git_merge.MergeRefused) -> None:
+        super().__init__(message, "merge_refused")
+        self.reason = str(refused)
+        self.refused = refused
 
 
 # --- who may decide ------------------------------------------------------------------------
@@ -193,9 +204,26 @@ def approval_decide(
     """Record one person's vote; close the gate when the quorum is met or a reject ends it."""
     if verdict not in ("approve", "reject"):
         raise ApprovalError("The verdict must be 'approve' or 'reject'.")
+    try:
+        return _decide(gate, user, verdict, comment, form_data, channel)
+    except MergeRefusal as exc:
+        _note_merge_refused(gate, user, exc, channel)
+        raise
+
+
+def _decide(
+    gate: ApprovalGate,
+    user: User,
+    verdict: str,
+    comment: str,
+    form_data: dict[str, Any] | None,
+    channel: str,
+) -> ApprovalGate:
     with transaction.atomic():
-        gate = ApprovalGate.objects.select_for_update().select_related("run").get(pk=gate.pk)
+        gate = ApprovalGate.objects.select_for_update().select_related("run", "step").get(pk=gate.pk)
         _check_may_vote(gate, user, verdict)
+        if verdict == "reject":
+            _check_rework_comment(gate, comment)
         cleaned: dict[str, Any] = {}
         if verdict == "approve" and gate.form:
             try:
@@ -235,8 +263,20 @@ def approval_decide(
                 "comment": comment,
             },
         )
-        _settle_votes(gate, verdict, user)
+        _settle_votes(gate, verdict, user, channel)
     return gate
+
+
+def _check_rework_comment(gate: ApprovalGate, comment: str) -> None:
+    """A reject of a review gate that can still send the work back must say what to change:
+    the comment becomes the agent's instructions."""
+    config = gate.step.config
+    if reviews.rework_left(config) > 0 and not comment.strip():
+        raise ApprovalError(
+            "Say what to change: rejecting this review sends your comment to the agent, which "
+            f"reworks its change (rework {reviews.rework_round(config) + 1} of at most "
+            f"{reviews.rework_limit(config)}). To stop instead, cancel the run."
+        )
 
 
 def _check_may_vote(gate: ApprovalGate, user: User, verdict: str) -> None:
@@ -247,7 +287,7 @@ def _check_may_vote(gate: ApprovalGate, user: User, verdict: str) -> None:
         raise ApprovalError("You started this run, so you may not approve it.", "forbidden")
 
 
-def _settle_votes(gate: ApprovalGate, verdict: str, user: User) -> None:
+def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) -> None:
     votes = list(gate.entries.filter(kind__in=["approve", "reject"]).values_list("kind", "user_id"))
     approvals = sum(1 for kind, _ in votes if kind == "approve")
     if verdict == "reject" and gate.reject_ends:
@@ -257,7 +297,8 @@ def _settle_votes(gate: ApprovalGate, verdict: str, user: User) -> None:
             u.get_username()
             for u in get_user_model().objects.filter(pk__in=[uid for kind, uid in votes if kind == "approve"])
         )
-        _close(gate, G.APPROVED, f"approved by {names}")
+        merged = _merge_review(gate, actor=user, channel=channel, approvers=names)
+        _close(gate, G.APPROVED, f"approved by {names}", merge=merged)
     else:
         voted = {uid for _, uid in votes}
         still_possible = sum(
@@ -269,17 +310,17 @@ def _settle_votes(gate: ApprovalGate, verdict: str, user: User) -> None:
             _close(gate, G.REJECTED, "the quorum can no longer be met")
 
 
-def _close(gate: ApprovalGate, status: str, outcome: str) -> None:
+def _close(gate: ApprovalGate, status: str, outcome: str, merge: dict[str, Any] | None = None) -> None:
     """Close the gate (compare-and-set) and finish its step if the step is waiting."""
     form_data: dict[str, Any] = {}
     for entry in gate.entries.filter(kind="approve"):
         form_data.update(entry.form_data)
     updated = ApprovalGate.objects.filter(pk=gate.pk, status=G.PENDING).update(
-        status=status, outcome=outcome, decided_at=timezone.now(), form_data=form_data
+        status=status, outcome=outcome, decided_at=timezone.now(), form_data=form_data, merge=merge or {}
     )
     if not updated:
         return
-    gate.status, gate.outcome, gate.form_data = status, outcome, form_data
+    gate.status, gate.outcome, gate.form_data, gate.merge = status, outcome, form_data, merge or {}
     ApprovalEntry.objects.create(
         gate=gate,
         kind=ApprovalEntry.Kind.SYSTEM,
@@ -290,7 +331,9 @@ def _close(gate: ApprovalGate, status: str, outcome: str) -> None:
 
 
 def gate_finish_step(gate: ApprovalGate) -> bool:
-    """Let the run go on once a decided gate's step is waiting (call in a transaction).
+    """Let the run go on once a decided gate's step is waiting (call in a transaction): an
+    approved gate's step succeeds, a rejected one's fails, unless it is a review gate that
+    can send the work back for rework (_send_back).
 
     True when it finished the step (and advanced the run)."""
     if gate.is_pending:
@@ -305,13 +348,143 @@ def gate_finish_step(gate: ApprovalGate) -> bool:
         "form": gate.form_data,
         "outcome": gate.outcome,
     }
+    if gate.merge:
+        output["merge"] = gate.merge
+    run = Run.objects.get(pk=step.run_id)
     if gate.status == G.APPROVED:
         step_set_status(step, S.SUCCEEDED, event="step.succeeded", output=output)
+    elif gate.status == G.REJECTED and _send_back(gate, step, run, output):
+        pass  # the review sent the work back: a rework step and a fresh review follow it
     else:
-        step_set_status(step, S.FAILED, event="step.failed", output=output, error=gate.outcome)
-    run = Run.objects.get(pk=step.run_id)
+        step_set_status(step, S.FAILED, event="step.failed", output=output, error=_rejection(gate, step))
     dispatch.after_commit(run_advance(run, [step]))
     return True
+
+
+def _rework_comments(gate: ApprovalGate) -> list[tuple[str, str]]:
+    """What the rejecting reviewers said, oldest first."""
+    entries = gate.entries.filter(kind=ApprovalEntry.Kind.REJECT).select_related("user").order_by("id")
+    return [(e.user.get_username() if e.user else "?", e.comment) for e in entries if e.comment.strip()]
+
+
+def _send_back(gate: ApprovalGate, step: Step, run: Run, output: dict[str, Any]) -> bool:
+    """A rejected review gate with rework rounds left and the reviewers' words: finish the
+    gate's step and append a rework agent step and a fresh review gate after it (the steps
+    that waited for this gate wait for the new one). False when this gate cannot do that."""
+    if reviews.rework_left(step.config) <= 0:
+        return False
+    comments = _rework_comments(gate)
+    reviewed = reviews.reviewed_step(step)
+    if not comments or reviewed is None:
+        return False
+    keys = reviews.rework_keys(step, reviewed)
+    output = {**output, "rework": keys[0], "next_review": keys[1]}
+    if not step_set_status(step, S.SUCCEEDED, event="step.succeeded", output=output):
+        return False
+    reviews.rework_append(run, step, reviewed, keys, comments)
+    event_append(
+        run_id=run.pk,
+        type="approval.rework",
+        step=step,
+        data={
+            "gate": gate.pk,
+            "rework": keys[0],
+            "review": keys[1],
+            "round": reviews.rework_round(step.config) + 1,
+            "limit": reviews.rework_limit(step.config),
+        },
+    )
+    return True
+
+
+def _rejection(gate: ApprovalGate, step: Step) -> str:
+    """Why a rejected gate fails its step; for a review gate, also why no rework follows."""
+    config = step.config
+    if gate.status != G.REJECTED or not reviews.is_review(config):
+        return gate.outcome
+    limit = reviews.rework_limit(config)
+    if limit and reviews.rework_left(config) <= 0:
+        return f"{gate.outcome}; the rework limit ({limit}) is used up"
+    return gate.outcome
+
+
+def _merge_review(gate: ApprovalGate, *, actor: User | None, channel: str, approvers: str) -> dict[str, Any]:
+    """Approving a review gate merges the run's branch into the base branch (the gate's or
+    the project's strategy) before the gate closes; MergeRefusal, and nothing merged, when
+    that would need force. {} for a gate that reviews nothing or a run without a branch."""
+    step = gate.step
+    if not reviews.is_review(step.config):
+        return {}
+    run = Run.objects.select_related("project__team").get(pk=gate.run_id)
+    if not run.git_branch:
+        return {}
+    strategy = reviews.merge_strategy(step.config, run.project)
+    try:
+        merged = git_merge.merge_branch(
+            run, strategy, message=f"Run {run.pk}, review gate {gate.pk}, approved by {approvers}."
+        )
+    except git_merge.MergeRefused as exc:
+        raise MergeRefusal(_refusal_text(run, exc), exc) from None
+    except WorkspaceNotAllowed as exc:
+        refused = git_merge.MergeRefused(str(exc), "workspace")
+        raise MergeRefusal(_refusal_text(run, refused), refused) from None
+    record = {**merged.as_dict(), "at": timezone.now().isoformat()}
+    event_append(run_id=run.pk, type="git.merged", step=step, data={"gate": gate.pk, **record})
+    audit_record(
+        action="workflows.run.merged",
+        channel=channel,
+        actor=actor,
+        team=run.project.team,
+        obj=run,
+        data={"gate": gate.pk, **record},
+    )
+    return record
+
+
+def _refusal_text(run: Run, refused: git_merge.MergeRefused) -> str:
+    advice = {
+        "conflict": " Resolve the conflict on the base branch, or reject with a comment to send "
+        "the work back to the agent.",
+        "dirty": " Commit or stash those changes in the workspace, then approve again.",
+        "not_fast_forward": " Or reject with a comment to send the work back to the agent.",
+        "moved": " Try again.",
+    }.get(refused.code, "")
+    return (
+        f"Approving would merge {run.git_branch}, but {refused}. Nothing was merged and the gate "
+        f"stays pending.{advice}"
+    )
+
+
+def _note_merge_refused(gate: ApprovalGate, user: User, refusal: MergeRefusal, channel: str) -> None:
+    """The refused approval leaves a line in the gate's history, an event and an audit
+    entry (the vote itself was rolled back with everything else)."""
+    with transaction.atomic():
+        gate = ApprovalGate.objects.select_related("run__project__team").get(pk=gate.pk)
+        if not gate.is_pending:
+            return
+        ApprovalEntry.objects.create(
+            gate=gate,
+            kind=ApprovalEntry.Kind.SYSTEM,
+            channel=ApprovalEntry.Channel.SYSTEM,
+            comment=f"{user.get_username()} approved, but the merge was refused: {refusal.reason}. "
+            "Nothing was merged; the gate stays pending.",
+        )
+        data = {
+            "gate": gate.pk,
+            "user": user.get_username(),
+            "reason": refusal.reason,
+            "code": refusal.refused.code,
+            "files": refusal.refused.files,
+        }
+        event_append(run_id=gate.run_id, type="approval.merge_refused", step=gate.step, data=data)
+        audit_record(
+            action="workflows.approval.merge_refused",
+            channel=channel,
+            actor=user,
+            team=gate.run.project.team,
+            obj=gate,
+            data=data,
+        )
 
 
 def gate_cancel_for_step(step: Step, *, by: User | None = None, channel: str = "system") -> None:
@@ -420,7 +593,15 @@ def _time_out(gate: ApprovalGate) -> None:
         )
         return
     status = G.APPROVED if gate.on_timeout == ApprovalGate.OnTimeout.APPROVE else G.REJECTED
-    _close(gate, status, f"the deadline passed ({gate.on_timeout} on timeout)")
+    outcome = f"the deadline passed ({gate.on_timeout} on timeout)"
+    merged: dict[str, Any] = {}
+    if status == G.APPROVED:
+        try:
+            merged = _merge_review(gate, actor=None, channel="system", approvers="the deadline")
+        except MergeRefusal as exc:
+            # Nobody is there to resolve it: the gate closes rejected, saying why.
+            status, outcome = G.REJECTED, f"{outcome}, but the merge was refused: {exc.reason}"
+    _close(gate, status, outcome, merge=merged)
     audit_record(
         action="workflows.approval.timed_out",
         channel="system",

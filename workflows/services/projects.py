@@ -16,9 +16,17 @@ from workflows.workspace_policy import workspace_resolve
 READ_SETTINGS = ("spec_format", "specs_root", "implicit_evidence", "source_roots", "positional_task_ids")
 # What agent steps may spend and what tokens cost (USD; None: no limit, no price).
 SPENDING_SETTINGS = ("budget_per_run", "budget_per_month", "price_input_per_mtok", "price_output_per_mtok")
-# The Project fields that say where a run's branch starts and where it is published
-# (workflows.engine.git_runs, workflows.engine.git_publish).
-GIT_SETTINGS = ("base_branch", "git_remote", "pr_provider", "pr_api_url", "pr_repository", "git_token_env")
+# The Project fields that say where a run's branch starts, how an approved review merges it
+# back, and where it is published (workflows.engine.git_runs, git_merge, git_publish).
+GIT_SETTINGS = (
+    "base_branch",
+    "merge_strategy",
+    "git_remote",
+    "pr_provider",
+    "pr_api_url",
+    "pr_repository",
+    "git_token_env",
+)
 
 
 def _check(project: Project, changed: Iterable[str]) -> None:
@@ -101,7 +109,7 @@ def project_update(
     """Rename a project, change which programs its shell steps may run, how its specs are
     read (`reading`: any of READ_SETTINGS), its agent budgets and token prices (`spending`:
     any of SPENDING_SETTINGS; None removes one) or its git settings (`git`: any of
-    GIT_SETTINGS: base branch, remote, pull requests) (team admins). Raises ValidationError,
+    GIT_SETTINGS: base branch, merge strategy, remote, pull requests) (team admins). Raises ValidationError,
     naming the field, for a value the model's validators refuse; nothing is saved then."""
     changes: dict[str, object] = {}
     if name is not None and name != project.name:

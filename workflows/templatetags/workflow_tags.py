@@ -249,6 +249,8 @@ def step_summary(step: Any) -> str:
         return _("passed") if not failed else _("failed: %(criteria)s") % {"criteria": ", ".join(failed)}
     if "exit_code" in out:
         return _("exit code %(code)s") % {"code": out["exit_code"]}
+    if step.kind == "approval" and out.get("rework"):
+        return _("rejected: sent back to the agent as %(step)s") % {"step": out["rework"]}
     if step.kind == "approval" and out.get("decision"):
         return status_label(out["decision"])
     if "branches" in out:
@@ -290,6 +292,10 @@ OUTPUT_LABEL = {
     "max_iterations": pgettext_lazy("output", "at most this many turns"),
     "mode": pgettext_lazy("output", "mode"),
     "gate": pgettext_lazy("output", "gate"),
+    "review": pgettext_lazy("output", "review"),
+    "merge": pgettext_lazy("output", "merged"),
+    "rework": pgettext_lazy("output", "rework step"),
+    "next_review": pgettext_lazy("output", "next review"),
     "usage": pgettext_lazy("output", "usage"),
     "input_tokens": pgettext_lazy("output", "input tokens"),
     "output_tokens": pgettext_lazy("output", "output tokens"),
@@ -304,6 +310,9 @@ GATE_TITLE = {
     ),
 }
 _AGENT_GATE = re.compile(r"^Let the agent run (?P<workflow>[a-z_]+) on (?P<spec>\S+)\?$")
+_REVIEW_GATE = re.compile(
+    r"^Review what the agent did \((?P<workflow>[a-z_]+)\) on (?P<spec>\S+) and merge it\?$"
+)
 
 
 @register.filter
@@ -315,6 +324,12 @@ def gate_title(title: str) -> str:
     match = _AGENT_GATE.match(title)
     if match:
         return pgettext("gate", "Let the agent %(workflow)s on %(spec)s?") % {
+            "workflow": workflow_label(match["workflow"]),
+            "spec": match["spec"],
+        }
+    match = _REVIEW_GATE.match(title)
+    if match:
+        return pgettext("gate", "Review what the agent did (%(workflow)s) on %(spec)s and merge it?") % {
             "workflow": workflow_label(match["workflow"]),
             "spec": match["spec"],
         }
@@ -346,6 +361,19 @@ def readable(value: Any, key: Any = None) -> SafeString:
             reason = in_language(value.get("reason", ""))
             named = workflow_named(value["workflow"])
             return format_html("{} — {}", named, reason) if reason else named
+        if key == "review" and "step" in value:  # a review gate's snapshot; its page has the rest
+            return format_html(
+                "<code>{}</code> · {} · {}",
+                value["step"],
+                ngettext("%(n)s file changed", "%(n)s files changed", len(value.get("files") or []))
+                % {"n": len(value.get("files") or [])},
+                _("%(verified)s of %(total)s tasks verified")
+                % {"verified": value.get("verified", 0), "total": value.get("total", 0)},
+            )
+        if key == "merge" and "commit" in value:  # what an approved review merged
+            return format_html(
+                "<code>{}</code> → <code>{}</code>", value.get("base_branch", ""), str(value["commit"])[:10]
+            )
         if "name" in value and "passed" in value:  # a quality gate criterion
             verdict = _("passed") if value["passed"] else _("failed")
             reason = value.get("reason", "")

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.ratelimits import limit
+from workflows.engine.reviews import review_detail
 from workflows.models import ApprovalEntry, ApprovalGate
 from workflows.selectors import gates_to_decide, gates_visible_to, get_gate_for_user
 from workflows.services.approvals import (
@@ -25,6 +26,7 @@ from workflows.services.approvals import (
     link_check,
     may_decide,
 )
+from workflows.views.diffs import files_for_page
 
 LINK_PROBLEMS = {
     "forged": (
@@ -51,8 +53,9 @@ LINK_PROBLEMS = {
 }
 
 
-def gate_context(gate: ApprovalGate, user: Any) -> dict[str, Any]:
-    """What the gate partial shows: votes, history, form, and what this person may do."""
+def gate_context(gate: ApprovalGate, user: Any, *, review: bool = False) -> dict[str, Any]:
+    """What the gate partial shows: votes, history, form, and what this person may do; for
+    a review gate, what it reviews (with `review`, the diff and the merge check too)."""
     entries = list(gate.entries.select_related("user").order_by("created_at", "id"))
     approvals = [e for e in entries if e.kind == ApprovalEntry.Kind.APPROVE]
     voted = {e.user_id for e in entries if e.is_vote}
@@ -77,7 +80,17 @@ def gate_context(gate: ApprovalGate, user: Any) -> dict[str, Any]:
         "can_approve": can_vote and not blocked_self_approval(gate, user),
         "inputs": inputs,
         "checkbox_changes": checkbox_changes(inputs),
+        "review": review_context(gate, live=review),
     }
+
+
+def review_context(gate: ApprovalGate, *, live: bool) -> dict[str, Any] | None:
+    """A review gate's review (workflows.engine.reviews.review_detail), its files ready for
+    the diff partial; None for any other gate."""
+    detail = review_detail(gate, live=live)
+    if detail is not None:
+        files_for_page(detail["files"])
+    return detail
 
 
 def checkbox_changes(inputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -117,7 +130,7 @@ def detail(request: HttpRequest, gate_id: int) -> HttpResponse:
             safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
             return redirect(target if target and safe else gate.get_absolute_url())
     gate.refresh_from_db()
-    context = gate_context(gate, request.user) | {"errors": errors, "posted": request.POST}
+    context = gate_context(gate, request.user, review=True) | {"errors": errors, "posted": request.POST}
     return render(request, "workflows/approval_detail.html", context, status=422 if errors else 200)
 
 
@@ -148,7 +161,7 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
                 "workflows/approval_link_done.html",
                 {"gate": gate, "verdict": request.POST.get("verdict")},
             )
-    context = gate_context(gate, invitation.user) | {
+    context = gate_context(gate, invitation.user, review=True) | {
         "errors": errors,
         "posted": request.POST,
         "via_link": True,

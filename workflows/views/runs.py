@@ -25,6 +25,7 @@ from workflows.services import runs as run_services
 from workflows.services.publishing import run_publish as publish_service
 from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
+from workflows.views.diffs import files_for_page
 from workflows.views.errors import refusal_text
 from workflows.workspace_policy import WorkspaceNotAllowed
 
@@ -145,28 +146,6 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "workflows/run_detail.html", context)
 
 
-BIG_DIFF_LINES = 300  # a file's diff longer than this starts collapsed
-
-
-def _diff_lines(diff: str) -> list[tuple[str, str]]:
-    """(CSS class, text) per line of a unified diff; the template escapes the text."""
-    found = []
-    in_header = True
-    for line in diff.splitlines():
-        if line.startswith("@@"):
-            in_header = False
-            found.append(("diff-hunk", line))
-        elif in_header:
-            found.append(("diff-meta", line))
-        elif line.startswith("+"):
-            found.append(("diff-add", line))
-        elif line.startswith("-"):
-            found.append(("diff-del", line))
-        else:
-            found.append(("diff-ctx", line))
-    return found
-
-
 def _changes(run: Run) -> dict[str, object]:
     """The run's changes on its git branch for the page (git_runs.run_changes), or why not."""
     if not run.git_branch:
@@ -175,12 +154,19 @@ def _changes(run: Run) -> dict[str, object]:
         changes = git_runs.run_changes(run)
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
         return {"changes": None, "changes_error": str(exc)}
-    # The code the run changed first; the app's own reports (.spec/reports/) after it.
-    changes["files"].sort(key=lambda f: (f["path"].startswith(".spec/reports/"), f["path"]))
-    for entry in changes["files"]:
-        entry["lines"] = _diff_lines(entry["diff"])
-        entry["big"] = entry["truncated"] or len(entry["lines"]) > BIG_DIFF_LINES
-    return {"changes": changes, "changes_error": ""}
+    files_for_page(changes["files"])
+    return {"changes": changes, "changes_error": "", "merges": _merges(run)}
+
+
+def _merges(run: Run) -> list[dict[str, Any]]:
+    """What the run's approved review gates merged into the base branch, oldest first."""
+    gates = (
+        ApprovalGate.objects.filter(run=run)
+        .exclude(merge={})
+        .select_related("step")
+        .order_by("decided_at", "id")
+    )
+    return [{"gate": gate, "step": gate.step.key, **gate.merge} for gate in gates]
 
 
 def _control(request: AuthenticatedHttpRequest, run_id: int, action: str) -> HttpResponse:

@@ -1,4 +1,8 @@
-"""The `approval` step: open the gate and wait; a decision finishes the step."""
+"""The `approval` step: open the gate and wait; a decision finishes the step.
+
+A review gate (`with: {review: <agent step>}`) first takes its snapshot of the reviewed
+step's work (workflows.engine.reviews), kept in the step's output for its page and API.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,18 @@ from workflows.models import Step
 
 
 def open_gate(context: StepContext) -> StepResult:
+    from workflows.engine.git_runs import GitError
+    from workflows.engine.reviews import is_review, review_snapshot
     from workflows.services.approvals import gate_open
+    from workflows.workspace_policy import WorkspaceNotAllowed
 
-    gate = gate_open(step=Step.objects.get(pk=context.step_pk), config=context.config)
-    return StepResult("waiting", {"gate": gate.pk})
+    step = Step.objects.get(pk=context.step_pk)
+    output: dict[str, object] = {}
+    if is_review(context.config):
+        try:
+            output["review"] = review_snapshot(context, step)
+        except (GitError, WorkspaceNotAllowed) as exc:
+            # The gate still opens: people can read why there is nothing to show, and decide.
+            output["review"] = {"error": f"the reviewed work cannot be read: {exc}"}
+    gate = gate_open(step=step, config=context.config)
+    return StepResult("waiting", {"gate": gate.pk, **output})

@@ -1,0 +1,63 @@
+"""A reviewer in real Chromium reads what the agent changed on the review gate's page,
+with the verification of the tasks it touched, and approves the merge."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from tests.browser.conftest import sign_in
+from tests.workflows.engine.conftest import drain
+from tests.workflows.engine.test_git_runs import make_repo, sh
+from tests.workflows.engine.test_review_gates import VIEWS, gate_of, review_flow
+from workflows.engine import git_runs
+from workflows.models import Project
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
+
+
+@pytest.fixture
+def demo(db: None) -> Iterator[Project]:
+    """The demo, seeded where the server process reads it, its workspace a git repository."""
+    call_command("seed_demo", "--reset-workspace")
+    project = Project.objects.get(slug="demo")
+    make_repo(Path(project.workspace))
+    yield project
+    shutil.rmtree(project.workspace, ignore_errors=True)
+
+
+def test_the_review_gate_page_shows_the_agents_diff_and_approving_merges_it(
+    page, daphne_server, demo
+) -> None:  # type: ignore[no-untyped-def]
+    repo = Path(demo.workspace)
+    base = sh("rev-parse", "main", cwd=repo).strip()
+    run = review_flow(demo)
+    try:
+        gate = gate_of(run)
+        sign_in(page, User.objects.get(username="demo-approver"), daphne_server.url)
+        page.goto(f"{daphne_server.url}/approvals/{gate.pk}/")
+        review = page.get_by_test_id("review")
+        changed = review.locator(f'details.diff-file[data-path="{VIEWS}"]')
+        expect(changed).to_be_visible()
+        expect(changed.locator("pre.diff .diff-add").last).to_contain_text("TSK-AUTH-003: ratelimit")
+        expect(review.get_by_test_id("review-tasks").locator('tr[data-task="TSK-AUTH-002"]')).to_contain_text(
+            "verified"
+        )
+        expect(review.get_by_test_id("review-merge")).to_contain_text("with a merge commit")
+        assert sh("rev-parse", "main", cwd=repo).strip() == base
+
+        page.get_by_test_id("decide-form").get_by_role("button", name="Approve").click()
+        expect(page.get_by_test_id("review-merged")).to_contain_text("merged into main")
+        assert sh("log", "-1", "--format=%P", "main", cwd=repo).split()[0] == base
+        assert drain(run).status == "succeeded"
+    finally:
+        shutil.rmtree(git_runs.run_worktree_dir(run.pk), ignore_errors=True)
