@@ -30,6 +30,7 @@ from workflows.models import (
 )
 from workflows.models.projects import PR_PROVIDER_CHOICES
 from workflows.services import runs as run_services
+from workflows.services.errors import RunError
 from workflows.services.templates import template_save
 from workflows.workspace_policy import WorkspaceNotAllowed, workspace_resolve
 
@@ -137,7 +138,7 @@ def _control(request: HttpRequest, queryset: QuerySet[Run], action: str) -> None
         try:
             getattr(run_services, f"run_{action}")(run=run, by=request.user, channel="admin")
             done += 1
-        except run_services.RunError as exc:
+        except RunError as exc:
             refused.append(f"run {run.pk}: {exc}")
     if done:
         messages.success(request, f"{action.capitalize()}: {done} run(s).")

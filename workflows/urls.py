@@ -22,6 +22,7 @@ urlpatterns = [
     path("runs/<int:run_id>/retry/", runs.run_retry, name="run_retry"),
     path("runs/<int:run_id>/resume/", runs.run_resume, name="run_resume"),
     path("runs/<int:run_id>/rerun/", runs.run_rerun, name="run_rerun"),
+    path("runs/<int:run_id>/merge/", runs.run_merge, name="run_merge"),
     path("runs/<int:run_id>/publish/", runs.run_publish, name="run_publish"),
     path("projects/<slug:slug>/command/", commands.command, name="command"),
     path("workflows/", workflows.workflow_list, name="workflows"),

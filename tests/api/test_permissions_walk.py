@@ -40,6 +40,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/runs/{run_id}/cancel"): {},
     ("post", "/runs/{run_id}/resume"): {},
     ("post", "/runs/{run_id}/retry"): {},
+    ("post", "/runs/{run_id}/merge"): {},
     ("post", "/runs/{run_id}/publish"): {},
     ("post", "/approvals/{gate_id}/decisions"): {"verdict": "approve", "comment": "walk"},
     ("post", "/intents"): {"text": f"verify {SPEC}", "project": "acme-web", "execute": True},

@@ -213,7 +213,8 @@ def test_a_team_sees_and_runs_only_its_own_and_shared_templates(as_user, team_us
         "/projects/acme-web/runs/", {"workflow": "globex-flow", "spec_id": ""}, follow=True
     )
     assert "no workflow named" in page.content.decode().lower()
-    from workflows.services.runs import RunError, run_start
+    from workflows.services.errors import RunError
+    from workflows.services.runs import run_start
 
     with pytest.raises(RunError):
         run_start(project=project, version=globex_flow, started_by=team_users.member, channel="web")

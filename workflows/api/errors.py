@@ -21,8 +21,8 @@ from workflows.api.schemas import ErrorOut
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.engine.definitions import TemplateInvalid
 from workflows.services.approvals import ApprovalError
+from workflows.services.errors import RunError
 from workflows.services.manual_checks import ManualCheckError
-from workflows.services.runs import RunError
 from workflows.specs import SpecsUnavailable
 from workflows.workspace_policy import WorkspaceNotAllowed
 

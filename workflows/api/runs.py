@@ -6,6 +6,7 @@ GET  /runs/{id}            one run with its steps
 POST /runs/{id}/cancel     | members and up; 409 when the run's state does not allow it
 POST /runs/{id}/resume     |
 POST /runs/{id}/retry      |
+POST /runs/{id}/merge      merge a finished run's branch into its base branch, never forced (members)
 POST /runs/{id}/publish    push the run's branch to the project's remote, open its pull request (members)
 GET  /runs/{id}/events     events after sequence `after`, oldest first
 GET  /runs/{id}/changes    files changed on the run's git branch, per step and in all (?step=)
@@ -35,6 +36,7 @@ from workflows.api.schemas import (
     RunChangesOut,
     RunCreateIn,
     RunDetailOut,
+    RunMergedOut,
     RunPageOut,
     RunPublishedOut,
     RunStatus,
@@ -43,7 +45,7 @@ from workflows.api.writes import one_writer
 from workflows.engine import git_runs
 from workflows.models import Project, Run
 from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
-from workflows.services.publishing import run_publish
+from workflows.services.publishing import run_merge, run_publish
 from workflows.services.runs import run_cancel, run_resume, run_retry, run_start, workflow_version
 
 router = Router(tags=["runs"])
@@ -120,6 +122,21 @@ for _verb, _service in (("cancel", run_cancel), ("resume", run_resume), ("retry"
         summary=f"{_verb.capitalize()} a run",
         operation_id=f"{_verb}_run",
     )(_control(_service, _verb))
+
+
+@router.post(
+    "/{int:run_id}/merge",
+    response={200: RunMergedOut, **error_responses(403, 404, 409, 503)},
+    summary="Merge a finished run's branch into the branch it started from (members and up)",
+)
+def merge_run(request: HttpRequest, run_id: int) -> Any:
+    """With the project's merge strategy, never forced: 409 `merge_refused`, naming the
+    files, when the branches conflict, a fast-forward is not possible or the workspace has
+    changes in the way; 409 `conflict` for a run that has not finished or has no branch.
+    Merging again when the base branch has every commit answers `nothing_to_merge`."""
+    run = get_run_for_user(caller(request), run_id, role=Role.MEMBER)
+    merged = run_merge(run=run, by=caller(request), channel="api")
+    return {"run": run.pk, **merged.as_dict()}
 
 
 @router.post(

@@ -897,6 +897,16 @@ class RunPublishedOut(Schema):
     pull_request_url: str = Field(description="The pull request, or '' when the project opens none.")
 
 
+class RunMergedOut(Schema):
+    run: int
+    branch: str = Field(description="The run's branch that was merged.")
+    base_branch: str = Field(description="The branch it was merged into: the one the run started from.")
+    strategy: str = Field(description="merge_commit or fast_forward (the project's merge_strategy).")
+    commit: str = Field(description="The base branch's head after the merge.")
+    previous: str = Field(description="The base branch's head before it.")
+    nothing_to_merge: bool = Field(description="True when the base branch had every commit already.")
+
+
 class RunChangesOut(Schema):
     run: int
     git: bool = Field(description="False when the workspace is not a git repository: no branch, no diff.")

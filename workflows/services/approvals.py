@@ -25,6 +25,7 @@ from workflows.engine.durations import parse_duration
 from workflows.engine.scheduler import run_advance, step_set_status
 from workflows.models import ApprovalEntry, ApprovalGate, ApprovalInvitation, Run, Step
 from workflows.services.events import event_append
+from workflows.services.publishing import merge_recorded, publish_after_review
 from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger(__name__)
@@ -428,16 +429,9 @@ def _merge_review(gate: ApprovalGate, *, actor: User | None, channel: str, appro
     except WorkspaceNotAllowed as exc:
         refused = git_merge.MergeRefused(str(exc), "workspace")
         raise MergeRefusal(_refusal_text(run, refused), refused) from None
-    record = {**merged.as_dict(), "at": timezone.now().isoformat()}
-    event_append(run_id=run.pk, type="git.merged", step=step, data={"gate": gate.pk, **record})
-    audit_record(
-        action="workflows.run.merged",
-        channel=channel,
-        actor=actor,
-        team=run.project.team,
-        obj=run,
-        data={"gate": gate.pk, **record},
-    )
+    record = merge_recorded(run, merged, actor=actor, channel=channel, step=step, gate=gate)
+    if run.project.git_remote:
+        transaction.on_commit(functools.partial(publish_after_review, run.pk, by=actor, channel=channel))
     return record
 
 

@@ -18,7 +18,8 @@ from workflows.domain.layouts import discover_specs
 from workflows.domain.status import SpecDetail
 from workflows.domain.workspace import UnknownSpec
 from workflows.models import ManualCheck, Project, Run
-from workflows.services.runs import RunError, run_start, workflow_version
+from workflows.services.errors import RunError
+from workflows.services.runs import run_start, workflow_version
 from workflows.specs import SpecsUnavailable, status_cache
 
 # What the actions that do nothing answer when asked to be carried out.

@@ -18,24 +18,13 @@ from workflows.engine.scheduler import run_advance, run_set_status, step_set_sta
 from workflows.models import Checkpoint, Project, Run, Step, TemplateVersion
 from workflows.selectors import template_version_for
 from workflows.services.approvals import gate_cancel_for_step
+from workflows.services.errors import RunError
 from workflows.services.events import event_append
 from workflows.specs import SpecsUnavailable, status_cache
 
 S = Step.Status
 # Step kinds that read or write the run's spec, so the run must name one.
 SPEC_KINDS = ("verify_tasks", "sync_tasks", "quality_gate", "status", "agent")
-
-
-class RunError(ValueError):
-    """A run cannot do what was asked; the message says why (and `field`, which input)."""
-
-    def __init__(
-        self, message: str, code: str = "invalid", field: str | None = None, run_id: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.run_id = run_id  # for a conflict with an active run: that run
 
 
 ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)

@@ -12,8 +12,8 @@ from accounts.models import AuditEntry
 from accounts.permissions import AuthenticatedHttpRequest
 from accounts.ratelimits import limit
 from workflows.selectors import get_project_for_user
+from workflows.services.errors import RunError
 from workflows.services.intents import intent_can_start, intent_execute, intent_parse
-from workflows.services.runs import RunError
 from workflows.specs import SpecsUnavailable, project_specs
 from workflows.views.errors import refusal_text
 

@@ -29,7 +29,8 @@ from workflows.selectors import (
     runs_visible_to,
     templates_runnable_in,
 )
-from workflows.services.runs import RunError, run_start, workflow_version
+from workflows.services.errors import RunError
+from workflows.services.runs import run_start, workflow_version
 from workflows.specs import SpecsUnavailable, project_overview, project_spec, project_specs, status_cache
 from workflows.views.errors import refusal_text
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir

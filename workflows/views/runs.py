@@ -17,11 +17,13 @@ from accounts.models import AuditEntry, Role
 from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
 from workflows.domain.texts import Text, text_from_data
-from workflows.engine import git_runs
+from workflows.engine import git_merge, git_runs
 from workflows.graph import step_graph
-from workflows.models import AgentUsage, ApprovalGate, Run
+from workflows.models import AgentUsage, ApprovalGate, Event, Run
 from workflows.selectors import get_run_for_user
 from workflows.services import runs as run_services
+from workflows.services.errors import RunError
+from workflows.services.publishing import run_merge as merge_service
 from workflows.services.publishing import run_publish as publish_service
 from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
@@ -142,31 +144,35 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     for event in events:
         if event.type == "step.log":
             logs[event.data.get("key", "")].extend(event.data.get("lines", []))
-    context |= {"events": events, "logs": dict(logs), "last_seq": run.last_seq, **_changes(run)}
+    context |= {"events": events, "logs": dict(logs), "last_seq": run.last_seq}
+    context |= _changes(run, events, can_merge=context["can_control"])
     return render(request, "workflows/run_detail.html", context)
 
 
-def _changes(run: Run) -> dict[str, object]:
-    """The run's changes on its git branch for the page (git_runs.run_changes), or why not."""
+def _changes(run: Run, events: list[Event], *, can_merge: bool) -> dict[str, object]:
+    """The run's changes on its git branch for the page (git_runs.run_changes), what was
+    merged, and whether the branch would merge now (for a finished run), or why not."""
     if not run.git_branch:
         return {"changes": None, "changes_error": ""}
     try:
         changes = git_runs.run_changes(run)
+        check = (
+            git_merge.merge_check(run, run.project.merge_strategy)
+            if can_merge and run.is_finished and changes["head"] != run.git_base
+            else None
+        )
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
         return {"changes": None, "changes_error": str(exc)}
     files_for_page(changes["files"])
-    return {"changes": changes, "changes_error": "", "merges": _merges(run)}
+    return {"changes": changes, "changes_error": "", "merges": _merges(events), "merge_check": check}
 
 
-def _merges(run: Run) -> list[dict[str, Any]]:
-    """What the run's approved review gates merged into the base branch, oldest first."""
-    gates = (
-        ApprovalGate.objects.filter(run=run)
-        .exclude(merge={})
-        .select_related("step")
-        .order_by("decided_at", "id")
-    )
-    return [{"gate": gate, "step": gate.step.key, **gate.merge} for gate in gates]
+def _merges(events: list[Event]) -> list[dict[str, Any]]:
+    """What was merged into the base branch, oldest first: by an approved review gate (with
+    its link) or from this page or the API (`git.merged` events)."""
+    merged = [e for e in events if e.type == "git.merged"]
+    gates = ApprovalGate.objects.in_bulk([e.data["gate"] for e in merged if e.data.get("gate")])
+    return [{**e.data, "gate": gates.get(e.data.get("gate")), "step": e.data.get("key", "")} for e in merged]
 
 
 def _control(request: AuthenticatedHttpRequest, run_id: int, action: str) -> HttpResponse:
@@ -183,7 +189,7 @@ def _control(request: AuthenticatedHttpRequest, run_id: int, action: str) -> Htt
         elif action == "resume":
             run_services.run_resume(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
             messages.success(request, _("Run %(run)s resumes from its failed step.") % {"run": run.pk})
-    except run_services.RunError as exc:
+    except RunError as exc:
         messages.error(request, refusal_text(exc))
     return redirect(run.get_absolute_url())
 
@@ -235,12 +241,33 @@ def run_rerun(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @limit("moderate")
+def run_merge(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
+    """Merge the finished run's branch into the branch it started from."""
+    run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
+    try:
+        merged = merge_service(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
+    except RunError as exc:
+        messages.error(request, _("Not merged: %(reason)s") % {"reason": exc})
+        return redirect(run.get_absolute_url())
+    if merged.nothing_to_merge:
+        messages.success(request, _("%(base)s had every commit already.") % {"base": merged.base_branch})
+    else:
+        messages.success(
+            request,
+            _("Merged %(branch)s into %(base)s.") % {"branch": merged.branch, "base": merged.base_branch},
+        )
+    return redirect(run.get_absolute_url())
+
+
+@login_required
+@require_POST
+@limit("moderate")
 def run_publish(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     """Push the run's branch to the project's remote and open its pull request."""
     run = get_run_for_user(request.user, run_id, role=Role.MEMBER)
     try:
         result = publish_service(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
-    except run_services.RunError as exc:
+    except RunError as exc:
         messages.error(request, _("Not published: %(reason)s") % {"reason": exc})
         return redirect(run.get_absolute_url())
     if result["pull_request_url"]:

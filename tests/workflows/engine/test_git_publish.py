@@ -24,9 +24,9 @@ from tests.workflows.engine.conftest import drain
 from tests.workflows.engine.test_git_runs import AUTH, AUTH_TASKS, autopilot, make_repo, sh
 from workflows.engine import git_runs
 from workflows.models import Event, Project, Run
+from workflows.services.errors import RunError
 from workflows.services.projects import project_update
 from workflows.services.publishing import run_publish
-from workflows.services.runs import RunError
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

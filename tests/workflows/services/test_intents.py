@@ -6,8 +6,8 @@ import pytest
 
 from accounts.models import AuditEntry
 from workflows.models import Run, WorkflowTemplate
+from workflows.services.errors import RunError
 from workflows.services.intents import intent_can_start, intent_execute, intent_parse
-from workflows.services.runs import RunError
 
 pytestmark = pytest.mark.django_db
 
