@@ -196,12 +196,42 @@ def run_worktree(run: Run) -> Path | None:
     return run_worktree_checked(path)
 
 
+def worktree_git_dirs(repo: Path, worktree: Path) -> tuple[Path, Path] | None:
+    """(the worktree's own git directory, the repository's common one) of one of the app's
+    worktrees of `repo`, or None. Found from the repository, never from the worktree's
+    `.git` file, which a step may have rewritten: a sandboxed step sees the history
+    through them (workflows.engine.executors.sandbox)."""
+    common = (repo / ".git").resolve()
+    private = common / "worktrees" / worktree.name
+    if not common.is_dir() or not (private / "HEAD").is_file():
+        return None
+    return private, common
+
+
+def _restore_git_file(repo: Path, worktree: Path) -> None:
+    """Put back the worktree's `.git` file as `git worktree add` wrote it: the step could
+    have pointed it at another repository (the project's own `.git`, whose checked-out
+    branch the commit would then move)."""
+    dirs = worktree_git_dirs(repo, worktree)
+    if dirs is None:
+        raise GitError(f"{worktree} is no longer a worktree of the project's repository")
+    marker = worktree / ".git"
+    if marker.is_dir() and not marker.is_symlink():
+        shutil.rmtree(marker)
+    elif marker.exists() or marker.is_symlink():
+        marker.unlink()
+    marker.write_text(f"gitdir: {dirs[0]}\n")
+
+
 def commit_step(
     run: Run, worktree: Path, *, step_key: str, tasks: Sequence[str] = ()
 ) -> tuple[str, str] | None:
     """Commit what the step changed in the run's worktree: (its sha, its parent's), or None
     when nothing changed."""
+    from workflows.workspace_policy import project_workspace_dir
+
     with _run_lock(run.pk):
+        _restore_git_file(project_workspace_dir(run.project), worktree)
         git(["add", "--all"], cwd=worktree)
         # The index against HEAD: no second walk of the working tree (bench/bench_git.py).
         if not git(["diff", "--cached", "--name-only", "-z"], cwd=worktree):

@@ -5,6 +5,7 @@ Real git, real files, the real demo agent process, steps run as a worker runs th
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -197,3 +198,52 @@ def test_a_repository_with_no_commit_yet_is_written_directly(demo: Project, clie
     assert (
         "a git repository with no commit yet: agent changes are written straight into the workspace" in page
     )
+
+
+GIT_PROBE = """import json, subprocess
+
+def git(*args):
+    done = subprocess.run(["git", *args], capture_output=True, text=True)
+    return {"code": done.returncode, "out": done.stdout.strip(), "err": done.stderr.strip()[:300]}
+
+probe = {
+    "log": git("log", "--format=%s", "-1"),
+    "status": git("status", "--porcelain"),
+    "move_main": git("branch", "-f", "main", "HEAD"),
+}
+open("GIT_PROBE.json", "w").write(json.dumps(probe))
+# Then point the worktree at the project's own repository, so that the worker's commit
+# would land on the branch checked out there.
+common = open(".git").read().split("gitdir: ", 1)[1].strip().rsplit("/worktrees/", 1)[0]
+open(".git", "w").write("gitdir: " + common + "\\n")
+"""
+
+
+def test_a_sandboxed_step_reads_the_history_and_cannot_move_a_branch(demo: Project, settings) -> None:
+    """In bubblewrap a step sees its worktree's git history (an agent CLI runs `git diff`,
+    `git log`), read-only: branches stay where they are, commits are the worker's."""
+    settings.STEP_SANDBOX = "bwrap"
+    repo = Path(demo.workspace)
+    (repo / "tools").mkdir()
+    (repo / "tools" / "git_probe.py").write_text(GIT_PROBE)
+    make_repo(repo)
+    sh("add", "--all", cwd=repo)
+    sh("commit", "--quiet", "-m", "a probe", cwd=repo)
+    main = sh("rev-parse", "main", cwd=repo).strip()
+    demo.shell_allowlist = ["python"]
+    demo.save(update_fields=["shell_allowlist"])
+    text = template(
+        name="probe-git",
+        steps=[{"id": "probe", "uses": "shell", "with": {"command": "python tools/git_probe.py"}}],
+    )
+    run = drain(start(demo, text))
+    assert run.status == "succeeded", run.error
+    probe = json.loads(sh("show", f"{run.git_branch}:GIT_PROBE.json", cwd=repo))
+    assert probe["log"] == {"code": 0, "out": "a probe", "err": ""}
+    assert probe["status"]["code"] == 0 and probe["status"]["out"] == ""
+    assert probe["move_main"]["code"] != 0
+    # The worker put the worktree's .git file back before committing: the step's files are
+    # on the run's branch, main and the workspace are as they were.
+    assert sh("rev-parse", "main", cwd=repo).strip() == main
+    assert sh("status", "--porcelain", cwd=repo) == ""
+    assert sh("log", "-1", "--format=%s", run.git_branch, cwd=repo).strip() == f"Run {run.pk} · step probe"

@@ -130,9 +130,11 @@ class Sandbox:
         workspace: Path,
         cwd: Path,
         read_only: Sequence[tuple[str, str]] = (),
+        git_dirs: tuple[Path, Path] | None = None,
     ) -> list[str]:
         """bwrap's command line that runs argv in cwd. `read_only` adds (source, place)
-        pairs to bind read-only (the agent command's own files)."""
+        pairs to bind read-only (the agent command's own files); `git_dirs`, a run's
+        worktree's own git directory and its repository's common one."""
         return [
             self.bwrap,
             *NAMESPACE_OPTIONS,
@@ -141,6 +143,7 @@ class Sandbox:
                 data_dir=self.data_dir,
                 python_prefixes=self.python_prefixes,
                 read_only=read_only,
+                git_dirs=git_dirs,
             ),
             "--chdir",
             str(cwd),
@@ -176,9 +179,16 @@ def mount_options(
     data_dir: Path,
     python_prefixes: Sequence[str],
     read_only: Sequence[tuple[str, str]] = (),
+    git_dirs: tuple[Path, Path] | None = None,
 ) -> list[str]:
     """bwrap's filesystem: system and Python read-only, the data directory hidden, the
-    workspace read-write. Later mounts cover earlier ones, so the order matters."""
+    workspace read-write. Later mounts cover earlier ones, so the order matters.
+
+    A run's worktree is a linked git worktree: its `.git` file points into the project's
+    repository. With `git_dirs` the step sees that repository's common directory and the
+    worktree's own one (its HEAD and index) read-only: `git log`, `git diff` and `git
+    status` work; no branch can be moved and nothing committed (the worker commits the
+    step's changes, after putting back the worktree's `.git` file: git_runs.commit_step)."""
     root = os.path.realpath(workspace)
     data = os.path.realpath(data_dir)
     # Fresh, private mounts inside the sandbox, not the host's /tmp and /dev/shm.
@@ -211,6 +221,9 @@ def mount_options(
         options += ["--bind", root, str(workspace)]  # the path as the project names it
     if _is_within(data, root):
         options += ["--tmpfs", data]  # a workspace that holds the data directory
+    if git_dirs is not None:
+        private, common = (str(path) for path in git_dirs)
+        options += ["--ro-bind", common, common, "--ro-bind", private, private]
     return options
 
 

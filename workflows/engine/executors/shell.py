@@ -26,8 +26,10 @@ from workflows.domain.shell_policy import (
     parse_command,
     report_name_problem,
 )
+from workflows.engine import git_runs
 from workflows.engine.executors.base import StepContext, StepResult
 from workflows.engine.executors.sandbox import SandboxUnavailable, step_sandbox
+from workflows.workspace_policy import project_workspace_dir
 
 KILL_GRACE_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1
@@ -208,7 +210,12 @@ def sandboxed(
         return argv, env
     if shutil.which(argv[0], path=env.get("PATH")) is None:
         raise CannotStart(f"could not start {argv[0]}: No such file or directory")
-    command = sandbox.command(argv, workspace=context.workspace, cwd=cwd, read_only=read_only)
+    git_dirs = None
+    if context.worktree is not None:
+        git_dirs = git_runs.worktree_git_dirs(project_workspace_dir(context.project), context.worktree)
+    command = sandbox.command(
+        argv, workspace=context.workspace, cwd=cwd, read_only=read_only, git_dirs=git_dirs
+    )
     return command, sandbox.environment(env)
 
 
