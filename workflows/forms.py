@@ -16,11 +16,18 @@ class ProjectSettingsForm(forms.ModelForm):
     form reads the values, and the model's validators check them once, in the service, as
     for the API. The instance is left as it is until the service changes it."""
 
+    group = ""  # the keyword project_update takes these settings by
+
     def _post_clean(self) -> None:
         pass
 
+    def settings(self) -> dict[str, Any]:
+        """The submitted values, as project_update's `group` keyword takes them."""
+        raise NotImplementedError
+
 
 class ReadingForm(ProjectSettingsForm):
+    group = "reading"
     """How a project's specs are read. The values are checked by the model's validators
     when the service saves them (services.projects.project_update), as for the API."""
 
@@ -51,8 +58,7 @@ class ReadingForm(ProjectSettingsForm):
         text = self.cleaned_data.get("source_roots") or ""
         return [line.strip().strip("/") for line in text.splitlines() if line.strip()]
 
-    def reading(self) -> dict[str, Any]:
-        """The submitted values, as project_update's `reading` takes them."""
+    def settings(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data["specs_root"] = (data.get("specs_root") or "").strip().strip("/")
         return {name: data[name] for name in self.Meta.fields}
@@ -61,6 +67,8 @@ class ReadingForm(ProjectSettingsForm):
 class SpendingForm(ProjectSettingsForm):
     """What a project's agent steps may spend, and what tokens cost (USD; empty: none).
     Checked by the model's validators when the service saves them, as for the API."""
+
+    group = "spending"
 
     class Meta:
         model = Project
@@ -83,8 +91,7 @@ class SpendingForm(ProjectSettingsForm):
             "price_output_per_mtok": _("Gives a cost to agents that report tokens but no cost."),
         }
 
-    def spending(self) -> dict[str, Any]:
-        """The submitted values, as project_update's `spending` takes them."""
+    def settings(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
 
 
@@ -92,6 +99,8 @@ class GitForm(ProjectSettingsForm):
     """Where a project's runs branch from, how approved reviews merge them back, and where
     they are published. Checked by the model's validators when the service saves them
     (services.projects.project_update)."""
+
+    group = "git"
 
     merge_strategy = forms.ChoiceField(
         choices=[
@@ -142,8 +151,7 @@ class GitForm(ProjectSettingsForm):
             ),
         }
 
-    def git(self) -> dict[str, Any]:
-        """The submitted values, as project_update's `git` takes them."""
+    def settings(self) -> dict[str, Any]:
         values = {name: (self.cleaned_data.get(name) or "").strip() for name in self.Meta.fields}
         values["pr_provider"] = values["pr_provider"] or "none"
         values["merge_strategy"] = values["merge_strategy"] or self.instance.merge_strategy

@@ -25,16 +25,7 @@ from workflows.services.projects import project_update
 @limit("moderate")
 def project_reading(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Save how the project's specs are read: format, specs folder, evidence settings."""
-    project = get_project_for_user(request.user, slug, role=Role.ADMIN)
-    form = ReadingForm(request.POST, instance=project)
-    if not form.is_valid():
-        return _refused(request, form, form.errors)
-    try:
-        project_update(project=project, updated_by=request.user, channel="web", reading=form.reading())
-    except ValidationError as exc:
-        return _refused(request, form, exc.message_dict)
-    messages.success(request, _("Saved: the specs are read with the new settings."))
-    return redirect(project.get_absolute_url())
+    return _save(request, slug, ReadingForm, _("Saved: the specs are read with the new settings."))
 
 
 @login_required
@@ -42,32 +33,33 @@ def project_reading(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
 @limit("moderate")
 def project_spending(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Save the project's agent budgets and token prices."""
-    project = get_project_for_user(request.user, slug, role=Role.ADMIN)
-    form = SpendingForm(request.POST, instance=project)
-    if not form.is_valid():
-        return _refused(request, form, form.errors)
-    try:
-        project_update(project=project, updated_by=request.user, channel="web", spending=form.spending())
-    except ValidationError as exc:
-        return _refused(request, form, exc.message_dict)
-    messages.success(request, _("Saved: the new budgets apply before the next agent step of every run."))
-    return redirect(project.get_absolute_url())
+    saved = _("Saved: the new budgets apply before the next agent step of every run.")
+    return _save(request, slug, SpendingForm, saved)
 
 
 @login_required
 @require_POST
 @limit("moderate")
 def project_git(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
-    """Save where runs branch from and where they are published (remote, pull requests)."""
+    """Save where runs branch from, how they merge and where they are published."""
+    return _save(request, slug, GitForm, _("Saved: the git settings apply to the next run and publish."))
+
+
+def _save(
+    request: AuthenticatedHttpRequest, slug: str, form_class: type[ProjectSettingsForm], saved: str
+) -> HttpResponse:
+    """A team admin saves one group of the project's settings through the service."""
     project = get_project_for_user(request.user, slug, role=Role.ADMIN)
-    form = GitForm(request.POST, instance=project)
+    form = form_class(request.POST, instance=project)
     if not form.is_valid():
         return _refused(request, form, form.errors)
     try:
-        project_update(project=project, updated_by=request.user, channel="web", git=form.git())
+        project_update(
+            project=project, updated_by=request.user, channel="web", **{form.group: form.settings()}
+        )
     except ValidationError as exc:
         return _refused(request, form, exc.message_dict)
-    messages.success(request, _("Saved: the git settings apply to the next run and publish."))
+    messages.success(request, saved)
     return redirect(project.get_absolute_url())
 
 
