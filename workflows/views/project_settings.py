@@ -54,8 +54,14 @@ def _save(
     if not form.is_valid():
         return _refused(request, form, form.errors)
     try:
+        values = form.settings()
         project_update(
-            project=project, updated_by=request.user, channel="web", **{form.group: form.settings()}
+            project=project,
+            updated_by=request.user,
+            channel="web",
+            reading=values if form.group == "reading" else None,
+            spending=values if form.group == "spending" else None,
+            git=values if form.group == "git" else None,
         )
     except ValidationError as exc:
         return _refused(request, form, exc.message_dict)
