@@ -28,7 +28,7 @@ from workflows.models import (
     WorkerCluster,
     WorkflowTemplate,
 )
-from workflows.models.projects import PR_PROVIDER_CHOICES
+from workflows.models.projects import PrProvider
 from workflows.services import runs as run_services
 from workflows.services.errors import RunError
 from workflows.services.templates import template_save
@@ -43,7 +43,7 @@ class ProjectForm(forms.ModelForm):
     )
     # Optional here too ("none" when left out), like the other settings a form may not send.
     pr_provider = forms.ChoiceField(
-        choices=PR_PROVIDER_CHOICES,
+        choices=PrProvider.choices,
         required=False,
         help_text=Project._meta.get_field("pr_provider").help_text,
     )

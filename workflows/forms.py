@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from workflows.models import Project
-from workflows.models.projects import PR_PROVIDER_CHOICES, MergeStrategy
+from workflows.models.projects import MergeStrategy, PrProvider
 
 
 class ProjectSettingsForm(forms.ModelForm):
@@ -114,7 +114,7 @@ class GitForm(ProjectSettingsForm):
             "gate names its own. Nothing is ever forced: a conflict is shown and refuses the approval."
         ),
     )
-    pr_provider = forms.ChoiceField(choices=PR_PROVIDER_CHOICES, required=False, label=_("Pull requests"))
+    pr_provider = forms.ChoiceField(choices=PrProvider.choices, required=False, label=_("Pull requests"))
 
     class Meta:
         model = Project

@@ -22,7 +22,7 @@ from workflows.api.pagination import PageOut
 from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
-from workflows.models import AgentUsage, ApprovalGate, MergeStrategy, Run, Step
+from workflows.models import AgentUsage, ApprovalGate, MergeStrategy, PrProvider, Run, Step
 
 
 class OneOf:
@@ -43,6 +43,7 @@ RunOutcome = Annotated[str, OneOf(Run.Outcome.values)]
 StepStatus = Annotated[str, OneOf(Step.Status.values)]
 GateStatus = Annotated[str, OneOf(ApprovalGate.Status.values)]
 MergeStrategyName = Annotated[str, OneOf(MergeStrategy.values)]
+PrProviderName = Annotated[str, OneOf(PrProvider.values)]
 RoleName = Annotated[str, OneOf(Role.values)]
 
 # The same shapes the models and the domain accept; checked again by the services.
@@ -201,7 +202,7 @@ class GitIn(StrictIn):
         description="Where published runs' branches are pushed: an https://, ssh:// or git:// URL without "
         "credentials, user@host:path, or an absolute path on the server; '' for none.",
     )
-    pr_provider: Literal["none", "github", "gitlab"] | None = Field(
+    pr_provider: PrProviderName | None = Field(
         None, description="Open a pull request (merge request) there after the push."
     )
     pr_api_url: str | None = Field(
@@ -323,7 +324,7 @@ class ProjectOut(Schema):
     price_output_per_mtok: float | None = Field(None, description="USD per million output tokens.")
     usage: ProjectUsageOut = Field(..., description="What the project's agent steps used.")
     git_remote: str
-    pr_provider: str
+    pr_provider: PrProviderName
     pr_api_url: str
     pr_repository: str
     git_token_env: str = Field(description="The token's environment variable: its name, never its value.")
@@ -901,7 +902,7 @@ class RunMergedOut(Schema):
     run: int
     branch: str = Field(description="The run's branch that was merged.")
     base_branch: str = Field(description="The branch it was merged into: the one the run started from.")
-    strategy: str = Field(description="merge_commit or fast_forward (the project's merge_strategy).")
+    strategy: MergeStrategyName = Field(description="The project's merge_strategy.")
     commit: str = Field(description="The base branch's head after the merge.")
     previous: str = Field(description="The base branch's head before it.")
     nothing_to_merge: bool = Field(description="True when the base branch had every commit already.")

@@ -84,7 +84,12 @@ def validate_env_name(value: str) -> None:
 NEEDS_TOKEN = "opening a pull request needs a token: name its environment variable"  # noqa: S105
 
 
-PR_PROVIDER_CHOICES = [("none", _("No pull request")), ("github", "GitHub"), ("gitlab", "GitLab")]
+class PrProvider(models.TextChoices):
+    """Where a published run's pull request is opened (engine/git_publish.py)."""
+
+    NONE = "none", _("No pull request")
+    GITHUB = "github", "GitHub"
+    GITLAB = "gitlab", "GitLab"
 
 
 class Project(models.Model):
@@ -171,8 +176,8 @@ class Project(models.Model):
     )
     pr_provider = models.CharField(
         max_length=16,
-        choices=PR_PROVIDER_CHOICES,
-        default="none",
+        choices=PrProvider.choices,
+        default=PrProvider.NONE,
         help_text="Open a pull request (merge request) on this host after the push.",
     )
     pr_api_url = models.CharField(
