@@ -87,6 +87,8 @@ def test_a_project_and_a_run_show_what_the_agent_steps_used(as_user, team_users,
         ("a1", 1, 1200, 0.25),
         ("a2", 1, 1200, 0.25),
     ]
+    spec = viewer.get(f"/projects/acme-web/specs/{SPEC}").json()["usage"]
+    assert (spec["steps"], spec["input_tokens"], spec["cost_usd"]) == (2, 2400, 0.5)
 
 
 def test_a_project_without_agent_steps_has_unknown_cost(as_user, team_users, project):

@@ -38,7 +38,7 @@ from workflows.api.writes import one_writer
 from workflows.domain.routing import recommend
 from workflows.domain.status import SpecDetail, StatusCache
 from workflows.domain.workspace import Workspace, is_spec_id
-from workflows.models import Project
+from workflows.models import AgentUsage, Project
 from workflows.selectors import get_project_for_user, projects_visible_to
 from workflows.services.manual_checks import manual_check_record, manual_check_withdraw
 from workflows.services.projects import project_create, project_update
@@ -135,6 +135,7 @@ def get_spec(request: HttpRequest, slug: str, spec_id: str) -> Any:
         "recommendation": recommend(detail.status).as_dict(),
         "tasks": [task.as_dict() for task in report.tasks],
         "issues": [{"line": i.line, "severity": i.severity, "message": i.message} for i in report.issues],
+        "usage": AgentUsage.objects.for_spec(project, detail.status.spec_id).totals(),
     }
 
 

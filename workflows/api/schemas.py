@@ -446,6 +446,7 @@ class SpecDetailOut(Schema):
     recommendation: RecommendationOut
     tasks: list[TaskOut] = Field(..., description="Every task with its verification.")
     issues: list[ParseIssueOut] = Field(..., description="Problems found parsing tasks.md.")
+    usage: UsageOut = Field(..., description="What the agent steps of every run on this spec used.")
 
 
 # --- workflow templates ---------------------------------------------------------------------------
