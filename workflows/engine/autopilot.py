@@ -21,6 +21,7 @@ from typing import Any
 
 from workflows.domain.task_groups import parallel_count
 from workflows.domain.texts import Code, Text, text_from_data
+from workflows.engine.budget import budget_spent
 from workflows.engine.definitions import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
 from workflows.models import Run, Step
 from workflows.services.events import event_append
@@ -197,6 +198,12 @@ def _stop_before(run: Run, status_step: Step, workflow: str) -> End | None:
             "record the checks on the spec page, then run again"
         )
         return End(Run.Status.STOPPED, Run.Outcome.NEEDS_MANUAL, Text(template, tasks=tasks))
+    if workflow in AGENT_WORKFLOWS:
+        # Before the turn, not only before its agent step: no supervised-mode approval is
+        # asked for an agent step the budget would stop.
+        spent = budget_spent(run)
+        if spent is not None:
+            return End(Run.Status.STOPPED, Run.Outcome.BUDGET, spent)
     turn = int(status_step.config[TURN])
     fingerprint = progress.get("fingerprint")
     if turn < 2 or not fingerprint:

@@ -1,7 +1,9 @@
 """Agent budgets: what a run, and a project in a month, may spend on agent steps.
 
-Checked in one place, by the worker right before it runs an agent step (a template's, the
-autopilot's, or a fan-out branch's). The cost of the step about to run is not known
+Checked by the worker right before it runs an agent step (a template's, the autopilot's,
+or a fan-out branch's; it then stops the run: worker.budget_stop), and by the autopilot
+before it adds a turn that would send an agent (so no supervised-mode approval is asked
+for an agent step the budget would stop). The cost of the step about to run is not known
 beforehand, so "would exceed" means: what was already spent has reached the budget
 (spent ≥ budget). A run may therefore end a little over its budget, by at most the cost
 of the agent steps that were already running. Costs that are unknown (no cost reported,
@@ -12,14 +14,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import transaction
-
 from workflows.domain.texts import Text
-from workflows.engine.scheduler import run_set_status, step_set_status
 from workflows.engine.usage import Usage, priced, usd
 from workflows.models import AgentUsage, Project, Run, Step
-
-S = Step.Status
 
 
 def budget_reached(spent: Decimal | None, budget: Decimal | None) -> bool:
@@ -53,22 +50,6 @@ def budget_spent(run: Run) -> Text | None:
                 spent=usd(spent),
             )
     return None
-
-
-def budget_stop(step: Step, run: Run, reason: Text) -> None:
-    """Stop the run before `step` (claimed, not started): its open steps are cancelled and
-    the run ends stopped with outcome `budget` and the reason."""
-    from workflows.services.approvals import gate_cancel_for_step
-
-    with transaction.atomic():
-        fresh = Run.objects.select_for_update().get(pk=run.pk)
-        if fresh.is_finished:
-            return
-        for open_step in fresh.steps.filter(status__in=Step.OPEN).order_by("position", "id"):
-            step_set_status(open_step, S.CANCELLED, event="step.cancelled", error=str(reason))
-            gate_cancel_for_step(open_step)
-        run_set_status(fresh, Run.Status.STOPPED, outcome=Run.Outcome.BUDGET, reason=reason)
-    run.status = fresh.status
 
 
 def usage_record(*, step: Step, run: Run, output: dict[str, object], seconds: float) -> AgentUsage:

@@ -23,8 +23,9 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from workflows.domain.task_groups import item_tasks
+from workflows.domain.texts import Text
 from workflows.engine import dispatch, git_branches, git_runs, rows
-from workflows.engine.budget import budget_spent, budget_stop, usage_record
+from workflows.engine.budget import budget_spent, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
@@ -106,6 +107,22 @@ def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: 
         branch = git_branches.branch_name(run, step) if git_branches.is_branch_step(step) else run.git_branch
         result.output["git"] = {"commit": done[0], "parent": done[1], "branch": branch}
     return result
+
+
+def budget_stop(step: Step, run: Run, reason: Text) -> None:
+    """Stop the run before `step` (claimed, not started): its open steps are cancelled and
+    the run ends stopped with outcome `budget` and the reason."""
+    from workflows.services.approvals import gate_cancel_for_step
+
+    with transaction.atomic():
+        fresh = Run.objects.select_for_update().get(pk=run.pk)
+        if fresh.is_finished:
+            return
+        for open_step in fresh.steps.filter(status__in=Step.OPEN).order_by("position", "id"):
+            step_set_status(open_step, S.CANCELLED, event="step.cancelled", error=str(reason))
+            gate_cancel_for_step(open_step)
+        run_set_status(fresh, Run.Status.STOPPED, outcome=Run.Outcome.BUDGET, reason=reason)
+    run.status = fresh.status
 
 
 def claim(step_id: int, run: Run | None = None) -> Step | None:

@@ -140,7 +140,8 @@ def test_the_autopilot_stops_before_the_agent_step_the_budget_does_not_cover(dat
     assert (run.status, run.outcome) == ("stopped", "budget"), run.outcome_reason
     # generate_spec ($0.30) and generate_plan ($0.60) ran; generate_tasks was not sent.
     assert calls_of(calls) == 2
-    assert statuses(run)["generate-tasks-3"] == "cancelled"
+    # The autopilot saw the spent budget before it added the turn: no step was made for it.
+    assert "generate-tasks-3" not in statuses(run)
     assert (demo.workspace_path / "specs/spec-feature-013-budget/plan.md").exists()
     assert not (demo.workspace_path / "specs/spec-feature-013-budget/tasks.md").exists()
     assert "budget of $0.50 is spent ($0.60 so far)" in run.outcome_reason
@@ -198,3 +199,31 @@ def test_the_budget_covers_the_branches_of_a_fan_out(project):
     branches = dict(run.steps.filter(parent__isnull=False).values_list("key", "status"))
     assert sorted(branches.values()) == ["cancelled", "cancelled", "succeeded", "succeeded"]
     assert statuses(run)["after"] == "cancelled"
+
+
+def test_a_spent_budget_stops_a_supervised_autopilot_before_it_asks_for_an_approval(data_dir):
+    from django.core.management import call_command
+
+    from workflows.management.commands.seed_demo import DEMO_AGENT_COMMAND
+    from workflows.models import ApprovalGate, WorkflowTemplate
+
+    call_command("seed_demo", "--no-git")
+    demo = Project.objects.get(slug="demo")
+    calls = demo.workspace_path / "agent-calls.txt"
+    Project.objects.filter(pk=demo.pk).update(
+        agent_command=f"python {AGENT} {{workspace}}/agent-calls.txt 0.30 -- {DEMO_AGENT_COMMAND}",
+        budget_per_run=Decimal("0"),
+    )
+    run = drain(
+        start(
+            demo,
+            WorkflowTemplate.objects.get(name="autopilot").latest,
+            spec_id="spec-feature-014-nothing",
+            params={"mode": "supervised"},
+        )
+    )
+    assert (run.status, run.outcome) == ("stopped", "budget"), run.outcome_reason
+    assert "budget of $0.00 is spent" in run.outcome_reason
+    assert not ApprovalGate.objects.filter(run=run).exists()  # nobody was asked to approve
+    assert calls_of(calls) == 0
+    assert list(statuses(run)) == ["status-1"]
