@@ -22,8 +22,8 @@ from typing import Any
 from workflows.domain.task_groups import parallel_count
 from workflows.domain.texts import Code, Text, text_from_data
 from workflows.engine.definitions import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
+from workflows.engine.journal import event_append
 from workflows.models import Run, Step
-from workflows.services.events import event_append
 
 TURN = "autopilot_turn"
 FINAL = "autopilot_final"  # the status step that looks once more after the last turn

@@ -15,8 +15,8 @@ import logging
 from django.db import transaction
 
 from workflows.engine import git_branches, git_runs
+from workflows.engine.journal import event_append
 from workflows.models import Run, Step
-from workflows.services.events import event_append
 
 logger = logging.getLogger(__name__)
 S = Step.Status

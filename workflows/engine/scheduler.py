@@ -18,8 +18,8 @@ from workflows.domain.texts import Text, text_to_data
 from workflows.engine import rows
 from workflows.engine.autopilot import is_turn_end
 from workflows.engine.definitions import PARALLEL_TASKS
+from workflows.engine.journal import event_append, event_append_after
 from workflows.models import Run, Step
-from workflows.services.events import event_append, event_append_after
 
 logger = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from workflows.domain.task_groups import item_tasks
 from workflows.engine import dispatch, git_branches, git_runs, rows
 from workflows.engine.budget import budget_spent, budget_stop, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
+from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
 from workflows.observability.logging import bind_step, unbind_step
-from workflows.services.events import event_append
 from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from accounts.services import audit_record
 from workflows.engine import dispatch, git_merge, reviews
 from workflows.engine.approval_forms import FormInvalid, clean_form
 from workflows.engine.durations import parse_duration
+from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, step_set_status
 from workflows.models import ApprovalEntry, ApprovalGate, ApprovalInvitation, Run, Step
-from workflows.services.events import event_append
 from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from accounts.models import Role
 from accounts.permissions import has_role
 from accounts.services import audit_record
 from workflows.engine.git_publish import PublishError, publish_run
+from workflows.engine.journal import event_append
 from workflows.models import Run
-from workflows.services.events import event_append
 from workflows.services.runs import RunError
 
 
