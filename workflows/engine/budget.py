@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from workflows.domain.texts import Text
+from workflows.engine.gates import gate_cancel_for_step
 from workflows.engine.scheduler import run_set_status, step_set_status
 from workflows.engine.usage import Usage, priced, usd
 from workflows.models import AgentUsage, Project, Run, Step
@@ -58,8 +59,6 @@ def budget_spent(run: Run) -> Text | None:
 def budget_stop(step: Step, run: Run, reason: Text) -> None:
     """Stop the run before `step` (claimed, not started): its open steps are cancelled and
     the run ends stopped with outcome `budget` and the reason."""
-    from workflows.services.approvals import gate_cancel_for_step
-
     with transaction.atomic():
         fresh = Run.objects.select_for_update().get(pk=run.pk)
         if fresh.is_finished:

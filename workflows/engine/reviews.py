@@ -7,7 +7,7 @@ the step touched, run on the run's own worktree. The gate's page and API add wha
 while it waits (`review_detail`): the diff itself and whether the run's branch merges into
 the base branch now (workflows.engine.git_merge).
 
-Approving merges (workflows.services.approvals calls git_merge.merge_run). Rejecting with a
+Approving merges (workflows.engine.gates calls git_merge.merge_branch). Rejecting with a
 comment while the gate's `rework_limit` is not used up appends, after the gate, a rework
 agent step of the same workflow whose prompt carries the reviewers' comments, then a fresh
 review gate of that step (`rework_append`); whatever came after the gate comes after the

@@ -26,6 +26,7 @@ from workflows.domain.task_groups import item_tasks
 from workflows.engine import dispatch, git_branches, git_runs, rows
 from workflows.engine.budget import budget_spent, budget_stop, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
+from workflows.engine.gates import gate_finish_step
 from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
@@ -229,8 +230,6 @@ def _finish_if_decided(step: Step) -> bool:
     """A gate may be decided before its step was marked waiting; apply that decision now.
 
     True when it did (and so advanced the run)."""
-    from workflows.services.approvals import gate_finish_step
-
     gate = ApprovalGate.objects.filter(step=step).first()
     return gate is not None and gate_finish_step(gate)
 
