@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.engine.git_runs import GitError, base_branch, git, git_result, worktrees_root
 from workflows.models.projects import MergeStrategy
+from workflows.workspace_policy import project_workspace_dir
 
 if TYPE_CHECKING:
     from workflows.models import Run
@@ -72,8 +73,6 @@ class MergeCheck:
 
 
 def _repo(run: Run) -> Path:
-    from workflows.workspace_policy import project_workspace_dir
-
     return project_workspace_dir(run.project)
 
 

@@ -31,9 +31,16 @@ from workflows.domain.verification import TaskStatus, VerificationReport, verify
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine import git_runs
 from workflows.engine.git_runs import GitError, git
+from workflows.models import ManualCheck, Run
+from workflows.workspace_policy import (
+    WorkspaceNotAllowed,
+    project_workspace_dir,
+    remote_path_checked,
+    run_worktree_checked,
+)
 
 if TYPE_CHECKING:
-    from workflows.models import Project, Run
+    from workflows.models import Project
 
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PROVIDER_LABELS = {"github": "GitHub", "gitlab": "GitLab"}
@@ -88,8 +95,6 @@ def remote_for(project: Project) -> str:
     if problem := git_remotes.remote_problem(remote):
         raise PublishError(f"The project's git remote is refused: {problem}.")
     if git_remotes.is_local_path(remote):
-        from workflows.workspace_policy import WorkspaceNotAllowed, remote_path_checked
-
         try:
             return str(remote_path_checked(remote))
         except WorkspaceNotAllowed as exc:
@@ -98,8 +103,6 @@ def remote_for(project: Project) -> str:
 
 
 def _repo(run: Run) -> Path:
-    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
-
     try:
         return project_workspace_dir(run.project)
     except WorkspaceNotAllowed as exc:
@@ -177,8 +180,6 @@ def _checkout(repo: Path, commit: str) -> Iterator[Path]:
 
 
 def _report_of(run: Run, workspace: Workspace) -> VerificationReport:
-    from workflows.models import ManualCheck
-
     manual = dict(ManualCheck.objects.for_spec(run.project, run.spec_id))
     return verify_spec(workspace, run.spec_id, run_id=str(run.pk), manual=manual)  # type: ignore[arg-type]
 
@@ -186,8 +187,6 @@ def _report_of(run: Run, workspace: Workspace) -> VerificationReport:
 def verification_report(run: Run) -> str:
     """Markdown: each task of the run's spec, verified or why not, as the branch's head has it
     (read from a temporary worktree of that commit, so it is exactly what was pushed)."""
-    from workflows.workspace_policy import run_worktree_checked
-
     repo = _repo(run)
     head = branch_head(run, repo)
     intro = (
@@ -315,8 +314,6 @@ def publish_run(run: Run) -> dict[str, str]:
     """Push the run's branch and, when the project names a provider and the run has no pull
     request yet, open one; {remote, branch, commit, pull_request_url}. The token is looked
     up first, so a missing one stops everything before anything is pushed."""
-    from workflows.models import Run as RunModel
-
     project = run.project
     remote_for(project)
     if problems := project.publish_problems():
@@ -325,7 +322,7 @@ def publish_run(run: Run) -> dict[str, str]:
     token_for(project)
     with git_runs.run_lock(run.pk):
         commit = push_branch(run)
-        url: str = RunModel.objects.values_list("pull_request_url", flat=True).get(pk=run.pk) or ""
+        url: str = Run.objects.values_list("pull_request_url", flat=True).get(pk=run.pk) or ""
         if project.pr_provider in PROVIDER_LABELS and not url:
             url = open_pull_request(run, verification_report(run))
     return {"remote": project.git_remote, "branch": run.git_branch, "commit": commit, "pull_request_url": url}
