@@ -140,7 +140,7 @@ class Profile(models.Model):
     @classmethod
     def saved_language(cls, user: Any) -> str | None:
         """The language the user chose in the user menu, if they chose one still offered:
-        pages (accounts.middleware) and e-mails (workflows.services.approvals) use it."""
+        pages (accounts.middleware) and e-mails (workflows.engine.approval_mail) use it."""
         code: str | None = cls.objects.filter(user=user).values_list("language", flat=True).first()
         if code and code in dict(settings.LANGUAGES):
             return code

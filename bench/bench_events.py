@@ -32,7 +32,7 @@ import os, sys, time
 import django
 django.setup()
 from django.db import transaction
-from workflows.services.events import event_append
+from workflows.engine.journal import event_append
 run_id, count, interval = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 time.sleep(1.0)
 for i in range(count):

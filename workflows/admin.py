@@ -32,7 +32,7 @@ from workflows.models.projects import PrProvider
 from workflows.services import runs as run_services
 from workflows.services.errors import RunError
 from workflows.services.templates import template_save
-from workflows.workspace_policy import WorkspaceNotAllowed, workspace_resolve
+from workflows.workspace_policy import WorkspaceNotAllowed, remote_refusal, workspace_resolve
 
 
 class ProjectForm(forms.ModelForm):
@@ -60,6 +60,12 @@ class ProjectForm(forms.ModelForm):
 
     def clean_pr_provider(self) -> str:
         return self.cleaned_data.get("pr_provider") or "none"
+
+    def clean_git_remote(self) -> str:
+        value: str = self.cleaned_data.get("git_remote") or ""
+        if problem := remote_refusal(value):
+            raise forms.ValidationError(problem)
+        return value
 
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]

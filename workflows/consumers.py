@@ -29,9 +29,9 @@ from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404, HttpRequest
 
+from workflows.engine.journal import run_group
 from workflows.models import Event
 from workflows.selectors import get_run_for_user
-from workflows.services.events import run_group
 
 SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 BATCH = 500

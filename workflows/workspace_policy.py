@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from workflows.domain import git_remotes
 from workflows.domain.workspace import Workspace
-
-if TYPE_CHECKING:
-    from workflows.models import Project
+from workflows.models import Project
 
 
 class WorkspaceNotAllowed(ValueError):
@@ -84,8 +82,6 @@ def _real_path(raw: str) -> Path:
 
 
 def _check_others(path: Path, raw: str, *, exclude_pk: int | None) -> None:
-    from workflows.models import Project
-
     others = Project.objects.all() if exclude_pk is None else Project.objects.exclude(pk=exclude_pk)
     for slug, other in others.values_list("slug", "workspace"):
         if "\x00" not in other and _overlaps(path, Path(other)):
@@ -154,11 +150,22 @@ def remote_path_checked(raw: str) -> Path:
             f"The remote {raw!r} is not a directory the app may push to: it must lie below "
             f"the workspace roots ({listed}), outside the app's data and code."
         )
-    from workflows.models import Project
-
     for slug, other in Project.objects.values_list("slug", "workspace"):
         if "\x00" not in other and _overlaps(path, Path(other)):
             raise WorkspaceNotAllowed(f"The remote {raw!r} overlaps the workspace of project {slug!r}.")
     if not path.is_dir():
         raise WorkspaceNotAllowed(f"The remote {raw!r} is not an existing directory (a bare repository).")
     return path
+
+
+def remote_refusal(value: str) -> str | None:
+    """Why the app may not push to a git remote given as a path on the server
+    (remote_path_checked), or None. Checked when a project's settings are saved (the service
+    and the forms), after the model's validators; a URL, or a value those refuse, is theirs."""
+    if not value or not git_remotes.is_local_path(value) or git_remotes.remote_problem(value):
+        return None
+    try:
+        remote_path_checked(value)
+    except WorkspaceNotAllowed as exc:
+        return str(exc)
+    return None

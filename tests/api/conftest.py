@@ -12,8 +12,8 @@ from django.core.cache import caches
 from django.test import Client
 
 from accounts.services import token_create
+from workflows.engine.gates import gate_open
 from workflows.models import ApprovalGate, Project, Run, Step, TemplateVersion
-from workflows.services.approvals import gate_open
 from workflows.services.runs import run_start
 from workflows.services.templates import template_save
 

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from accounts.services import token_create
 from tests.api.conftest import API, save_template
 from tests.conftest import FIXTURES
+from workflows.engine.gates import gate_open
 from workflows.models import Project
-from workflows.services.approvals import gate_open
 from workflows.services.runs import run_start
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import AuditEntry
+from workflows.engine.journal import event_append
 from workflows.models import Run, Step
-from workflows.services.events import event_append
 
 pytestmark = pytest.mark.django_db
 

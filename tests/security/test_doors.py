@@ -21,8 +21,8 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from tests.conftest import FIXTURES
 from tests.workflows.engine.conftest import drain, start, template
+from workflows.engine.approval_mail import link_token
 from workflows.models import ApprovalEntry, ApprovalGate, Project, Run, WorkflowTemplate
-from workflows.services.approvals import link_token
 from workflows.services.templates import template_save
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from workflows.engine.approval_mail import link_token
 from workflows.models import ApprovalGate, Project, Run, WorkflowTemplate
-from workflows.services.approvals import link_token
 from workflows.services.templates import template_save
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,9 @@ from workflows.api.pagination import PageOut
 from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
+from workflows.engine.reviews import review_detail
 from workflows.models import AgentUsage, ApprovalGate, MergeStrategy, PrProvider, Run, Step
+from workflows.services.approvals import blocked_self_approval, may_decide
 
 
 class OneOf:
@@ -770,8 +772,6 @@ class GateDetailOut(GateOut):
 
     @staticmethod
     def resolve_may_decide(obj: Any, context: dict[str, Any]) -> bool:
-        from workflows.services.approvals import blocked_self_approval, may_decide
-
         user = context["request"].user
         voted = obj.entries.filter(user=user, kind__in=["approve", "reject"]).exists()
         return bool(
@@ -793,8 +793,6 @@ class GateDetailOut(GateOut):
 
     @staticmethod
     def resolve_review(obj: Any) -> dict[str, Any] | None:
-        from workflows.engine.reviews import review_detail
-
         return review_detail(obj)
 
     @staticmethod

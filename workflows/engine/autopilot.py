@@ -23,8 +23,9 @@ from workflows.domain.task_groups import parallel_count
 from workflows.domain.texts import Code, Text, text_from_data
 from workflows.engine.budget import budget_spent
 from workflows.engine.definitions import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
+from workflows.engine.journal import event_append
+from workflows.engine.spec_access import open_task_batches
 from workflows.models import Run, Step
-from workflows.services.events import event_append
 
 TURN = "autopilot_turn"
 FINAL = "autopilot_final"  # the status step that looks once more after the last turn
@@ -304,8 +305,6 @@ def _review_step(
 def _parallel_batches(run: Run) -> int:
     """How many batches the spec's open tasks make, when two or more of them may run at
     once (workflows.domain.task_groups); 0 otherwise: one agent step does them all."""
-    from workflows.engine.spec_access import open_task_batches
-
     try:
         batches = open_task_batches(run)
     except LookupError:

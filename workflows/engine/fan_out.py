@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflows.engine import git_branches, git_runs
 from workflows.engine.definitions import PARALLEL_TASKS
+from workflows.engine.spec_access import open_task_batches, task_ids
 from workflows.models import Run, Step
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
 
 MAX_ITEMS = 10_000
 
@@ -21,15 +24,11 @@ def resolve_items(run: Run, group: Step) -> tuple[list[Any], str]:
         if not isinstance(items, list):
             return [], f"for_each: the run's params.{name} must be a list"
     elif source in ("tasks", "pending_tasks"):
-        from workflows.engine.spec_access import task_ids
-
         try:
             items = task_ids(run, pending_only=source == "pending_tasks")
         except LookupError as exc:
             return [], f"for_each: {exc}"
     elif source == PARALLEL_TASKS:
-        from workflows.engine.spec_access import open_task_batches
-
         try:
             batches = open_task_batches(run)
         except LookupError as exc:
@@ -48,9 +47,6 @@ def branch_config(run: Run, group: Step) -> tuple[dict[str, Any], str]:
     where its branches fork (the run branch's head now); or an error saying why not."""
     if group.for_each != PARALLEL_TASKS or not run.git_branch:
         return group.config, ""
-    from workflows.engine import git_branches, git_runs
-    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
-
     try:
         fork = git_branches.fork_point(run, project_workspace_dir(run.project))
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:

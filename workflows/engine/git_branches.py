@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from workflows.domain.task_groups import item_tasks
 from workflows.engine.git_runs import GitError, _run_lock, git, run_branch_name, worktrees_root
+from workflows.workspace_policy import project_workspace_dir, run_worktree_checked
 
 if TYPE_CHECKING:
     from workflows.models import Run, Step
@@ -60,8 +61,6 @@ def fork_point(run: Run, repo: Path) -> str:
 def branch_worktree(run: Run, step: Step) -> Path:
     """The branch step's worktree, made on first use from its fork point (a retried step
     finds its branch, with what an earlier attempt committed)."""
-    from workflows.workspace_policy import project_workspace_dir, run_worktree_checked
-
     repo = project_workspace_dir(run.project)
     path = branch_worktree_dir(run.pk, step.key)
     branch = branch_name(run, step)
@@ -128,8 +127,6 @@ def _merging(worktree: Path) -> bool:
 
 def remove_branch_worktrees(run: Run, keys: list[str]) -> None:
     """Remove the worktrees of these branch steps; their branches stay."""
-    from workflows.workspace_policy import project_workspace_dir
-
     repo = project_workspace_dir(run.project)
     with _run_lock(run.pk):
         for key in keys:

@@ -29,11 +29,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from accounts.services import audit_record
 from workflows.engine.git_runs import GitError, base_branch, git, git_result, worktrees_root
+from workflows.engine.journal import event_append
 from workflows.models.projects import MergeStrategy
+from workflows.workspace_policy import project_workspace_dir
 
 if TYPE_CHECKING:
-    from workflows.models import Run
+    from workflows.models import ApprovalGate, Run, Step
 
 STRATEGIES = tuple(MergeStrategy.values)
 MAX_LISTED = 200  # conflicting or dirty files named in a refusal
@@ -72,8 +78,6 @@ class MergeCheck:
 
 
 def _repo(run: Run) -> Path:
-    from workflows.workspace_policy import project_workspace_dir
-
     return project_workspace_dir(run.project)
 
 
@@ -334,3 +338,24 @@ def _merge(run: Run, strategy: str, repo: Path, message: str) -> Merged:
 
 def subject_of(run: Run) -> str:
     return f"merge run {run.pk} ({run.git_branch})"
+
+
+def merge_recorded(
+    run: Run,
+    merged: Merged,
+    *,
+    actor: User | None,
+    channel: str,
+    step: Step | None = None,
+    gate: ApprovalGate | None = None,
+) -> dict[str, Any]:
+    """Put a merge of the run's branch on the record, whoever made it (an approved review
+    gate, the run page, the API): a `git.merged` event and an audit entry, with the gate
+    that approved it if any; what was recorded. Call inside a transaction."""
+    record: dict[str, Any] = {**merged.as_dict(), "at": timezone.now().isoformat()}
+    data = {"gate": gate.pk, **record} if gate is not None else dict(record)
+    event_append(run_id=run.pk, type="git.merged", step=step, data=data)
+    audit_record(
+        action="workflows.run.merged", channel=channel, actor=actor, team=run.project.team, obj=run, data=data
+    )
+    return record

@@ -15,6 +15,7 @@ commit has it: each task verified, or why not.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 import shutil
@@ -25,21 +26,36 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
 
+from accounts.services import audit_record
 from workflows.domain import git_remotes
 from workflows.domain.verification import TaskStatus, VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine import git_runs
 from workflows.engine.git_runs import GitError, git
+from workflows.engine.journal import event_append
+from workflows.models import ManualCheck, Run
+from workflows.workspace_policy import (
+    WorkspaceNotAllowed,
+    project_workspace_dir,
+    remote_path_checked,
+    run_worktree_checked,
+)
 
 if TYPE_CHECKING:
-    from workflows.models import Project, Run
+    from workflows.models import Project
 
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PROVIDER_LABELS = {"github": "GitHub", "gitlab": "GitLab"}
 # The user name git sends with a token over http(s) (the password is the token).
 TOKEN_USERS = {"github": "x-access-token", "gitlab": "oauth2"}
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+
+
+logger = logging.getLogger(__name__)
 
 
 class PublishError(RuntimeError):
@@ -88,8 +104,6 @@ def remote_for(project: Project) -> str:
     if problem := git_remotes.remote_problem(remote):
         raise PublishError(f"The project's git remote is refused: {problem}.")
     if git_remotes.is_local_path(remote):
-        from workflows.workspace_policy import WorkspaceNotAllowed, remote_path_checked
-
         try:
             return str(remote_path_checked(remote))
         except WorkspaceNotAllowed as exc:
@@ -98,8 +112,6 @@ def remote_for(project: Project) -> str:
 
 
 def _repo(run: Run) -> Path:
-    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
-
     try:
         return project_workspace_dir(run.project)
     except WorkspaceNotAllowed as exc:
@@ -177,8 +189,6 @@ def _checkout(repo: Path, commit: str) -> Iterator[Path]:
 
 
 def _report_of(run: Run, workspace: Workspace) -> VerificationReport:
-    from workflows.models import ManualCheck
-
     manual = dict(ManualCheck.objects.for_spec(run.project, run.spec_id))
     return verify_spec(workspace, run.spec_id, run_id=str(run.pk), manual=manual)  # type: ignore[arg-type]
 
@@ -186,8 +196,6 @@ def _report_of(run: Run, workspace: Workspace) -> VerificationReport:
 def verification_report(run: Run) -> str:
     """Markdown: each task of the run's spec, verified or why not, as the branch's head has it
     (read from a temporary worktree of that commit, so it is exactly what was pushed)."""
-    from workflows.workspace_policy import run_worktree_checked
-
     repo = _repo(run)
     head = branch_head(run, repo)
     intro = (
@@ -315,8 +323,6 @@ def publish_run(run: Run) -> dict[str, str]:
     """Push the run's branch and, when the project names a provider and the run has no pull
     request yet, open one; {remote, branch, commit, pull_request_url}. The token is looked
     up first, so a missing one stops everything before anything is pushed."""
-    from workflows.models import Run as RunModel
-
     project = run.project
     remote_for(project)
     if problems := project.publish_problems():
@@ -325,7 +331,51 @@ def publish_run(run: Run) -> dict[str, str]:
     token_for(project)
     with git_runs.run_lock(run.pk):
         commit = push_branch(run)
-        url: str = RunModel.objects.values_list("pull_request_url", flat=True).get(pk=run.pk) or ""
+        url: str = Run.objects.values_list("pull_request_url", flat=True).get(pk=run.pk) or ""
         if project.pr_provider in PROVIDER_LABELS and not url:
             url = open_pull_request(run, verification_report(run))
     return {"remote": project.git_remote, "branch": run.git_branch, "commit": commit, "pull_request_url": url}
+
+
+def publish_recorded(run: Run, *, by: User | None, channel: str) -> dict[str, str]:
+    """publish_run, then on the record: the run's `pushed_at` and pull request, a
+    `run.published` event and an audit entry; when the remote or the provider refused, a
+    `run.publish_failed` event before the PublishError goes on. The network work runs
+    outside any transaction."""
+    try:
+        result = publish_run(run)
+    except PublishError as exc:
+        if exc.code == "upstream":  # tried, and the remote or the provider said no
+            with transaction.atomic():
+                event_append(run_id=run.pk, type="run.publish_failed", data={"error": str(exc)})
+        raise
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(
+            pushed_at=timezone.now(), pull_request_url=result["pull_request_url"]
+        )
+        event_append(run_id=run.pk, type="run.published", data=dict(result))
+        audit_record(
+            action="workflows.run.published",
+            channel=channel,
+            actor=by,
+            team=run.project.team,
+            obj=run,
+            data=dict(result),
+        )
+    return result
+
+
+def publish_after_review(run_id: int, *, by: User | None, channel: str) -> None:
+    """After an approved review gate merged the run's branch (on commit): publish it when
+    the project names a remote. A refusal does not undo the approval: it is on the run's
+    record (`run.publish_failed`) and the run page offers to publish again."""
+    run = Run.objects.select_related("project__team").get(pk=run_id)
+    if not run.project.git_remote or not run.git_branch:
+        return
+    try:
+        publish_recorded(run, by=by, channel=channel)
+    except (PublishError, GitError) as exc:
+        logger.warning("run %s: publishing after the review failed: %s", run_id, exc)
+        if getattr(exc, "code", "") != "upstream":  # publish_recorded put the upstream ones on record
+            with transaction.atomic():
+                event_append(run_id=run_id, type="run.publish_failed", data={"error": str(exc)})

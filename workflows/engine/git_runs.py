@@ -26,8 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from workflows.models import Run
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir, run_worktree_checked
+
 if TYPE_CHECKING:
-    from workflows.models import Project, Run
+    from workflows.models import Project
 
 GIT_TIMEOUT_SECONDS = 60
 AUTHOR_NAME = "SmartSpec Autopilot"
@@ -159,9 +162,6 @@ def run_worktree(run: Run) -> Path | None:
 
     Records the run's branch, base commit and base branch on the run the first time.
     """
-    from workflows.models import Run as RunModel
-    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir, run_worktree_checked
-
     try:
         repo = project_workspace_dir(run.project)
     except WorkspaceNotAllowed:
@@ -175,14 +175,14 @@ def run_worktree(run: Run) -> Path | None:
     path = run_worktree_dir(run.pk)
     with _run_lock(run.pk):
         # Another worker may have begun the run's branch since `run` was read.
-        run.git_branch, run.git_base, run.git_base_branch = RunModel.objects.values_list(
+        run.git_branch, run.git_base, run.git_base_branch = Run.objects.values_list(
             "git_branch", "git_base", "git_base_branch"
         ).get(pk=run.pk)
         if not run.git_branch:
             branch = run_branch_name(run)
             start = base_branch(run.project, repo)
             base = git(["rev-parse", "--verify", f"{start}^{{commit}}"], cwd=repo).strip()
-            RunModel.objects.filter(pk=run.pk).update(git_branch=branch, git_base=base, git_base_branch=start)
+            Run.objects.filter(pk=run.pk).update(git_branch=branch, git_base=base, git_base_branch=start)
             run.git_branch, run.git_base, run.git_base_branch = branch, base, start
         if not (path / ".git").exists():
             git(["worktree", "prune"], cwd=repo)
@@ -228,8 +228,6 @@ def commit_step(
 ) -> tuple[str, str] | None:
     """Commit what the step changed in the run's worktree: (its sha, its parent's), or None
     when nothing changed."""
-    from workflows.workspace_policy import project_workspace_dir
-
     with _run_lock(run.pk):
         _restore_git_file(project_workspace_dir(run.project), worktree)
         git(["add", "--all"], cwd=worktree)
@@ -248,8 +246,6 @@ def remove_run_worktree(run: Run) -> None:
     path = run_worktree_dir(run.pk)
     if not run.git_branch:
         return
-    from workflows.workspace_policy import project_workspace_dir
-
     # With the worktrees a parallel group's branches left (a cancelled run): git_branches.py.
     paths = [path, *worktrees_root().glob(f"run-{run.pk}-*")]
     with _run_lock(run.pk):
@@ -321,8 +317,6 @@ def _numstat(fields: list[str]) -> dict[str, tuple[int | None, int | None]]:
 
 def run_changes(run: Run, step_key: str | None = None) -> dict[str, Any]:
     """What the run changed: per step that committed, and for the whole run."""
-    from workflows.workspace_policy import project_workspace_dir
-
     result: dict[str, Any] = {"git": bool(run.git_branch), "branch": run.git_branch, "base": run.git_base}
     result["base_branch"] = run.git_base_branch
     result.update(head="", files=[], steps=[])

@@ -11,12 +11,13 @@ finishing the last two branches at once merge once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db import transaction
 
 from workflows.engine import git_branches, git_runs
+from workflows.engine.journal import event_append
 from workflows.models import Run, Step
-from workflows.services.events import event_append
 
 logger = logging.getLogger(__name__)
 S = Step.Status
@@ -26,9 +27,12 @@ def _index(step: Step) -> int:
     return int(step.key.rsplit("[", 1)[-1].rstrip("]"))
 
 
-def join_parallel(group: Step) -> bool:
+def join_parallel(group: Step, *, step_set_status: Callable[..., bool]) -> bool:
     """False while a branch of the group is still to finish; True once every branch has
-    (and, on git, its succeeded branches were merged): the join policy may then decide."""
+    (and, on git, its succeeded branches were merged): the join policy may then decide.
+
+    The scheduler calls this and passes its compare-and-set (`step_set_status`), with
+    which a branch whose merge conflicted is failed: this module stays below the scheduler."""
     branches = sorted(group.branches.all(), key=_index)
     if any(b.status not in Step.FINISHED for b in branches):
         return False
@@ -48,7 +52,7 @@ def join_parallel(group: Step) -> bool:
             Step.objects.filter(pk=branch.pk).update(output={**branch.output, "git": git_info})
         else:
             conflicts[branch.key] = merge.conflicts
-            _fail(run, branch, merge)
+            _fail(run, branch, merge, step_set_status)
     event_append(
         run_id=run.pk,
         type="step.progress",
@@ -70,9 +74,7 @@ def _merge(run: Run, branch: Step) -> git_branches.Merge:
         return git_branches.Merge(error=str(exc))
 
 
-def _fail(run: Run, branch: Step, merge: git_branches.Merge) -> None:
-    from workflows.engine.scheduler import step_set_status
-
+def _fail(run: Run, branch: Step, merge: git_branches.Merge, step_set_status: Callable[..., bool]) -> None:
     name = git_branches.branch_name(run, branch)
     if merge.conflicts:
         error = (

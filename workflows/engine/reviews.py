@@ -7,7 +7,7 @@ the step touched, run on the run's own worktree. The gate's page and API add wha
 while it waits (`review_detail`): the diff itself and whether the run's branch merges into
 the base branch now (workflows.engine.git_merge).
 
-Approving merges (workflows.services.approvals calls git_merge.merge_run). Rejecting with a
+Approving merges (workflows.engine.gates calls git_merge.merge_branch). Rejecting with a
 comment while the gate's `rework_limit` is not used up appends, after the gate, a rework
 agent step of the same workflow whose prompt carries the reviewers' comments, then a fresh
 review gate of that step (`rework_append`); whatever came after the gate comes after the
@@ -26,12 +26,13 @@ from workflows.domain.layouts import find_spec
 from workflows.domain.task_groups import item_tasks
 from workflows.domain.verification import VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
-from workflows.engine import git_runs
-from workflows.models import ManualCheck, Step
+from workflows.engine import git_merge, git_runs
+from workflows.models import ManualCheck, Run, Step
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
 
 if TYPE_CHECKING:
     from workflows.engine.executors.base import StepContext
-    from workflows.models import ApprovalGate, Project, Run
+    from workflows.models import ApprovalGate, Project
 
 REWORK_LIMIT = 2  # rework rounds a review gate allows when its template names none
 MAX_TASKS = 200  # tasks a snapshot lists
@@ -187,8 +188,6 @@ def touched_tasks(
 def review_snapshot(context: StepContext, gate_step: Step) -> dict[str, Any]:
     """What the gate reviews, taken when it opens: the reviewed step, the commits and files
     of its work, and the verification of the tasks it touched (on the run's worktree)."""
-    from workflows.models import Run
-
     run = Run.objects.select_related("project").get(pk=context.run_id)
     reviewed = reviewed_steps(gate_step)
     if not reviewed:
@@ -208,8 +207,6 @@ def review_snapshot(context: StepContext, gate_step: Step) -> dict[str, Any]:
     }
     files: list[dict[str, Any]] = []
     if run.git_branch and context.worktree is not None:
-        from workflows.workspace_policy import project_workspace_dir
-
         repo = project_workspace_dir(run.project)
         bracket = step_range(run, reviewed, repo)
         if bracket is not None:
@@ -256,9 +253,6 @@ def review_detail(gate: ApprovalGate, *, live: bool = True) -> dict[str, Any] | 
     step, whether approving would merge now (pending gates only), what it merged, and
     how many rework rounds are left. None for a gate that reviews nothing. Without `live`,
     only what is stored (no git): for the run page, which redraws on every event."""
-    from workflows.engine import git_merge
-    from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
-
     step = gate.step
     config = step.config
     if not is_review(config):

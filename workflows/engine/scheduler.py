@@ -15,11 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows.domain.texts import Text, text_to_data
-from workflows.engine import rows
-from workflows.engine.autopilot import is_turn_end
+from workflows.engine import git_runs, rows
+from workflows.engine.autopilot import autopilot_extend, is_turn_end
 from workflows.engine.definitions import PARALLEL_TASKS
+from workflows.engine.fan_out import branch_config, resolve_items
+from workflows.engine.journal import event_append, event_append_after
+from workflows.engine.parallel_join import join_parallel
 from workflows.models import Run, Step
-from workflows.services.events import event_append, event_append_after
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +107,6 @@ def run_set_status(run: Run, status: str, *, error: str = "", outcome: str = "",
 
 def _remove_worktree_after_commit(run: Run) -> None:
     """A finished (or cancelled) run's worktree goes once that is committed; its branch stays."""
-    from workflows.engine import git_runs
 
     def remove() -> None:
         try:
@@ -168,8 +169,6 @@ def run_advance(
 
 def _extend_autopilot(run: Run, step: Step) -> None:
     """Append the next turn, or end the run when the autopilot says it is over."""
-    from workflows.engine.autopilot import autopilot_extend
-
     try:
         end = autopilot_extend(run, step)
     except ValueError as exc:
@@ -249,8 +248,6 @@ def _fill_slots(
 
 def _fan_out(run: Run, group: Step) -> list[Step]:
     """Start a for_each group: one branch per item, each ready for a slot; returns them."""
-    from workflows.engine.fan_out import branch_config, resolve_items
-
     items, error = resolve_items(run, group)
     config, error = (group.config, error) if error else branch_config(run, group)
     if error:
@@ -293,11 +290,9 @@ def _join(branch: Step) -> Step | None:
     group = None if branch.parent_id is None else rows.step_if(branch.parent_id, S.RUNNING)
     if group is None:
         return None
-    if group.for_each == PARALLEL_TASKS:
-        from workflows.engine.parallel_join import join_parallel
-
-        if not join_parallel(group):  # it waits for every branch, then merges them
-            return group
+    # A parallel_tasks group waits for every branch, then merges them.
+    if group.for_each == PARALLEL_TASKS and not join_parallel(group, step_set_status=step_set_status):
+        return group
     by_status = rows.branch_counts(group.pk)
     total = sum(by_status.values())
     counts = {st: by_status.get(st, 0) for st in (S.SUCCEEDED, S.FAILED, S.CANCELLED)}

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from workflows.engine import dispatch
 from workflows.engine.executors import StepResult
+from workflows.engine.gates import approvals_fire_timers
 from workflows.engine.worker import complete
 from workflows.models import Step, WorkerCluster
 
@@ -64,8 +65,6 @@ def resend_stale_messages() -> int:
 
 def fire_timers() -> int:
     """Approval deadlines and reminders that are due."""
-    from workflows.services.approvals import approvals_fire_timers
-
     return approvals_fire_timers()
 
 

@@ -27,10 +27,11 @@ from workflows.domain.texts import Text
 from workflows.engine import dispatch, git_branches, git_runs, rows
 from workflows.engine.budget import budget_spent, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
+from workflows.engine.gates import gate_cancel_for_step, gate_finish_step
+from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import ApprovalGate, Run, Step
 from workflows.observability.logging import bind_step, unbind_step
-from workflows.services.events import event_append
 from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger(__name__)
@@ -112,8 +113,6 @@ def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: 
 def budget_stop(step: Step, run: Run, reason: Text) -> None:
     """Stop the run before `step` (claimed, not started): its open steps are cancelled and
     the run ends stopped with outcome `budget` and the reason."""
-    from workflows.services.approvals import gate_cancel_for_step
-
     with transaction.atomic():
         fresh = Run.objects.select_for_update().get(pk=run.pk)
         if fresh.is_finished:
@@ -246,8 +245,6 @@ def _finish_if_decided(step: Step) -> bool:
     """A gate may be decided before its step was marked waiting; apply that decision now.
 
     True when it did (and so advanced the run)."""
-    from workflows.services.approvals import gate_finish_step
-
     gate = ApprovalGate.objects.filter(step=step).first()
     return gate is not None and gate_finish_step(gate)
 

@@ -59,16 +59,11 @@ def amount_field(help_text: str) -> models.DecimalField:
 
 
 def validate_git_remote(value: str) -> None:
-    """A git remote: a URL without credentials or an absolute path the app may push to."""
+    """A git remote: a URL without credentials, or an absolute path. Whether the app may push
+    to that path is workspace_policy.remote_refusal's rule (it reads the other projects'
+    workspaces), which the service and the forms apply after this."""
     if problem := git_remotes.remote_problem(value):
         raise ValidationError(problem)
-    if value and git_remotes.is_local_path(value):
-        from workflows.workspace_policy import WorkspaceNotAllowed, remote_path_checked
-
-        try:
-            remote_path_checked(value)
-        except WorkspaceNotAllowed as exc:
-            raise ValidationError(str(exc)) from None
 
 
 def validate_api_url(value: str) -> None:

@@ -10,7 +10,7 @@ from django.db import transaction
 from accounts.models import Team
 from accounts.services import audit_record
 from workflows.models import Project
-from workflows.workspace_policy import workspace_resolve
+from workflows.workspace_policy import remote_refusal, workspace_resolve
 
 # The Project fields that say how the workspace's specs are read (Project.read_options).
 READ_SETTINGS = ("spec_format", "specs_root", "implicit_evidence", "source_roots", "positional_task_ids")
@@ -38,6 +38,9 @@ def _check(project: Project, changed: Iterable[str]) -> None:
         project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in changed])
     except ValidationError as exc:
         errors = dict(exc.message_dict)
+    remote_problem = remote_refusal(project.git_remote) if "git_remote" in changed else None
+    if remote_problem and "git_remote" not in errors:
+        errors["git_remote"] = [remote_problem]
     if changed & set(GIT_SETTINGS):
         for field, problem in project.publish_problems().items():
             errors.setdefault(field, []).append(problem)

@@ -13,13 +13,14 @@ from workflows.domain.layouts import discover_specs
 from workflows.domain.texts import Text
 from workflows.domain.workspace import SPEC_ID_RULE, is_spec_id
 from workflows.engine import dispatch
+from workflows.engine.autopilot import autopilot_begin
 from workflows.engine.definitions import StepDef, TemplateDef, validate
+from workflows.engine.gates import gate_cancel_for_step
+from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import Checkpoint, Project, Run, Step, TemplateVersion
 from workflows.selectors import template_version_for
-from workflows.services.approvals import gate_cancel_for_step
 from workflows.services.errors import RunError
-from workflows.services.events import event_append
 from workflows.specs import SpecsUnavailable, status_cache
 
 S = Step.Status
@@ -145,8 +146,6 @@ def run_start(
             data={"workflow": definition.name, "version": version.number, "spec_id": spec_id},
         )
         if definition.kind == "autopilot":
-            from workflows.engine.autopilot import autopilot_begin
-
             autopilot_begin(run, definition)
         else:
             build_steps(run, list(definition.steps))

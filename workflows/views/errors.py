@@ -9,6 +9,9 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from accounts.middleware import StaffOnly
+from workflows.templatetags.workflow_tags import status_label
+
 
 def _render(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
@@ -29,8 +32,6 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    from accounts.middleware import StaffOnly
-
     if isinstance(exception, StaffOnly):
         return _render(
             request,
@@ -104,8 +105,6 @@ _REFUSALS: list[tuple[re.Pattern[str], str]] = [
 
 def refusal_text(exc: Exception) -> str:
     """A service's refusal in the reader's language when it is one of the known ones."""
-    from workflows.templatetags.workflow_tags import status_label
-
     message = str(exc)
     for pattern, template in _REFUSALS:
         match = pattern.match(message)

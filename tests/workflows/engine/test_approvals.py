@@ -8,9 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.workflows.engine.conftest import drain, start, statuses, template
+from workflows.engine.approval_mail import link_token
 from workflows.engine.supervisor import supervise
 from workflows.models import ApprovalEntry, ApprovalGate, ApprovalInvitation, Run
-from workflows.services.approvals import ApprovalError, approval_decide, link_token
+from workflows.services.approvals import ApprovalError, approval_decide
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -27,9 +27,9 @@ from tests.api.conftest import ApiClient
 from tests.workflows.engine.conftest import drain, start, statuses, template
 from tests.workflows.engine.test_git_runs import make_repo, sh
 from workflows.engine import git_merge
+from workflows.engine.approval_mail import link_token
 from workflows.management.commands.seed_demo import DEMO_DIR
 from workflows.models import ApprovalGate, Project, Run, WorkflowTemplate
-from workflows.services.approvals import link_token
 from workflows.services.runs import run_start
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -497,7 +497,7 @@ def test_a_deadline_that_approves_a_conflicting_review_rejects_it_saying_why(dem
 
     from django.utils import timezone
 
-    from workflows.services.approvals import approvals_fire_timers
+    from workflows.engine.gates import approvals_fire_timers
 
     repo = repo_of(demo)
     run = review_flow(demo, timeout="1h", on_timeout="approve", rework_limit=0)

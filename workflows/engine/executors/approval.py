@@ -7,15 +7,14 @@ step's work (workflows.engine.reviews), kept in the step's output for its page a
 from __future__ import annotations
 
 from workflows.engine.executors.base import StepContext, StepResult
+from workflows.engine.gates import gate_open
+from workflows.engine.git_runs import GitError
+from workflows.engine.reviews import is_review, review_snapshot
 from workflows.models import Step
+from workflows.workspace_policy import WorkspaceNotAllowed
 
 
 def open_gate(context: StepContext) -> StepResult:
-    from workflows.engine.git_runs import GitError
-    from workflows.engine.reviews import is_review, review_snapshot
-    from workflows.services.approvals import gate_open
-    from workflows.workspace_policy import WorkspaceNotAllowed
-
     step = Step.objects.get(pk=context.step_pk)
     output: dict[str, object] = {}
     if is_review(context.config):
