@@ -82,9 +82,16 @@ def test_events_missed_during_a_daphne_restart_appear_once_after_reconnect(
         time.sleep(2.5)
         server = start_daphne(port=server.port)
         run = wait_finished(run)
-        expect(page.locator("#events li")).to_have_count(run.last_seq, timeout=20_000)
+        # A busy machine may still add an event after the run's end (a superseded attempt's
+        # last log lines): compare with the run's sequence as it is once the page settles.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if len(event_seqs(page)) >= run.last_seq:
+                break
+            time.sleep(0.2)
         seqs = event_seqs(page)
-        assert seqs == list(range(1, run.last_seq + 1))
+        assert seqs == list(range(1, run.last_seq + 1))  # each once, none missing
         assert run.last_seq > seen_while_down
     finally:
         server.stop()
