@@ -387,6 +387,8 @@ for _network in METRICS_ALLOWED_IPS:
 # --- Product settings ------------------------------------------------------------------------
 
 DEMO_PASSWORD = envstr("DEMO_PASSWORD", "smartspec-demo")
+# Seconds the demo agent waits between the lines it prints, so people can watch a run go.
+DEMO_AGENT_PAUSE = envfloat("DEMO_AGENT_PAUSE", 0.4)
 
 # Rate-limit tiers (accounts/ratelimits.py). Counters live in a cache every web process
 # shares: Redis when configured; otherwise a file cache under the data directory, which all

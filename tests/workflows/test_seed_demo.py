@@ -64,3 +64,9 @@ def test_no_git_leaves_the_demo_workspace_without_a_repository(data_dir):
     workspace = Path(Project.objects.get(slug="demo").workspace)
     assert git_runs.git_mode(workspace) == "none"
     assert not (workspace / ".git").exists()
+
+
+def test_the_demo_agent_pauses_as_the_setting_says(data_dir, settings):
+    settings.DEMO_AGENT_PAUSE = 0.25
+    call_command("seed_demo")
+    assert Project.objects.get(slug="demo").agent_command.endswith(" --pause 0.25")

@@ -8,7 +8,8 @@ and adds (or repairs) evidence hooks by matching each task's title against the n
 defined in the workspace's code, tests and docs. Configure a real agent instead (README,
 "AI agents").
 
-Usage: demo_agent.py --workflow WORKFLOW --spec-dir DIR --workspace DIR  (prompt on stdin)
+Usage: demo_agent.py --workflow WORKFLOW --spec-dir DIR --workspace DIR [--pause SECONDS]
+(prompt on stdin)
 """
 
 from __future__ import annotations
@@ -273,11 +274,14 @@ def docs_generator(spec_dir: Path, spec_id: str) -> None:
 
 
 def main() -> int:
+    global PAUSE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workflow", required=True)
     parser.add_argument("--spec-dir", required=True)
     parser.add_argument("--workspace", required=True)
+    parser.add_argument("--pause", type=float, default=PAUSE, help="seconds between printed lines")
     args = parser.parse_args()
+    PAUSE = max(0.0, args.pause)
     prompt = sys.stdin.read() if not sys.stdin.isatty() else ""
     workspace = Path(args.workspace).resolve()
     spec_dir = Path(args.spec_dir).resolve()

@@ -67,7 +67,7 @@ class Command(BaseCommand):
                     "name": "Demo bookshop",
                     "workspace": str(workspace.resolve()),
                     "shell_allowlist": ["python", "pytest", "echo", "ls", "cat", "sleep"],
-                    "agent_command": DEMO_AGENT_COMMAND,
+                    "agent_command": f"{DEMO_AGENT_COMMAND} --pause {settings.DEMO_AGENT_PAUSE:g}",
                     "test_command": DEMO_TEST_COMMAND,
                     # The sample tests measure no coverage; every other default applies.
                     "quality_thresholds": {"min_coverage": None},
