@@ -22,8 +22,9 @@ class ProjectSettingsForm(forms.ModelForm):
         pass
 
     def settings(self) -> dict[str, Any]:
-        """The submitted values, as project_update's `group` keyword takes them."""
-        raise NotImplementedError
+        """The submitted values, as project_update's `group` keyword takes them (a form
+        that tidies its values first says how)."""
+        return {name: self.cleaned_data.get(name) for name in self._meta.fields or ()}
 
 
 class ReadingForm(ProjectSettingsForm):
@@ -90,9 +91,6 @@ class SpendingForm(ProjectSettingsForm):
             "price_input_per_mtok": _("Gives a cost to agents that report tokens but no cost."),
             "price_output_per_mtok": _("Gives a cost to agents that report tokens but no cost."),
         }
-
-    def settings(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
 
 
 class GitForm(ProjectSettingsForm):
