@@ -82,8 +82,7 @@ def test_events_missed_during_a_daphne_restart_appear_once_after_reconnect(
         time.sleep(2.5)
         server = start_daphne(port=server.port)
         run = wait_finished(run)
-        # A busy machine may still add an event after the run's end (a superseded attempt's
-        # last log lines): compare with the run's sequence as it is once the page settles.
+        # The last events reach the page over the socket a moment after the run ends.
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             run.refresh_from_db()

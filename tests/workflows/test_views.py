@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection, transaction
 from django.urls import reverse
 
 from tests.workflows.engine.conftest import drain
+from workflows.engine.journal import event_append
 from workflows.models import Run, WorkflowTemplate
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -81,6 +83,29 @@ def test_the_run_page_renders_steps_events_and_controls(client, team_users, proj
     assert body.count("<li data-seq=") == run.last_seq
     live = client.get(reverse("run_detail", args=[run.pk]) + "?partial=live").content.decode()
     assert live.startswith('\n<div id="run-live"') or 'id="run-live"' in live[:200]
+
+
+def test_an_event_written_while_the_page_renders_is_shown_once(client, team_users, project):
+    """The page follows on from the last event it lists, not from the run row read before them."""
+    client.force_login(team_users.member)
+    client.post(reverse("run_create", args=["acme-web"]), {"spec_id": "spec-core-001-authentication"})
+    run = drain(Run.objects.get())
+    written = []
+
+    def worker_writes_between_reads(execute, sql, params, many, context):
+        # A worker appends an event just before the page reads the run's events.
+        if not written and 'FROM "workflows_event"' in sql and "ORDER BY" in sql:
+            written.append(True)
+            with transaction.atomic():
+                event_append(run_id=run.pk, type="run.note", data={"text": "late"})
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(worker_writes_between_reads):
+        body = client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert written
+    run.refresh_from_db()
+    assert f'data-last-seq="{run.last_seq}"' in body
+    assert body.count("<li data-seq=") == run.last_seq
 
 
 def test_run_controls_from_the_page(client, team_users, project):

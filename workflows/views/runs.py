@@ -144,7 +144,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     for event in events:
         if event.type == "step.log":
             logs[event.data.get("key", "")].extend(event.data.get("lines", []))
-    context |= {"events": events, "logs": dict(logs), "last_seq": run.last_seq}
+    # The page follows on from the last event it shows. run.last_seq was read before the
+    # events, so a worker may have added some in between; starting from it would show them twice.
+    last_seq = events[-1].seq if events else 0
+    context |= {"events": events, "logs": dict(logs), "last_seq": last_seq}
     context |= _changes(run, events, can_merge=context["can_control"])
     return render(request, "workflows/run_detail.html", context)
 
