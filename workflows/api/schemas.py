@@ -19,11 +19,25 @@ from pydantic_core import CoreSchema, core_schema
 
 from accounts.models import Role
 from workflows.api.pagination import PageOut
+from workflows.domain.intents import ACTION_KINDS, INTENTS
+from workflows.domain.routing import Priority
 from workflows.domain.spec_formats import FORMAT_CHOICES
+from workflows.domain.status import ImplementationStatus
+from workflows.domain.verification import HookOutcome, TaskStatus
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.definitions import dotted, json_problems
+from workflows.engine.git_runs import FILE_CHANGES
 from workflows.engine.reviews import review_detail
-from workflows.models import AgentUsage, ApprovalGate, MergeStrategy, PrProvider, Run, Step
+from workflows.models import (
+    AgentUsage,
+    ApprovalEntry,
+    ApprovalGate,
+    ImplicitEvidence,
+    MergeStrategy,
+    PrProvider,
+    Run,
+    Step,
+)
 from workflows.services.approvals import blocked_self_approval, may_decide
 
 
@@ -33,7 +47,7 @@ class OneOf:
     time is no type to mypy; `Annotated[str, OneOf(...)]` is `str` to it."""
 
     def __init__(self, values: Iterable[str]) -> None:
-        self.values = tuple(values)
+        self.values = tuple(str(value) for value in values)
 
     def __get_pydantic_core_schema__(self, source: type[Any], handler: GetCoreSchemaHandler) -> CoreSchema:
         return core_schema.literal_schema(list(self.values))
@@ -47,6 +61,8 @@ GateStatus = Annotated[str, OneOf(ApprovalGate.Status.values)]
 MergeStrategyName = Annotated[str, OneOf(MergeStrategy.values)]
 PrProviderName = Annotated[str, OneOf(PrProvider.values)]
 RoleName = Annotated[str, OneOf(Role.values)]
+ImplicitEvidenceName = Annotated[str, OneOf(ImplicitEvidence.values)]
+Verdict = Annotated[str, OneOf(ApprovalEntry.VERDICTS)]
 
 # The same shapes the models and the domain accept; checked again by the services.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,49}$"
@@ -133,7 +149,7 @@ class ReadingIn(StrictIn):
         max_length=300,
         description="Folder holding the specs, relative to the workspace; '' for the format's own.",
     )
-    implicit_evidence: Literal["auto", "on", "off"] | None = Field(
+    implicit_evidence: ImplicitEvidenceName | None = Field(
         None,
         description="Count a task naming an existing file as implicit evidence "
         "(auto: on for spec-kit, Kiro, OpenSpec).",
@@ -363,7 +379,7 @@ class DriftOut(Schema):
 class RecommendationOut(Schema):
     workflow: str
     reason: str
-    priority: Literal["high", "normal", "low", "none"]
+    priority: Annotated[str, OneOf(Priority)]
     estimate_minutes: int
 
 
@@ -385,7 +401,7 @@ class SpecStatusFields(Schema):
     tasks: TaskCountsOut
     completion_rate: float
     verified_ratio: float
-    implementation_status: Literal["NOT_STARTED", "IN_PROGRESS", "COMPLETED"]
+    implementation_status: Annotated[str, OneOf(ImplementationStatus)]
     drift: DriftOut
     invalid_hooks: int
     invalid_hook_tasks: list[str] = Field(..., description="Tasks with a malformed or escaping hook.")
@@ -410,7 +426,7 @@ class HookOut(Schema):
     params: dict[str, str]
     raw: str
     error: str | None
-    outcome: Literal["satisfied", "not_satisfied", "invalid_evidence", "invalid_scope", "needs_manual"]
+    outcome: Annotated[str, OneOf(HookOutcome)]
     reason: str
     implicit: bool = Field(..., description="A path the task's title names, not a written hook.")
 
@@ -421,14 +437,7 @@ class TaskOut(Schema):
     line: int
     phase: str | None
     checked: bool
-    status: Literal[
-        "verified",
-        "not_verified",
-        "missing_evidence",
-        "invalid_evidence",
-        "invalid_scope",
-        "needs_manual",
-    ]
+    status: Annotated[str, OneOf(TaskStatus)]
     drift: bool
     reasons: list[str]
     matched_hooks: list[int]
@@ -651,12 +660,12 @@ class InvitationOut(Schema):
     user: str
     sent_at: datetime | None
     escalation: bool
-    voted: Literal["approve", "reject"] | None
+    voted: Verdict | None
 
 
 class EntryOut(Schema):
     id: int
-    kind: Literal["approve", "reject", "comment", "system"]
+    kind: Annotated[str, OneOf(ApprovalEntry.Kind.values)]
     user: str | None
     comment: str
     form_data: dict[str, Any]
@@ -773,14 +782,14 @@ class GateDetailOut(GateOut):
     @staticmethod
     def resolve_may_decide(obj: Any, context: dict[str, Any]) -> bool:
         user = context["request"].user
-        voted = obj.entries.filter(user=user, kind__in=["approve", "reject"]).exists()
+        voted = obj.entries.filter(user=user, kind__in=ApprovalEntry.VERDICTS).exists()
         return bool(
             obj.is_pending and not voted and may_decide(obj, user) and not blocked_self_approval(obj, user)
         )
 
     @staticmethod
     def resolve_invitations(obj: Any) -> list[dict[str, Any]]:
-        votes = dict(obj.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", "kind"))
+        votes = dict(obj.entries.filter(kind__in=ApprovalEntry.VERDICTS).values_list("user_id", "kind"))
         return [
             {
                 "user": inv.user.get_username(),
@@ -797,7 +806,7 @@ class GateDetailOut(GateOut):
 
     @staticmethod
     def resolve_votes(obj: Any) -> list[Any]:
-        entries = obj.entries.select_related("user").filter(kind__in=["approve", "reject"])
+        entries = obj.entries.select_related("user").filter(kind__in=ApprovalEntry.VERDICTS)
         return list(entries.order_by("created_at", "id"))
 
     @staticmethod
@@ -806,7 +815,7 @@ class GateDetailOut(GateOut):
 
 
 class DecisionIn(StrictIn):
-    verdict: Literal["approve", "reject"]
+    verdict: Verdict
     comment: Text = Field("", max_length=10_000)
     form: dict[str, Any] = Field(default_factory=dict, description="The gate's form fields.")
 
@@ -830,7 +839,7 @@ class IntentIn(StrictIn):
 
 
 class IntentActionOut(Schema):
-    kind: Literal["show_status", "start_workflow", "propose_edit", "none"]
+    kind: Annotated[str, OneOf(ACTION_KINDS)]
     workflow: str | None
     spec_id: str | None
     description: str
@@ -838,7 +847,7 @@ class IntentActionOut(Schema):
 
 
 class IntentOut(Schema):
-    intent: Literal["status", "run", "fix", "verify", "modify", "unknown"]
+    intent: Annotated[str, OneOf(INTENTS)]
     spec_id: str | None
     confidence: float
     action: IntentActionOut
@@ -875,7 +884,7 @@ class GatePageOut(PageOut):
 class FileChangeOut(Schema):
     path: str
     old_path: str = Field("", description="The path before, for a renamed file.")
-    status: Literal["added", "modified", "deleted", "renamed"]
+    status: Annotated[str, OneOf(FILE_CHANGES)]
     additions: int
     deletions: int
     binary: bool = Field(description="A binary file is named, with no diff.")

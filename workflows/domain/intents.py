@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 INTENTS = ("status", "run", "fix", "verify", "modify", "unknown")
+ACTION_KINDS = ("show_status", "start_workflow", "propose_edit", "none")  # what an intent leads to
 # When two intents score the same, the more specific request wins.
 TIE_ORDER = ("fix", "verify", "modify", "run", "status")
 WORKFLOWS = {"run": "autopilot", "verify": "verify-and-sync", "fix": "development-loop"}
@@ -75,7 +76,7 @@ _SHORT_ID_RE = re.compile(r"(?<![a-z0-9_-])[a-z][a-z0-9]*-\d{3,}(?:-[a-z0-9][a-z
 
 @dataclass(frozen=True)
 class IntentAction:
-    kind: str  # "show_status", "start_workflow", "propose_edit" or "none"
+    kind: str  # one of ACTION_KINDS
     workflow: str | None
     spec_id: str | None
     description: str

@@ -262,6 +262,7 @@ def remove_run_worktree(run: Run) -> None:
 
 # ---- what changed ------------------------------------------------------------------------
 
+FILE_CHANGES = ("added", "modified", "deleted", "renamed")  # what happened to a changed file
 STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "added", "T": "modified"}
 
 

@@ -1,6 +1,6 @@
 from workflows.models.approvals import ApprovalEntry, ApprovalGate, ApprovalInvitation
 from workflows.models.manual_checks import ManualCheck
-from workflows.models.projects import MergeStrategy, Project, PrProvider
+from workflows.models.projects import ImplicitEvidence, MergeStrategy, Project, PrProvider
 from workflows.models.runs import Checkpoint, Event, Run, Step
 from workflows.models.templates import TemplateVersion, WorkflowTemplate
 from workflows.models.usage import AgentUsage
@@ -16,6 +16,7 @@ __all__ = [
     "ManualCheck",
     "MergeStrategy",
     "PrProvider",
+    "ImplicitEvidence",
     "Project",
     "Run",
     "Step",

@@ -88,6 +88,8 @@ class ApprovalEntry(models.Model):
         COMMENT = "comment"
         SYSTEM = "system"
 
+    VERDICTS = (Kind.APPROVE, Kind.REJECT)  # the kinds that are votes
+
     class Channel(models.TextChoices):
         WEB = "web", "Web"
         EMAIL = "email", "Email link"

@@ -79,6 +79,14 @@ def validate_env_name(value: str) -> None:
 NEEDS_TOKEN = "opening a pull request needs a token: name its environment variable"  # noqa: S105
 
 
+class ImplicitEvidence(models.TextChoices):
+    """Whether a task naming an existing file counts as its evidence when it has no hook."""
+
+    AUTO = "auto", "On for spec-kit, Kiro and OpenSpec"
+    ON = "on", "On"
+    OFF = "off", "Off"
+
+
 class PrProvider(models.TextChoices):
     """Where a published run's pull request is opened (engine/git_publish.py)."""
 
@@ -139,8 +147,8 @@ class Project(models.Model):
     )
     implicit_evidence = models.CharField(
         max_length=8,
-        choices=[("auto", "On for spec-kit, Kiro and OpenSpec"), ("on", "On"), ("off", "Off")],
-        default="auto",
+        choices=ImplicitEvidence.choices,
+        default=ImplicitEvidence.AUTO,
         help_text="Count a task that names an existing file as (implicit) evidence when it has no hook.",
     )
     source_roots = models.JSONField(
@@ -219,7 +227,9 @@ class Project(models.Model):
 
     def read_options(self) -> ReadOptions:
         """How the workspace is read: the project's format and evidence settings."""
-        implicit = {"on": True, "off": False}.get(self.implicit_evidence)
+        implicit = {ImplicitEvidence.ON.value: True, ImplicitEvidence.OFF.value: False}.get(
+            self.implicit_evidence
+        )
         return ReadOptions(
             format=self.spec_format if self.spec_format in FORMAT_CHOICES else AUTO,
             specs_root=self.specs_root.strip("/") or None,
