@@ -19,9 +19,9 @@ from pydantic_core import CoreSchema, core_schema
 
 from accounts.models import Role
 from workflows.api.pagination import PageOut
+from workflows.domain.json_values import dotted, json_problems
 from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
-from workflows.engine.definitions import dotted, json_problems
 from workflows.engine.reviews import review_detail
 from workflows.models import AgentUsage, ApprovalGate, MergeStrategy, PrProvider, Run, Step
 from workflows.services.approvals import blocked_self_approval, may_decide
