@@ -68,16 +68,19 @@ def validate(data: dict[str, Any]) -> TemplateDef:
     unstorable = [_located(data, path, message) for path, message in json_problems(data, MAX_PROBLEMS)]
     if unstorable:
         raise TemplateInvalid(unstorable)
-    raw_steps = data.get("steps")
-    raw_steps = raw_steps if isinstance(raw_steps, list) else []
+    written = data.get("steps", [])
+    raw_steps = written if isinstance(written, list) else []
+    no_steps = written == []
     try:
         template = TemplateDef.model_validate(data)
     except ValidationError as exc:
         # Rules between steps still run on the steps that are valid on their own.
         problems = _capped([_problem(error, data) for error in exc.errors(include_url=False)])
-        problems += _capped(_rule_problems(data.get("kind", "dag"), _valid_steps(raw_steps), raw_steps))
+        problems += _capped(
+            _rule_problems(data.get("kind", "dag"), _valid_steps(raw_steps), raw_steps, no_steps)
+        )
         raise TemplateInvalid(problems) from None
-    problems = _capped(_rule_problems(template.kind, list(template.steps), raw_steps))
+    problems = _capped(_rule_problems(template.kind, list(template.steps), raw_steps, no_steps))
     if problems:
         raise TemplateInvalid(problems)
     return template
@@ -104,13 +107,17 @@ def _written_ids(raw_steps: list[Any]) -> list[str]:
     return [i for i in ids if isinstance(i, str) and STEP_ID_RE.fullmatch(i)]
 
 
-def _rule_problems(kind: Any, steps: list[StepDef], raw_steps: list[Any]) -> list[Problem]:
+def _rule_problems(kind: Any, steps: list[StepDef], raw_steps: list[Any], no_steps: bool) -> list[Problem]:
     """Rules between fields of a step and between steps, over the steps that are valid."""
     problems = [Problem(message, s.id, field) for s in steps for field, message in s.rule_problems()]
-    if not raw_steps and kind != "autopilot":
+    if no_steps and kind != "autopilot":
         problems.append(Problem("a workflow needs at least one step", field="steps"))
     written = _written_ids(raw_steps)
-    problems += [Problem("duplicate step id", i, "id") for n, i in enumerate(written) if i in written[:n]]
+    seen: set[str] = set()
+    for step_id in written:
+        if step_id in seen:
+            problems.append(Problem("duplicate step id", step_id, "id"))
+        seen.add(step_id)
     problems += _needs_problems(steps, set(written))
     problems += _review_problems(steps)
     cycle = _find_cycle(steps)
@@ -148,29 +155,26 @@ def _review_problems(steps: list[StepDef]) -> Iterator[Problem]:
 
 
 def _find_cycle(steps: list[StepDef]) -> list[str]:
+    """The first cycle of needs found, as a path back to its start; iterative, so a chain
+    of thousands of steps costs no recursion."""
     graph = {s.id: [n for n in s.needs if n != s.id] for s in steps}
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        state[node] = 1
-        path.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+    for root in graph:
+        if root in state:
+            continue
+        path, pending = [root], [iter(graph[root])]
+        state[root] = 1
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                pending.pop()
+            elif state.get(nxt) == 1:
                 return path[path.index(nxt) :] + [nxt]
-            if nxt in graph and nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return []
-
-    for node in graph:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
+            elif nxt in graph and nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                pending.append(iter(graph[nxt]))
     return []
 
 

@@ -339,3 +339,19 @@ def test_a_kind_that_needs_settings_says_which_when_with_is_missing():
         {"name": "x", "steps": [{"id": "a", "uses": "shell"}, {"id": "b", "uses": "noop", "with": None}]}
     )
     assert found == ["step 'a', with: required, with command"]
+
+
+def test_a_long_chain_of_steps_validates_and_its_cycle_is_found_without_recursion():
+    chain = [{"id": "s0", "uses": "noop"}] + [
+        {"id": f"s{i}", "uses": "noop", "needs": [f"s{i - 1}"]} for i in range(1, 5000)
+    ]
+    assert len(validate({"name": "x", "steps": chain}).steps) == 5000
+    chain[0] = {"id": "s0", "uses": "noop", "needs": ["s4999"]}
+    (found,) = problems({"name": "x", "steps": chain})
+    assert found.startswith("step 's0', needs: steps depend on each other in a cycle: s0 → s4999 → s4998")
+
+
+def test_steps_that_are_not_a_list_are_one_problem():
+    assert problems({"name": "x", "steps": {"a": 1}}) == ["steps: must be a list"]
+    assert problems({"name": "x", "steps": []}) == ["steps: a workflow needs at least one step"]
+    assert validate({"name": "x", "kind": "autopilot", "steps": []}).steps == ()
