@@ -6,6 +6,10 @@ import typing
 
 from accounts.models import Role
 from workflows.api.schemas import RoleName
+from workflows.domain.template_format import MERGE_STRATEGIES, ROLE_NAMES, STEP_KINDS
+from workflows.engine.executors import EXECUTORS, executor_for
+from workflows.models import MergeStrategy
+from workflows.templatetags.workflow_tags import KIND_LABEL
 
 
 def test_each_role_covers_itself_and_the_ones_before_it():
@@ -21,9 +25,11 @@ def test_the_api_names_the_same_roles():
 
 
 def test_every_step_kind_has_an_executor_and_a_label():
-    from workflows.engine.definitions import STEP_KINDS
-    from workflows.engine.executors import EXECUTORS, executor_for
-    from workflows.templatetags.workflow_tags import KIND_LABEL
-
     assert tuple(EXECUTORS) == STEP_KINDS and set(KIND_LABEL) == set(STEP_KINDS)
     assert all(callable(executor_for(kind)) for kind in STEP_KINDS)
+
+
+def test_the_template_format_names_the_models_roles_and_merge_strategies():
+    # The domain imports no models: the format's own lists must be the models' choices.
+    assert tuple(Role.values) == ROLE_NAMES
+    assert tuple(MergeStrategy.values) == MERGE_STRATEGIES

@@ -12,7 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from workflows.engine.definitions import TemplateInvalid, parse_source, validate
+from workflows.domain.template_source import parse_source
+from workflows.domain.template_validation import TemplateInvalid, validate
 from workflows.models import (
     AgentUsage,
     ApprovalEntry,

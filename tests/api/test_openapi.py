@@ -4,11 +4,13 @@ modules use `from __future__ import annotations`), and documents what the API an
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from tests.api.conftest import API
 from workflows.api import api
+from workflows.domain.template_format import NAME_PATTERN, STEP_KINDS
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +73,32 @@ def test_the_schema_is_served(client):
     served = client.get(f"{API}/openapi.json").json()
     assert served["info"]["title"] == "SmartSpec Autopilot API"
     assert served["info"]["version"] == "1"
+
+
+def test_the_template_body_is_the_template_formats_own_schema(client):
+    served = client.get(f"{API}/openapi.json").json()
+    components = served["components"]["schemas"]
+    body = served["paths"][f"{API}/workflows"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/TemplateDef"}
+    template = components["TemplateDef"]
+    assert template["additionalProperties"] is False and set(template["required"]) == {"name"}
+    assert template["properties"]["name"]["pattern"] == NAME_PATTERN
+    steps = template["properties"]["steps"]["items"]
+    mapping = steps["discriminator"]["mapping"]
+    assert steps["discriminator"]["propertyName"] == "uses" and set(mapping) == set(STEP_KINDS)
+    for kind, ref in mapping.items():
+        step = components[ref.rsplit("/", 1)[1]]
+        assert step["additionalProperties"] is False, kind
+        assert step["properties"]["uses"]["const"] == kind
+        with_ = step["properties"]["with"]
+        assert components[with_["$ref"].rsplit("/", 1)[1]]["additionalProperties"] is False, kind
+    shell_with = components["ShellWith"]
+    assert shell_with["required"] == ["command"] and set(shell_with["properties"]) == {
+        "command",
+        "env",
+        "cwd",
+        "report",
+    }
+    # Every reference resolves inside the served document.
+    refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(served))
+    assert refs and set(refs) <= set(components)

@@ -28,6 +28,12 @@ class Api(NinjaAPI):
         # Short, stable ids (list_runs, cancel_run, …) for generated clients.
         return str(operation.view_func.__name__)
 
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        # POST /workflows reads its body itself (JSON or YAML): the template format's parts.
+        schema["components"]["schemas"].update(workflows.TEMPLATE_SCHEMAS)
+        return schema
+
 
 api = Api(
     title="SmartSpec Autopilot API",

@@ -18,8 +18,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from workflows.api.schemas import ErrorOut
+from workflows.domain.template_validation import TemplateInvalid
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
-from workflows.engine.definitions import TemplateInvalid
 from workflows.services.approvals import ApprovalError
 from workflows.services.errors import RunError
 from workflows.services.manual_checks import ManualCheckError

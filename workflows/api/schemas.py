@@ -20,12 +20,12 @@ from pydantic_core import CoreSchema, core_schema
 from accounts.models import Role
 from workflows.api.pagination import PageOut
 from workflows.domain.intents import ACTION_KINDS, INTENTS
+from workflows.domain.json_values import dotted, json_problems
 from workflows.domain.routing import Priority
 from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.status import ImplementationStatus
 from workflows.domain.verification import HookOutcome, TaskStatus
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
-from workflows.engine.definitions import dotted, json_problems
 from workflows.engine.git_runs import FILE_CHANGES
 from workflows.engine.reviews import review_detail
 from workflows.models import (

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflows.domain.task_groups import parallel_count
+from workflows.domain.template_format import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
 from workflows.domain.texts import Code, Text, text_from_data
 from workflows.engine.budget import budget_spent
-from workflows.engine.definitions import AGENT_WORKFLOWS, PARALLEL_TASKS, TemplateDef
 from workflows.engine.journal import event_append
 from workflows.engine.spec_access import open_task_batches
 from workflows.models import Run, Step

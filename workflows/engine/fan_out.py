@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflows.domain.template_format import PARALLEL_TASKS
 from workflows.engine import git_branches, git_runs
-from workflows.engine.definitions import PARALLEL_TASKS
 from workflows.engine.spec_access import open_task_batches, task_ids
 from workflows.models import Run, Step
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir

@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from accounts.models import Membership, Role
 from accounts.services import audit_record
+from workflows.domain.durations import parse_duration
 from workflows.engine import dispatch, git_merge, reviews
 from workflows.engine.approval_mail import mail_send, one_line
-from workflows.engine.durations import parse_duration
 from workflows.engine.git_publish import publish_after_review
 from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, step_set_status

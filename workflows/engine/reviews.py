@@ -24,6 +24,7 @@ from django.db.models import F
 
 from workflows.domain.layouts import find_spec
 from workflows.domain.task_groups import item_tasks
+from workflows.domain.template_format import REWORK_LIMIT
 from workflows.domain.verification import VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.engine import git_merge, git_runs
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from workflows.engine.executors.base import StepContext
     from workflows.models import ApprovalGate, Project
 
-REWORK_LIMIT = 2  # rework rounds a review gate allows when its template names none
 MAX_TASKS = 200  # tasks a snapshot lists
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 

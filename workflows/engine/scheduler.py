@@ -14,10 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from workflows.domain.template_format import PARALLEL_TASKS
 from workflows.domain.texts import Text, text_to_data
 from workflows.engine import git_runs, rows
 from workflows.engine.autopilot import autopilot_extend, is_turn_end
-from workflows.engine.definitions import PARALLEL_TASKS
 from workflows.engine.fan_out import branch_config, resolve_items
 from workflows.engine.journal import event_append, event_append_after
 from workflows.engine.parallel_join import join_parallel

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from accounts.permissions import AnyUser, role_in
 from accounts.services import audit_record
+from workflows.domain.approval_forms import FormInvalid, clean_form
 from workflows.engine import git_merge, reviews
-from workflows.engine.approval_forms import FormInvalid, clean_form
 from workflows.engine.approval_mail import LINK_SALT
 from workflows.engine.gates import (
     DECIDING_ROLE,

@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from workflows.domain.layouts import discover_specs
+from workflows.domain.template_format import StepDef, TemplateDef
+from workflows.domain.template_validation import validate
 from workflows.domain.texts import Text
 from workflows.domain.workspace import SPEC_ID_RULE, is_spec_id
 from workflows.engine import dispatch
 from workflows.engine.autopilot import autopilot_begin
-from workflows.engine.definitions import StepDef, TemplateDef, validate
 from workflows.engine.gates import gate_cancel_for_step
 from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
@@ -61,7 +62,7 @@ def build_steps(run: Run, steps: list[StepDef], *, first_position: int = 0) -> l
             position=first_position + index,
             needs=list(step.needs),
             dependents=dependents[step.id],
-            config=step.with_,
+            config=step.config,
             for_each=step.for_each,
             join=str(step.join) if step.for_each is not None else "",
             max_retries=step.retries,

@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import Role, Team
 from accounts.permissions import has_role, team_ids_with_role
 from accounts.services import audit_record
-from workflows.engine.definitions import parse_source, validate
+from workflows.domain.template_source import parse_source
+from workflows.domain.template_validation import validate
 from workflows.models import TemplateVersion, WorkflowTemplate
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "engine" / "builtin_templates"

@@ -11,8 +11,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
+from workflows.domain.durations import format_duration
 from workflows.domain.texts import Code, Text
-from workflows.engine.durations import format_duration
 from workflows.engine.usage import usd
 
 register = template.Library()

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import AuditEntry, Role, Team
 from accounts.permissions import AuthenticatedHttpRequest, team_ids_with_role
 from accounts.ratelimits import limit
-from workflows.engine.definitions import Problem, TemplateInvalid
+from workflows.domain.template_validation import Problem, TemplateInvalid
 from workflows.graph import step_graph
 from workflows.models import Step
 from workflows.selectors import templates_visible_to

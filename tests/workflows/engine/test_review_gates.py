@@ -207,7 +207,7 @@ def test_a_review_of_a_fan_out_shows_all_its_branches_work_and_the_tasks_they_we
 
 
 def test_a_template_review_gate_is_validated(demo: Project) -> None:
-    from workflows.engine.definitions import TemplateInvalid, validate
+    from workflows.domain.template_validation import TemplateInvalid, validate
 
     def problems(review_with: dict[str, Any], needs: list[str] | None = None) -> list[str]:
         doc = {

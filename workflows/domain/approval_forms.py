@@ -1,7 +1,8 @@
-"""The optional input form of an approval gate, declared in the template.
+"""What people send on an approval gate's optional form, cleaned against its fields.
 
-A field: {name, label?, type: text|number|choice|boolean, required?, min?, max?, choices?}.
-For text, min/max bound the length; for numbers, the value.
+The fields are declared in the template (FormField in domain/template_format.py): {name,
+label?, type: text|number|choice|boolean, required?, min?, max?, choices?}. For text,
+min/max bound the length; for numbers, the value.
 """
 
 from __future__ import annotations
