@@ -29,7 +29,7 @@ from workflows.api.schemas import SLUG_PATTERN, TemplateDetailOut, TemplatePageO
 from workflows.api.writes import one_writer
 from workflows.engine.definitions import NAME_RE, Problem, TemplateInvalid, parse_source
 from workflows.models import WorkflowTemplate
-from workflows.selectors import templates_visible_to
+from workflows.services.template_lookups import templates_visible_to
 from workflows.services.templates import template_save
 
 router = Router(tags=["workflows"])

@@ -14,8 +14,9 @@ from django.core.management import call_command
 
 from tests.workflows.engine.conftest import drain, start, template
 from workflows.engine import git_runs
-from workflows.models import Project, Run, WorkflowTemplate
+from workflows.models import Project, Run
 from workflows.services.runs import run_cancel, run_start
+from workflows.services.template_lookups import template_version_for
 from workflows.workspace_policy import WorkspaceNotAllowed, run_worktree_checked, workspace_resolve
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -53,7 +54,7 @@ def demo(data_dir) -> Project:
 
 
 def autopilot(project: Project, spec_id: str = AUTH) -> Run:
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     return run_start(
         project=project, version=version, spec_id=spec_id, params={}, started_by=None, channel="web"
     )

@@ -19,8 +19,9 @@ from tests.workflows.engine.conftest import drain, start, template
 from tests.workflows.engine.test_git_runs import make_repo, sh
 from workflows.engine import git_branches, git_runs
 from workflows.engine.worker import execute_step
-from workflows.models import Project, Run, Step, WorkflowTemplate
+from workflows.models import Project, Run, Step
 from workflows.services.runs import run_cancel, run_start
+from workflows.services.template_lookups import template_version_for
 from workflows.templatetags.workflow_tags import step_summary
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -76,7 +77,7 @@ def wait_until_finished(run: Run, timeout: float = 240) -> Run:
 def test_two_parallel_tasks_run_at_once_in_two_worktrees_and_merge(team_users, data_dir, settings):
     tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2"))
     project, repo, base, notes = git_project(team_users, data_dir, tasks, wait_for=2)
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     cluster = start_cluster(STEP_SANDBOX="none", Q_WORKERS="2")
     try:
         run = run_start(
@@ -218,7 +219,7 @@ def test_the_autopilot_takes_the_batches_one_after_another(team_users, data_dir,
     run = drain(
         run_start(
             project=project,
-            version=WorkflowTemplate.objects.get(name="autopilot").latest,
+            version=template_version_for(project, "autopilot"),
             spec_id=SPEC,
             params={"max_iterations": 1},
             started_by=None,
@@ -259,7 +260,7 @@ def test_the_autopilot_keeps_one_agent_step_without_parallel_tasks(team_users, d
     run = drain(
         run_start(
             project=project,
-            version=WorkflowTemplate.objects.get(name="autopilot").latest,
+            version=template_version_for(project, "autopilot"),
             spec_id=SPEC,
             params={"max_iterations": 1},
             started_by=None,

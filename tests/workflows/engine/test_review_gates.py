@@ -29,8 +29,9 @@ from tests.workflows.engine.test_git_runs import make_repo, sh
 from workflows.engine import git_merge
 from workflows.engine.approval_mail import link_token
 from workflows.management.commands.seed_demo import DEMO_DIR
-from workflows.models import ApprovalGate, Project, Run, WorkflowTemplate
+from workflows.models import ApprovalGate, Project, Run
 from workflows.services.runs import run_start
+from workflows.services.template_lookups import template_version_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -528,7 +529,7 @@ def test_a_supervised_autopilot_on_a_new_spec_reviews_after_the_agent(demo: Proj
     repo = repo_of(demo)
     base = rev(repo, "main")
     approver = user(demo, "demo-approver")
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(demo, "autopilot")
     spec = "spec-feature-009-wishlist"
     run = run_start(
         project=demo,
@@ -571,7 +572,7 @@ def test_a_supervised_autopilot_without_git_keeps_only_the_gate_before_the_agent
 
     call_command("seed_demo", "--no-git")
     project = Project.objects.get(slug="demo")
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     run = run_start(
         project=project, version=version, spec_id=AUTH, params={"mode": "supervised"}, started_by=None,
         channel="web",
@@ -598,7 +599,7 @@ def test_a_supervised_turn_of_parallel_batches_is_reviewed_as_one(team_users, da
     run = drain(
         run_start(
             project=project,
-            version=WorkflowTemplate.objects.get(name="autopilot").latest,
+            version=template_version_for(project, "autopilot"),
             spec_id=SPEC,
             params={"max_iterations": 1, "mode": "supervised"},
             started_by=team_users.member,
