@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import caches
 
 from accounts.models import Membership, Role, Team
+from tests.git_repos import bare_remote
 from tests.processes import RunningProcess, free_port, start_daphne
 from workflows.models import Project
 
@@ -113,6 +115,20 @@ def eproject(team_users: Any, data_dir: Any) -> Any:
         workspace=str(workspace),
         shell_allowlist=["echo", "python", "sleep", "false", "sh"],
     )
+
+
+@pytest.fixture
+def fresh_rate_counters() -> Iterator[None]:
+    """Rate limits count this test's requests only."""
+    caches["ratelimit"].clear()
+    yield
+    caches["ratelimit"].clear()
+
+
+@pytest.fixture
+def remote(data_dir: Path) -> Path:
+    """An empty bare repository in the data directory, as a project's git remote."""
+    return bare_remote(data_dir / "workspaces" / "remotes" / "shop.git")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
+from workflows.models import Run
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -149,6 +151,18 @@ def start_daphne(port: int | None = None, **env: str) -> RunningProcess:
         time.sleep(0.1)
     running.kill()
     raise RuntimeError(f"daphne did not listen within 30 s:\n{running.log()}")
+
+
+def wait_until_finished(run: Run, *, timeout: float) -> Run:
+    """The run once a worker process has finished it (polled from the database)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.is_finished:
+            return run
+        time.sleep(0.2)
+    steps = dict(run.steps.values_list("key", "status"))
+    raise AssertionError(f"run {run.pk} did not finish ({run.status}): {steps}")
 
 
 def start_cluster(**env: str) -> RunningProcess:

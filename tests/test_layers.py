@@ -31,11 +31,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 
 # Imports inside a function that are not there to dodge a cycle: (module, function) → why.
 ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
-    ("workflows.apps", "_install_builtin_templates"): (
-        "apps.py is imported before the app registry is ready, so it may not import models "
-        "(or services that do) at its top; Django's documented place is inside ready() or a "
-        "signal handler connected there"
-    ),
     (
         "workflows.apps",
         "ready",

@@ -32,7 +32,7 @@ from workflows.models import (
 from workflows.models.projects import PrProvider
 from workflows.services import runs as run_services
 from workflows.services.errors import RunError
-from workflows.services.templates import template_save
+from workflows.services.templates import template_save, templates_builtin_ensure
 from workflows.workspace_policy import WorkspaceNotAllowed, remote_refusal, workspace_resolve
 
 
@@ -334,6 +334,10 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     readonly_fields = ["name", "description", "team", "builtin", "created_at", "updated_at"]
     fields = ["name", "description", "team", "builtin", "updated_at", "source"]
     inlines = [VersionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowTemplate]:
+        templates_builtin_ensure()  # the admin lists them on a fresh database too
+        return super().get_queryset(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # new templates are written on /workflows/ or POST /api/v1/workflows

@@ -8,7 +8,7 @@ from django.http import Http404
 
 from accounts.models import Role
 from accounts.permissions import has_role, team_ids_with_role, teams_of
-from workflows.models import ApprovalGate, Project, Run, TemplateVersion, WorkflowTemplate
+from workflows.models import ApprovalGate, Project, Run
 
 AnyUser = User | AnonymousUser
 
@@ -77,22 +77,3 @@ def get_gate_for_user(user: AnyUser, gate_id: int) -> ApprovalGate:
     if gate is None:
         raise Http404("No such approval.")
     return gate
-
-
-def templates_visible_to(user: AnyUser) -> QuerySet[WorkflowTemplate]:
-    """Built-in and shared templates, and those of the user's teams (staff see all)."""
-    if user.is_authenticated and user.is_staff:
-        return WorkflowTemplate.objects.all()
-    return WorkflowTemplate.objects.filter(Q(team__isnull=True) | Q(team__in=teams_of(user)))
-
-
-def templates_runnable_in(project: Project) -> QuerySet[WorkflowTemplate]:
-    """The templates a project may run: its team's own and the shared ones
-    (WorkflowTemplate.may_be_run_by says the same of one template)."""
-    return WorkflowTemplate.objects.filter(Q(team__isnull=True) | Q(team_id=project.team_id))
-
-
-def template_version_for(project: Project, name: str) -> TemplateVersion | None:
-    """The latest version of the template `name` that the project may run."""
-    template = templates_runnable_in(project).filter(name=name).first()
-    return template.latest if template else None

@@ -1,17 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import caches
 from django.urls import reverse
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters():
-    caches["ratelimit"].clear()
-    yield
-    caches["ratelimit"].clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_counters")]
 
 
 def test_login_is_strict_per_ip_and_answers_429_with_retry_after(client, team_users, settings):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
-from django.core.cache import caches
 from django.test import Client
 
 from accounts.services import token_create
@@ -42,10 +41,8 @@ class ApiClient:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_counters() -> Iterator[None]:
-    caches["ratelimit"].clear()
-    yield
-    caches["ratelimit"].clear()
+def counted_from_zero(fresh_rate_counters: None) -> None:
+    """Every API test's requests count against the rate limits from zero."""
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from django.utils.html import escape
 
 from workflows.models import Project, Run, WorkflowTemplate
 from workflows.services.runs import run_cancel
+from workflows.services.templates import templates_builtin_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,7 @@ def test_the_status_of_an_unknown_spec_is_404(as_user, team_users, project):
 
 
 def test_a_workflow_that_is_not_installed_is_422(as_user, team_users, project):
+    templates_builtin_ensure()  # else the first lookup would install it
     WorkflowTemplate.objects.filter(name="verify-and-sync").delete()
     response = as_user(team_users.member).post(
         "/intents", {"text": f"verify {SPEC}", "project": "acme-web", "execute": True}

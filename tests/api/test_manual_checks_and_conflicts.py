@@ -105,10 +105,10 @@ def test_a_second_start_answers_409_with_the_active_run(
 
 def test_stopped_runs_are_listed_with_their_outcome(demo: Project, as_user: Callable[..., ApiClient]) -> None:
     from tests.workflows.engine.conftest import drain
-    from workflows.models import WorkflowTemplate
     from workflows.services.runs import run_start
+    from workflows.services.template_lookups import template_version_for
 
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(demo, "autopilot")
     run = drain(run_start(project=demo, version=version, spec_id=AUTH, started_by=None, channel="web"))
     assert run.status == "stopped"
     member = as_user(user("demo-member"))

@@ -16,6 +16,7 @@ import pytest
 from tests.api.conftest import API
 from workflows.api import api
 from workflows.models import ApprovalGate, Project, Run, WorkflowTemplate
+from workflows.services.templates import templates_builtin_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +138,7 @@ def test_another_teams_user_gets_404_or_nothing_on_every_route(as_user, team_use
 
 def test_a_viewer_reads_everything_and_writes_nothing(as_user, team_users, acme):
     viewer = as_user(team_users.viewer)
+    templates_builtin_ensure()  # the first read installs the built-ins; that is not the viewer writing
     before = snapshot()
     templates = WorkflowTemplate.objects.count()
     for method, path in operations():

@@ -11,8 +11,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from tests.git_repos import make_repo, sh
 from tests.workflows.engine.conftest import drain
-from tests.workflows.engine.test_git_runs import AUTH_TASKS, autopilot, make_repo, sh
+from tests.workflows.engine.test_git_runs import AUTH_TASKS, autopilot
 from workflows.models import Project, Run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -15,15 +15,16 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
+from tests.git_repos import make_repo, remote_heads, sh
 from tests.loopback_http import Loopback, loopback_server
 from tests.workflows.engine.conftest import drain
 from tests.workflows.engine.test_git_publish import (
     TOKEN,
     TOKEN_ENV,
     assert_token_stored_nowhere,
-    remote_heads,
+    github_settings,
 )
-from tests.workflows.engine.test_git_runs import autopilot, make_repo, sh
+from tests.workflows.engine.test_git_runs import autopilot
 from workflows.models import Project, Run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -40,14 +41,6 @@ def demo(data_dir: Path) -> Project:
 
 
 @pytest.fixture
-def remote(data_dir: Path) -> Path:
-    path = data_dir / "workspaces" / "remotes" / "shop.git"
-    path.mkdir(parents=True)
-    sh("init", "--quiet", "--bare", cwd=path)
-    return path
-
-
-@pytest.fixture
 def github() -> Iterator[Loopback]:
     with loopback_server(201, {"html_url": "https://github.example/acme/shop/pull/1"}) as server:
         yield server
@@ -59,21 +52,11 @@ def git_run(demo: Project) -> Run:
     return drain(autopilot(demo))
 
 
-def settings_for(remote: Path, github: Loopback) -> dict[str, str]:
-    return {
-        "git_remote": str(remote),
-        "pr_provider": "github",
-        "pr_api_url": github.url,
-        "pr_repository": "acme/shop",
-        "git_token_env": TOKEN_ENV,
-    }
-
-
 def test_an_admin_sets_the_git_settings_and_a_member_publishes_over_the_api(
     git_run: Run, remote: Path, github: Loopback, as_user, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    answer = as_user(user("admin")).patch("/projects/demo", settings_for(remote, github))
+    answer = as_user(user("admin")).patch("/projects/demo", github_settings(remote, github.url))
     assert answer.status_code == 200, answer.content
     assert answer.json()["git_remote"] == str(remote) and answer.json()["git_token_env"] == TOKEN_ENV
 
@@ -129,7 +112,7 @@ def test_the_providers_refusal_answers_502_with_its_message(
     with loopback_server(
         422, {"message": "Validation Failed", "errors": [{"message": "base is invalid"}]}
     ) as api:
-        as_user(user("admin")).patch("/projects/demo", settings_for(remote, api))
+        as_user(user("admin")).patch("/projects/demo", github_settings(remote, api.url))
         answer = as_user(user("member")).post(f"/runs/{git_run.pk}/publish")
     assert answer.status_code == 502 and answer.json()["code"] == "upstream"
     assert (
@@ -161,7 +144,7 @@ def test_the_pages_show_the_settings_and_publish(
     page = client.get("/projects/demo/").content.decode()
     assert "No remote: approved runs stay local." in page and 'data-testid="git-settings"' in page
     saved = client.post(
-        "/projects/demo/git/", {"base_branch": "", **settings_for(remote, github)}, follow=True
+        "/projects/demo/git/", {"base_branch": "", **github_settings(remote, github.url)}, follow=True
     )
     assert "Saved: the git settings apply" in saved.content.decode()
     page = client.get("/projects/demo/").content.decode()
@@ -171,7 +154,7 @@ def test_the_pages_show_the_settings_and_publish(
     )
     refused = client.post(
         "/projects/demo/git/",
-        {**settings_for(remote, github), "git_remote": "ext::sh"},
+        {**github_settings(remote, github.url), "git_remote": "ext::sh"},
         follow=True,
     ).content.decode()
     assert "remote helpers such as ext:: and fd:: are refused" in refused
@@ -192,25 +175,9 @@ def test_the_pages_show_the_settings_and_publish(
 
 
 def test_the_admin_applies_the_same_rules(team_users, data_dir: Path) -> None:
-    from tests.security.test_doors import staff_admin
+    from tests.security.test_doors import fresh_project_form, staff_admin
 
-    target = data_dir / "workspaces" / "fresh"
-    target.mkdir(parents=True)
-    form = {
-        "team": team_users.team.pk,
-        "slug": "fresh",
-        "name": "Fresh",
-        "workspace": str(target),
-        "shell_allowlist": "[]",
-        "quality_thresholds": "{}",
-        "test_command": "python -m pytest -q",
-        "spec_format": "auto",
-        "implicit_evidence": "auto",
-        "source_roots": "[]",
-        "merge_strategy": "merge_commit",
-        "created_at_0": "2026-01-01",
-        "created_at_1": "00:00:00",
-    }
+    form = fresh_project_form(team_users, data_dir)
     browser = staff_admin(team_users)
     refused = browser.post(
         "/admin/workflows/project/add/",

@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
-from tests.browser.test_live_run import wait_finished
-from tests.processes import start_cluster
+from tests.processes import start_cluster, wait_until_finished
 from tests.workflows.engine.conftest import start, template
 from workflows.models import ApprovalGate, Run
 
@@ -95,7 +94,7 @@ def test_an_approver_follows_the_emailed_link_fills_the_form_and_the_run_goes_on
     expect(page.locator('g[data-step="apply"]')).to_have_attribute("data-status", "running", timeout=15_000)
     expect(page.get_by_test_id("gate-history")).to_contain_text("ship it")
     expect(page.get_by_test_id("gate-history")).to_contain_text("via Email link")
-    run = wait_finished(run)
+    run = wait_until_finished(run, timeout=60)
     assert run.status == "succeeded"
     assert run.steps.get(key="review").output["form"] == {"risk": "low", "ticket": "OPS-42"}
 
@@ -119,7 +118,7 @@ def test_with_quorum_two_one_approval_is_not_enough_and_a_reject_ends_it(
     second.get_by_label("Comment").fill("the migration is not reversible")
     second.get_by_role("button", name="Reject").click()
     expect(second.get_by_test_id("gate-status")).to_have_text("rejected", timeout=15_000)
-    run = wait_finished(run)
+    run = wait_until_finished(run, timeout=60)
     assert run.status == "failed"
     assert run.steps.get(key="apply").status == "skipped"
     second.goto(f"{daphne_server.url}/runs/{run.pk}/")

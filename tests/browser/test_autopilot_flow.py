@@ -14,8 +14,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
-from tests.browser.test_live_run import wait_finished
-from tests.processes import start_cluster
+from tests.processes import start_cluster, wait_until_finished
 from workflows.models import Project, Run
 
 pytestmark = [
@@ -61,7 +60,7 @@ def test_the_demo_autopilot_stops_on_the_manual_task_and_finishes_once_it_is_che
     page.goto(spec_page)
     page.get_by_test_id("start-autopilot").get_by_role("button").click()
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
-    run = wait_finished(newest_run(demo), timeout=180)
+    run = wait_until_finished(newest_run(demo), timeout=180)
     assert (run.status, run.outcome) == ("stopped", "needs_manual")
     assert run.iterations < 12  # the run took all 12 turns and said "succeeded"
     page.reload()
@@ -78,7 +77,7 @@ def test_the_demo_autopilot_stops_on_the_manual_task_and_finishes_once_it_is_che
 
     page.get_by_test_id("start-autopilot").get_by_role("button").click()
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
-    again = wait_finished(newest_run(demo, after=run.pk), timeout=180)
+    again = wait_until_finished(newest_run(demo, after=run.pk), timeout=180)
     assert (again.status, again.outcome) == ("succeeded", "done"), again.outcome_reason
     page.reload()
     expect(page.get_by_test_id("run-outcome")).to_contain_text("Succeeded: done")

@@ -13,7 +13,7 @@ from accounts.models import Profile
 from tests.browser.conftest import sign_in
 from tests.workflows.engine.conftest import drain, start, template
 from workflows.models import ApprovalGate, Run
-from workflows.selectors import template_version_for
+from workflows.services.template_lookups import template_version_for
 
 pytestmark = [
     pytest.mark.browser,

@@ -8,9 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
-from tests.processes import start_cluster, start_daphne
+from tests.processes import start_cluster, start_daphne, wait_until_finished
 from tests.workflows.engine.conftest import start, template
-from workflows.models import Run
 
 pytestmark = [
     pytest.mark.browser,
@@ -18,6 +17,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
 ]
 
+FINISHED_WITHIN = 60  # seconds a run of these tests takes at the most
 TICKER = "python -c \"import time\nfor i in range(6):\n    print('tick', i, flush=True); time.sleep(0.4)\""
 
 
@@ -41,16 +41,6 @@ def event_seqs(page) -> list[int]:
     return page.eval_on_selector_all("#events li", "items => items.map(i => Number(i.dataset.seq))")
 
 
-def wait_finished(run: Run, timeout: float = 60) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.is_finished:
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run {run.pk} did not finish: {run.status}")
-
-
 def test_steps_turn_green_without_a_reload(page, daphne_server, eproject, team_users, cluster):
     sign_in(page, team_users.member, daphne_server.url)
     run = slow_run(eproject, team_users.member)
@@ -62,7 +52,7 @@ def test_steps_turn_green_without_a_reload(page, daphne_server, eproject, team_u
     expect(page.get_by_test_id("run-status")).to_have_text("succeeded")
     expect(page.locator('details.log[data-log="two"] pre')).to_contain_text("tick 5")
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
-    run = wait_finished(run)
+    run = wait_until_finished(run, timeout=FINISHED_WITHIN)
     assert event_seqs(page)[-1] == run.last_seq
 
 
@@ -81,7 +71,7 @@ def test_events_missed_during_a_daphne_restart_appear_once_after_reconnect(
         seen_while_down = len(event_seqs(page))
         time.sleep(2.5)
         server = start_daphne(port=server.port)
-        run = wait_finished(run)
+        run = wait_until_finished(run, timeout=FINISHED_WITHIN)
         # The last events reach the page over the socket a moment after the run ends.
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -105,7 +95,7 @@ def test_two_browsers_on_one_run_see_the_same_events(browser, daphne_server, epr
         sign_in(page, user, daphne_server.url)
         page.goto(f"{daphne_server.url}/runs/{run.pk}/")
         pages.append(page)
-    run = wait_finished(run)
+    run = wait_until_finished(run, timeout=FINISHED_WITHIN)
     for page in pages:
         expect(page.locator("#events li")).to_have_count(run.last_seq, timeout=20_000)
     assert event_seqs(pages[0]) == event_seqs(pages[1]) == list(range(1, run.last_seq + 1))
@@ -114,7 +104,7 @@ def test_two_browsers_on_one_run_see_the_same_events(browser, daphne_server, epr
 
 
 def test_the_run_page_reads_fine_without_javascript(browser, daphne_server, eproject, team_users, cluster):
-    run = wait_finished(slow_run(eproject, team_users.member))
+    run = wait_until_finished(slow_run(eproject, team_users.member), timeout=FINISHED_WITHIN)
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     sign_in(page, team_users.member, daphne_server.url)
@@ -143,7 +133,7 @@ def test_a_thai_reader_follows_the_run_in_thai(page, daphne_server, eproject, te
     run = slow_run(eproject, team_users.member)
     page.goto(f"{daphne_server.url}/runs/{run.pk}/")
     expect(page.get_by_test_id("connection")).to_have_text("อัปเดตสด: เชื่อมต่อแล้ว")
-    run = wait_finished(run)
+    run = wait_until_finished(run, timeout=FINISHED_WITHIN)
     expect(page.locator("#events li")).to_have_count(run.last_seq, timeout=20_000)
     # Log events that arrived over the websocket name their lines in Thai too.
     expect(page.locator("#events li", has_text="step.log").first).to_contain_text("บรรทัด")

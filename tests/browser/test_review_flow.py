@@ -13,8 +13,8 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
+from tests.git_repos import make_repo, sh
 from tests.workflows.engine.conftest import drain
-from tests.workflows.engine.test_git_runs import make_repo, sh
 from tests.workflows.engine.test_review_gates import VIEWS, gate_of, review_flow
 from workflows.engine import git_runs
 from workflows.models import Project

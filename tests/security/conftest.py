@@ -3,6 +3,6 @@ The live stream's access re-checks run in real Chromium: tests/browser/test_live
 
 from __future__ import annotations
 
-from tests.api.conftest import acme_run, as_user, fresh_rate_counters, open_gate, tiny_workflow
+from tests.api.conftest import acme_run, as_user, counted_from_zero, open_gate, tiny_workflow
 
-__all__ = ["acme_run", "as_user", "fresh_rate_counters", "open_gate", "tiny_workflow"]
+__all__ = ["acme_run", "as_user", "counted_from_zero", "open_gate", "tiny_workflow"]

@@ -12,6 +12,7 @@ import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -77,29 +78,32 @@ def test_a_workspace_where_it_may_not_be_is_refused_by_the_api_and_the_admin(
         assert not Project.objects.filter(slug="sneaky").exists(), why
 
 
-def test_the_admin_saves_a_workspace_that_passes(team_users, data_dir):
+def fresh_project_form(team_users: Any, data_dir: Path) -> dict[str, Any]:
+    """The admin's form adding the project "fresh", its workspace a new directory that passes."""
     target = data_dir / "workspaces" / "fresh"
     target.mkdir(parents=True)
-    response = staff_admin(team_users).post(
-        "/admin/workflows/project/add/",
-        {
-            "team": team_users.team.pk,
-            "slug": "fresh",
-            "name": "Fresh",
-            "workspace": str(target),
-            "shell_allowlist": "[]",
-            "quality_thresholds": "{}",
-            "test_command": "python -m pytest -q",
-            "spec_format": "auto",
-            "implicit_evidence": "auto",
-            "source_roots": "[]",
-            "merge_strategy": "merge_commit",
-            "created_at_0": "2026-01-01",
-            "created_at_1": "00:00:00",
-        },
-    )
+    return {
+        "team": team_users.team.pk,
+        "slug": "fresh",
+        "name": "Fresh",
+        "workspace": str(target),
+        "shell_allowlist": "[]",
+        "quality_thresholds": "{}",
+        "test_command": "python -m pytest -q",
+        "spec_format": "auto",
+        "implicit_evidence": "auto",
+        "source_roots": "[]",
+        "merge_strategy": "merge_commit",
+        "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00",
+    }
+
+
+def test_the_admin_saves_a_workspace_that_passes(team_users, data_dir):
+    form = fresh_project_form(team_users, data_dir)
+    response = staff_admin(team_users).post("/admin/workflows/project/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert Project.objects.get(slug="fresh").workspace == str(target)
+    assert Project.objects.get(slug="fresh").workspace == form["workspace"]
 
 
 def swap_for_symlink(project: Project, data_dir: Path) -> Path:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import caches
 from django.test import Client
 
 from tests.conftest import PASSWORD, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_counters")]
 
 LIMIT = 5
 ACCOUNTS_LOGIN = "/accounts/login/"
 ADMIN_LOGIN = "/admin/login/"
 PASSWORD_CHANGE = "/accounts/password/change/"
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters() -> Iterator[None]:
-    caches["ratelimit"].clear()
-    yield
-    caches["ratelimit"].clear()
 
 
 @pytest.fixture(autouse=True)

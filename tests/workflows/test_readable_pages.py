@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import Profile
 from tests.workflows.engine.conftest import drain, start, template
 from workflows.models import ApprovalGate, Run
-from workflows.selectors import template_version_for
+from workflows.services.template_lookups import template_version_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -32,7 +32,7 @@ from workflows.domain.template_format import TemplateDef, template_json_schema
 from workflows.domain.template_source import parse_source
 from workflows.domain.template_validation import Problem, TemplateInvalid
 from workflows.models import WorkflowTemplate
-from workflows.selectors import templates_visible_to
+from workflows.services.template_lookups import templates_visible_to
 from workflows.services.templates import template_save
 
 router = Router(tags=["workflows"])

@@ -2,7 +2,7 @@ from workflows.models.approvals import ApprovalEntry, ApprovalGate, ApprovalInvi
 from workflows.models.manual_checks import ManualCheck
 from workflows.models.projects import ImplicitEvidence, MergeStrategy, Project, PrProvider
 from workflows.models.runs import Checkpoint, Event, Run, Step
-from workflows.models.templates import TemplateVersion, WorkflowTemplate
+from workflows.models.templates import BuiltinTemplateSet, TemplateVersion, WorkflowTemplate
 from workflows.models.usage import AgentUsage
 from workflows.models.workers import WorkerCluster
 
@@ -11,6 +11,7 @@ __all__ = [
     "ApprovalEntry",
     "ApprovalGate",
     "ApprovalInvitation",
+    "BuiltinTemplateSet",
     "Checkpoint",
     "Event",
     "ManualCheck",

@@ -71,3 +71,18 @@ class TemplateVersion(models.Model):
     @property
     def steps(self) -> list[dict[str, Any]]:
         return list(self.definition.get("steps", []))
+
+
+class BuiltinTemplateSet(models.Model):
+    """One set of built-in template files, by checksum, that has been installed here.
+
+    workflows.services.templates installs the files shipped in engine/builtin_templates/
+    the first time a lookup finds no row for their checksum; a release that changes them
+    has a new checksum, so its versions are installed once, on the first lookup after it.
+    """
+
+    checksum = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the built-in files.")
+    installed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"built-in templates {self.checksum[:12]}"

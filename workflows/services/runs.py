@@ -20,8 +20,8 @@ from workflows.engine.gates import gate_cancel_for_step
 from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
 from workflows.models import Checkpoint, Project, Run, Step, TemplateVersion
-from workflows.selectors import template_version_for
 from workflows.services.errors import RunError
+from workflows.services.template_lookups import template_version_for
 from workflows.specs import SpecsUnavailable, status_cache
 
 S = Step.Status

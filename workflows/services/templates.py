@@ -1,14 +1,27 @@
-"""Saving workflow templates: validated, versioned, and the built-in ones kept current."""
+"""Saving workflow templates: validated, versioned, and the built-in ones kept current.
+
+The built-in templates (engine/builtin_templates/) are installed by the lookups, not by
+migrate: every lookup (workflows.services.template_lookups, which the pages, the API, the
+command box, the autopilot button and the admin read through, and template_save itself)
+first calls templates_builtin_ensure. That costs one query when they are present: a row
+of BuiltinTemplateSet holds the checksum of the files, so a release that changes them
+installs the new versions once, on the first lookup after it, and never again. A freshly
+migrated database, one that a test flushed, or a server started with `migrate` then
+`serve` all find them without a step anyone has to remember; an explicit install step
+(migrate_all, serve, seed_demo, the worker) would leave out whichever door it forgot.
+A staff member's later change to a built-in template stays, as the checksum has not moved.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Role, Team
@@ -16,7 +29,7 @@ from accounts.permissions import has_role, team_ids_with_role
 from accounts.services import audit_record
 from workflows.domain.template_source import parse_source
 from workflows.domain.template_validation import validate
-from workflows.models import TemplateVersion, WorkflowTemplate
+from workflows.models import BuiltinTemplateSet, TemplateVersion, WorkflowTemplate
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "engine" / "builtin_templates"
 
@@ -50,6 +63,8 @@ def template_save(
     text = source if source is not None else json.dumps(data, indent=2, ensure_ascii=False)
     # The system itself (installing the built-ins, management commands) saves with no author.
     trusted = channel == "system" and created_by is None
+    if not trusted:
+        templates_builtin_ensure()  # so that no team takes a built-in's name first
     with transaction.atomic():
         template = WorkflowTemplate.objects.select_for_update().filter(name=definition.name).first()
         if not trusted:
@@ -115,15 +130,32 @@ def _owner_check(
     return team
 
 
-def templates_install_builtin() -> list[TemplateVersion]:
-    """Install or update the built-in templates shipped in engine/builtin_templates/."""
-    return [
-        template_save(
-            source=path.read_text(),
-            content_type="application/yaml",
-            created_by=None,
-            channel="system",
-            builtin=True,
-        )
-        for path in sorted(BUILTIN_DIR.glob("*.yaml"))
-    ]
+def templates_builtin_ensure(*, directory: Path = BUILTIN_DIR) -> None:
+    """Install the built-in templates (engine/builtin_templates/) unless these very files
+    have been installed already; a file whose template is unchanged adds no version."""
+    files = sorted(directory.glob("*.yaml"))
+    checksum = _checksum(files)
+    if BuiltinTemplateSet.objects.filter(checksum=checksum).exists():
+        return
+    try:
+        with transaction.atomic():
+            for path in files:
+                template_save(
+                    source=path.read_text(encoding="utf-8"),
+                    content_type="application/yaml",
+                    created_by=None,
+                    channel="system",
+                    builtin=True,
+                )
+            BuiltinTemplateSet.objects.create(checksum=checksum)
+    except IntegrityError:
+        # Another process installed them at the same moment; theirs stand.
+        if not BuiltinTemplateSet.objects.filter(checksum=checksum).exists():
+            raise
+
+
+def _checksum(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

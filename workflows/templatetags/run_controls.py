@@ -8,9 +8,9 @@ from django import template
 
 from workflows.domain.verification import TaskResult
 from workflows.models import Project, Run
-from workflows.selectors import template_version_for
 from workflows.services.manual_checks import is_manual_only
 from workflows.services.runs import active_run as _active_run
+from workflows.services.template_lookups import template_version_for
 
 register = template.Library()
 

@@ -27,10 +27,10 @@ from workflows.selectors import (
     get_project_for_user,
     projects_visible_to,
     runs_visible_to,
-    templates_runnable_in,
 )
 from workflows.services.errors import RunError
 from workflows.services.runs import run_start, workflow_version
+from workflows.services.template_lookups import templates_runnable_in
 from workflows.specs import SpecsUnavailable, project_overview, project_spec, project_specs, status_cache
 from workflows.views.errors import refusal_text
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir

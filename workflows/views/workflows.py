@@ -18,7 +18,7 @@ from accounts.ratelimits import limit
 from workflows.domain.template_validation import Problem, TemplateInvalid
 from workflows.graph import step_graph
 from workflows.models import Step
-from workflows.selectors import templates_visible_to
+from workflows.services.template_lookups import templates_visible_to
 from workflows.services.templates import TemplateForbidden, template_save
 
 EXAMPLE = """name: my-workflow

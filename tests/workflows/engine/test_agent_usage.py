@@ -125,7 +125,7 @@ def test_the_autopilot_stops_before_the_agent_step_the_budget_does_not_cover(dat
     from django.core.management import call_command
 
     from workflows.management.commands.seed_demo import DEMO_AGENT_COMMAND
-    from workflows.models import WorkflowTemplate
+    from workflows.services.template_lookups import template_version_for
 
     call_command("seed_demo", "--no-git")
     demo = Project.objects.get(slug="demo")
@@ -134,9 +134,7 @@ def test_the_autopilot_stops_before_the_agent_step_the_budget_does_not_cover(dat
         agent_command=f"python {AGENT} {{workspace}}/agent-calls.txt 0.30 -- {DEMO_AGENT_COMMAND}",
         budget_per_run=Decimal("0.5"),
     )
-    run = drain(
-        start(demo, WorkflowTemplate.objects.get(name="autopilot").latest, spec_id="spec-feature-013-budget")
-    )
+    run = drain(start(demo, template_version_for(demo, "autopilot"), spec_id="spec-feature-013-budget"))
     assert (run.status, run.outcome) == ("stopped", "budget"), run.outcome_reason
     # generate_spec ($0.30) and generate_plan ($0.60) ran; generate_tasks was not sent.
     assert calls_of(calls) == 2
@@ -205,7 +203,8 @@ def test_a_spent_budget_stops_a_supervised_autopilot_before_it_asks_for_an_appro
     from django.core.management import call_command
 
     from workflows.management.commands.seed_demo import DEMO_AGENT_COMMAND
-    from workflows.models import ApprovalGate, WorkflowTemplate
+    from workflows.models import ApprovalGate
+    from workflows.services.template_lookups import template_version_for
 
     call_command("seed_demo", "--no-git")
     demo = Project.objects.get(slug="demo")
@@ -217,7 +216,7 @@ def test_a_spent_budget_stops_a_supervised_autopilot_before_it_asks_for_an_appro
     run = drain(
         start(
             demo,
-            WorkflowTemplate.objects.get(name="autopilot").latest,
+            template_version_for(demo, "autopilot"),
             spec_id="spec-feature-014-nothing",
             params={"mode": "supervised"},
         )

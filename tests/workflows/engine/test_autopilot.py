@@ -11,12 +11,9 @@ from workflows.domain.workspace import Workspace
 from workflows.models import ApprovalGate, Project, Run, WorkflowTemplate
 from workflows.services.approvals import approval_decide
 from workflows.services.runs import run_start
+from workflows.services.template_lookups import template_version_for, templates_runnable_in
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-
-def builtin(name: str):
-    return WorkflowTemplate.objects.get(name=name).latest
 
 
 @pytest.fixture
@@ -28,7 +25,7 @@ def demo(data_dir) -> Project:
 def autopilot(project: Project, spec_id: str, user=None, **params) -> Run:
     run = run_start(
         project=project,
-        version=builtin("autopilot"),
+        version=template_version_for(project, "autopilot"),
         spec_id=spec_id,
         params=params,
         started_by=user,
@@ -41,8 +38,11 @@ def turns(run: Run) -> list[str]:
     return [e.data["autopilot"] for e in run.events.filter(type="step.progress", data__has_key="autopilot")]
 
 
-def test_the_builtin_templates_are_installed():
-    names = set(WorkflowTemplate.objects.filter(builtin=True).values_list("name", flat=True))
+def test_the_builtin_templates_are_installed_by_the_first_lookup_not_by_migrate(demo):
+    # These tests are transactional: the flush before this one emptied every table, and
+    # nothing puts the built-ins back until something looks templates up.
+    assert not WorkflowTemplate.objects.exists()
+    names = set(templates_runnable_in(demo).filter(builtin=True).values_list("name", flat=True))
     assert {"autopilot", "development-loop", "verify-and-sync"} <= names
 
 
@@ -100,7 +100,7 @@ def test_supervised_mode_puts_an_approval_before_every_agent_step(demo):
 def test_the_development_loop_takes_one_turn_on_the_demo_spec_with_drift(demo):
     run = run_start(
         project=demo,
-        version=builtin("development-loop"),
+        version=template_version_for(demo, "development-loop"),
         spec_id="spec-core-001-authentication",
         started_by=None,
         channel="web",
@@ -124,7 +124,7 @@ def test_bad_autopilot_params_are_refused_before_anything_runs(demo):
     with pytest.raises(ValueError, match="max_iterations"):
         run_start(
             project=demo,
-            version=builtin("autopilot"),
+            version=template_version_for(demo, "autopilot"),
             spec_id="spec-x",
             params={"max_iterations": 0},
             started_by=None,

@@ -13,8 +13,9 @@ from tests.workflows.engine.conftest import drain, start, template
 from workflows.domain.routing import recommend
 from workflows.domain.status import spec_status
 from workflows.domain.workspace import Workspace
-from workflows.models import Project, Run, WorkflowTemplate
+from workflows.models import Project, Run
 from workflows.services.runs import run_start
+from workflows.services.template_lookups import template_version_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -30,7 +31,7 @@ def demo(data_dir) -> Project:
 
 
 def autopilot(project: Project, spec_id: str, **params: object) -> Run:
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     run = run_start(
         project=project, version=version, spec_id=spec_id, params=params, started_by=None, channel="web"
     )

@@ -13,9 +13,10 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from tests.workflows.engine.conftest import drain
-from workflows.models import Project, Run, WorkflowTemplate
+from workflows.models import Project, Run
 from workflows.services.manual_checks import manual_check_record
 from workflows.services.runs import run_cancel, run_start
+from workflows.services.template_lookups import template_version_for
 from workflows.specs import project_spec
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -31,7 +32,7 @@ def demo(data_dir) -> Project:
 
 
 def start(project: Project, spec_id: str = AUTH, user=None, **params) -> Run:
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     return run_start(
         project=project, version=version, spec_id=spec_id, params=params, started_by=user, channel="web"
     )
@@ -163,7 +164,7 @@ def test_a_cancelled_run_says_who_cancelled_it(demo: Project) -> None:
 
 
 def test_the_one_turn_development_loop_succeeds_after_its_turn(demo: Project) -> None:
-    version = WorkflowTemplate.objects.get(name="development-loop").latest
+    version = template_version_for(demo, "development-loop")
     run = drain(run_start(project=demo, version=version, spec_id=AUTH, started_by=None, channel="web"))
     assert (run.status, run.outcome) == ("succeeded", "steps_passed")
     assert run.outcome_reason.startswith("the turn ran; the next step is ")

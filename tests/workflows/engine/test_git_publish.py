@@ -19,9 +19,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import AuditEntry
+from tests.git_repos import make_repo, remote_heads, sh
 from tests.loopback_http import Loopback, loopback_server
 from tests.workflows.engine.conftest import drain
-from tests.workflows.engine.test_git_runs import AUTH, AUTH_TASKS, autopilot, make_repo, sh
+from tests.workflows.engine.test_git_runs import AUTH, AUTH_TASKS, autopilot
 from workflows.engine import git_runs
 from workflows.models import Event, Project, Run
 from workflows.services.errors import RunError
@@ -49,14 +50,6 @@ def git_run(demo: Project) -> Run:
 
 
 @pytest.fixture
-def remote(data_dir: Path) -> Path:
-    path = data_dir / "workspaces" / "remotes" / "shop.git"
-    path.mkdir(parents=True)
-    sh("init", "--quiet", "--bare", cwd=path)
-    return path
-
-
-@pytest.fixture
 def api() -> Iterator[Loopback]:
     with loopback_server(201, {"html_url": "https://github.example/acme/shop/pull/7"}) as server:
         yield server
@@ -70,13 +63,19 @@ def admin() -> User:
     return User.objects.get(username="demo-admin")
 
 
+def github_settings(remote: Path, api_url: str) -> dict[str, str]:
+    """A project's git settings: push to `remote`, open pull requests at `api_url` as GitHub."""
+    return {
+        "git_remote": str(remote),
+        "pr_provider": "github",
+        "pr_api_url": api_url,
+        "pr_repository": "acme/shop",
+        "git_token_env": TOKEN_ENV,
+    }
+
+
 def configure(project: Project, **git: str) -> Project:
     return project_update(project=project, updated_by=admin(), channel="web", git=git)
-
-
-def remote_heads(remote: Path) -> dict[str, str]:
-    lines = sh("ls-remote", "--heads", str(remote), cwd=remote).splitlines()
-    return {ref.removeprefix("refs/heads/"): sha for sha, ref in (line.split("\t") for line in lines)}
 
 
 def head_of(run: Run) -> str:
@@ -103,14 +102,7 @@ def test_publish_pushes_the_branch_and_opens_a_github_pull_request(
     git_run: Run, remote: Path, api: Loopback, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    configure(
-        git_run.project,
-        git_remote=str(remote),
-        pr_provider="github",
-        pr_api_url=api.url,
-        pr_repository="acme/shop",
-        git_token_env=TOKEN_ENV,
-    )
+    configure(git_run.project, **github_settings(remote, api.url))
     result = run_publish(run=git_run, by=member(), channel="web")
 
     head = head_of(git_run)
@@ -188,14 +180,7 @@ def test_a_missing_token_variable_stops_before_anything_is_pushed(
     git_run: Run, remote: Path, api: Loopback, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    configure(
-        git_run.project,
-        git_remote=str(remote),
-        pr_provider="github",
-        pr_api_url=api.url,
-        pr_repository="acme/shop",
-        git_token_env=TOKEN_ENV,
-    )
+    configure(git_run.project, **github_settings(remote, api.url))
     seq = git_run.last_seq
     with pytest.raises(RunError) as refused:
         run_publish(run=git_run, by=member(), channel="web")
@@ -215,14 +200,7 @@ def test_the_providers_refusal_is_shown_without_the_token(
         "errors": [{"resource": "PullRequest", "message": f"No commits between main and x ({TOKEN})"}],
     }
     with loopback_server(422, refusal) as api:
-        configure(
-            git_run.project,
-            git_remote=str(remote),
-            pr_provider="github",
-            pr_api_url=api.url,
-            pr_repository="acme/shop",
-            git_token_env=TOKEN_ENV,
-        )
+        configure(git_run.project, **github_settings(remote, api.url))
         with pytest.raises(RunError) as refused:
             run_publish(run=git_run, by=member(), channel="web")
         message = str(refused.value)
@@ -250,14 +228,7 @@ def test_an_unreachable_provider_is_a_clear_error(
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     with loopback_server() as api:
         gone = api.url  # nothing listens there once the block ends
-    configure(
-        git_run.project,
-        git_remote=str(remote),
-        pr_provider="github",
-        pr_api_url=gone,
-        pr_repository="acme/shop",
-        git_token_env=TOKEN_ENV,
-    )
+    configure(git_run.project, **github_settings(remote, gone))
     with pytest.raises(RunError) as refused:
         run_publish(run=git_run, by=member(), channel="web")
     assert (

@@ -6,44 +6,23 @@ Real git, real files, the real demo agent process, steps run as a worker runs th
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from tests.git_repos import make_repo, sh
 from tests.workflows.engine.conftest import drain, start, template
 from workflows.engine import git_runs
-from workflows.models import Project, Run, WorkflowTemplate
+from workflows.models import Project, Run
 from workflows.services.runs import run_cancel, run_start
+from workflows.services.template_lookups import template_version_for
 from workflows.workspace_policy import WorkspaceNotAllowed, run_worktree_checked, workspace_resolve
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 AUTH = "spec-core-001-authentication"
 AUTH_TASKS = "specs/core/spec-core-001-authentication/tasks.md"
-
-
-def sh(*args: str, cwd: Path) -> str:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "HOME": str(cwd),
-    }
-    done = subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@x", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
-    return done.stdout
-
-
-def make_repo(path: Path) -> str:
-    """The workspace as a git repository with a first commit (seed_demo makes the demo's
-    one); its head."""
-    if not (path / ".git").exists():
-        sh("init", "--quiet", "--initial-branch=main", cwd=path)
-        sh("add", "--all", cwd=path)
-        sh("commit", "--quiet", "-m", "demo workspace", cwd=path)
-    return sh("rev-parse", "HEAD", cwd=path).strip()
 
 
 @pytest.fixture
@@ -53,7 +32,7 @@ def demo(data_dir) -> Project:
 
 
 def autopilot(project: Project, spec_id: str = AUTH) -> Run:
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     return run_start(
         project=project, version=version, spec_id=spec_id, params={}, started_by=None, channel="web"
     )

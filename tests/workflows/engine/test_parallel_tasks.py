@@ -7,76 +7,42 @@ for concurrency, a real worker cluster.
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.processes import start_cluster
+from tests.git_repos import sh
+from tests.processes import start_cluster, wait_until_finished
 from tests.workflows.engine.conftest import drain, start, template
-from tests.workflows.engine.test_git_runs import make_repo, sh
+from tests.workflows.engine.parallel_project import (
+    SPEC,
+    autopilot_turn,
+    git_project,
+    tasks_after_a_setup_task,
+    tasks_md,
+)
 from workflows.engine import git_branches, git_runs
 from workflows.engine.worker import execute_step
-from workflows.models import Project, Run, Step, WorkflowTemplate
+from workflows.models import Step
 from workflows.services.runs import run_cancel, run_start
+from workflows.services.template_lookups import template_version_for
 from workflows.templatetags.workflow_tags import step_summary
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-AGENT = Path(__file__).resolve().parents[2] / "fixtures" / "scripts" / "task_agent.py"
-SPEC = "spec-feature-010-parallel"
-SPEC_DIR = f"specs/{SPEC}"
-
-
-def tasks_md(first: tuple[str, str], second: tuple[str, str]) -> str:
-    return (
-        f"# Tasks: {SPEC}\n\n## Tasks\n\n### Phase 1: Modules\n\n"
-        f'- [ ] TSK-PAR-001 [P] First module\n  evidence: code path={first[0]} contains="{first[1]}"\n\n'
-        f'- [ ] TSK-PAR-002 [P] Second module\n  evidence: code path={second[0]} contains="{second[1]}"\n'
-    )
-
-
-def git_project(
-    team_users: Any, data_dir: Path, tasks: str, *, wait_for: int = 0, git: bool = True
-) -> tuple[Project, Path, str, Path]:
-    """A git workspace (or a plain one) with one spec; the project's agent is the stand-in
-    script."""
-    repo = data_dir / "workspaces" / "parallel"
-    spec = repo / SPEC_DIR
-    spec.mkdir(parents=True)
-    (spec / "spec.md").write_text(f"# {SPEC}\n\n## Goal\nTwo modules.\n")
-    (spec / "plan.md").write_text("1. Write both modules.\n")
-    (spec / "tasks.md").write_text(tasks)
-    (repo / "README.md").write_text("parallel\n")
-    base = make_repo(repo) if git else ""
-    notes = data_dir / "agent-notes"
-    command = f"{sys.executable} {AGENT} {{spec_dir}} {notes}" + (f" {wait_for}" if wait_for else "")
-    project = Project.objects.create(
-        team=team_users.team,
-        slug="parallel",
-        name="Parallel",
-        workspace=str(repo),
-        agent_command=command,
-    )
-    return project, repo, base, notes
-
-
-def wait_until_finished(run: Run, timeout: float = 240) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.is_finished:
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run {run.pk} did not finish: {dict(run.steps.values_list('key', 'status'))}")
+# One agent step per parallel task, each on its own branch.
+FAN_OUT = {
+    "id": "implement",
+    "uses": "agent",
+    "with": {"workflow": "implement_tasks"},
+    "for_each": "parallel_tasks",
+}
 
 
 def test_two_parallel_tasks_run_at_once_in_two_worktrees_and_merge(team_users, data_dir, settings):
     tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2"))
     project, repo, base, notes = git_project(team_users, data_dir, tasks, wait_for=2)
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     cluster = start_cluster(STEP_SANDBOX="none", Q_WORKERS="2")
     try:
         run = run_start(
@@ -87,7 +53,7 @@ def test_two_parallel_tasks_run_at_once_in_two_worktrees_and_merge(team_users, d
             started_by=None,
             channel="web",
         )
-        run = wait_until_finished(run)
+        run = wait_until_finished(run, timeout=240)
     finally:
         cluster.stop()
     steps = {s.key: s for s in run.steps.all()}
@@ -137,13 +103,7 @@ def test_a_conflicting_pair_fails_one_branch_naming_the_file(team_users, data_di
         template(
             name="parallel-conflict",
             steps=[
-                {
-                    "id": "implement",
-                    "uses": "agent",
-                    "with": {"workflow": "implement_tasks"},
-                    "for_each": "parallel_tasks",
-                    "join": 1,
-                },
+                {**FAN_OUT, "join": 1},
                 {"id": "verify", "uses": "verify_tasks", "needs": ["implement"]},
             ],
         ),
@@ -186,14 +146,7 @@ def test_without_git_the_branches_share_the_workspace(team_users, data_dir, sett
             project,
             template(
                 name="parallel-plain",
-                steps=[
-                    {
-                        "id": "implement",
-                        "uses": "agent",
-                        "with": {"workflow": "implement_tasks"},
-                        "for_each": "parallel_tasks",
-                    }
-                ],
+                steps=[FAN_OUT],
             ),
             spec_id=SPEC,
         )
@@ -209,22 +162,9 @@ def test_the_autopilot_takes_the_batches_one_after_another(team_users, data_dir,
     """A setup task first (one agent, told to do only that), then the two [P] tasks at once,
     in one turn: the second step fans out over what the first left open."""
     settings.STEP_SANDBOX = "none"
-    tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2")).replace(
-        "### Phase 1: Modules\n\n",
-        '### Phase 0: Setup\n\n- [ ] TSK-SET-001 Package\n  evidence: code path=src/__init__.py contains="# pkg"\n\n'
-        "### Phase 1: Modules\n\n",
-    )
+    tasks = tasks_after_a_setup_task()
     project, repo, base, _ = git_project(team_users, data_dir, tasks)
-    run = drain(
-        run_start(
-            project=project,
-            version=WorkflowTemplate.objects.get(name="autopilot").latest,
-            spec_id=SPEC,
-            params={"max_iterations": 1},
-            started_by=None,
-            channel="web",
-        )
-    )
+    run = autopilot_turn(project)
     groups = run.steps.filter(kind="agent", parent__isnull=True).order_by("position")
     assert [(g.key, g.needs) for g in groups] == [
         ("implement-tasks-1", ["status-1"]),
@@ -256,16 +196,7 @@ def test_the_autopilot_keeps_one_agent_step_without_parallel_tasks(team_users, d
     settings.STEP_SANDBOX = "none"
     tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2")).replace(" [P]", "")
     project, _, _, _ = git_project(team_users, data_dir, tasks)
-    run = drain(
-        run_start(
-            project=project,
-            version=WorkflowTemplate.objects.get(name="autopilot").latest,
-            spec_id=SPEC,
-            params={"max_iterations": 1},
-            started_by=None,
-            channel="web",
-        )
-    )
+    run = autopilot_turn(project)
     implement = run.steps.get(key="implement-tasks-1")
     assert implement.for_each is None and not implement.branches.exists()
     # The stand-in agent needs a task named in its prompt: one step for all tasks names none.
@@ -280,14 +211,7 @@ def test_a_cancelled_run_removes_the_branch_worktrees_it_left(team_users, data_d
         project,
         template(
             name="parallel-cancel",
-            steps=[
-                {
-                    "id": "implement",
-                    "uses": "agent",
-                    "with": {"workflow": "implement_tasks"},
-                    "for_each": "parallel_tasks",
-                }
-            ],
+            steps=[FAN_OUT],
         ),
         spec_id=SPEC,
     )

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import caches
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -24,26 +22,24 @@ from django.urls import reverse
 from accounts.models import AuditEntry
 from accounts.services import token_create
 from tests.api.conftest import ApiClient
+from tests.git_repos import make_repo, sh
 from tests.workflows.engine.conftest import drain, start, statuses, template
-from tests.workflows.engine.test_git_runs import make_repo, sh
+from tests.workflows.engine.parallel_project import autopilot_turn, git_project, tasks_after_a_setup_task
 from workflows.engine import git_merge
 from workflows.engine.approval_mail import link_token
 from workflows.management.commands.seed_demo import DEMO_DIR
-from workflows.models import ApprovalGate, Project, Run, WorkflowTemplate
+from workflows.models import ApprovalGate, Project, Run
 from workflows.services.runs import run_start
+from workflows.services.template_lookups import template_version_for
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+    pytest.mark.usefixtures("fresh_rate_counters"),
+]
 
 AUTH = "spec-core-001-authentication"
 VIEWS = "src/auth/views.py"  # the file the demo agent changes for the auth spec's tasks
 PROMPT_AGENT = Path(__file__).with_name("prompt_agent.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counters() -> Iterator[None]:
-    caches["ratelimit"].clear()
-    yield
-    caches["ratelimit"].clear()
 
 
 @pytest.fixture
@@ -70,18 +66,25 @@ def api(person: Any) -> ApiClient:
     return ApiClient(raw)
 
 
+def implement_and_review(**review: Any) -> list[dict[str, Any]]:
+    """The agent's step, then an approval that reviews its work."""
+    return [
+        {"id": "implement", "uses": "agent", "with": {"workflow": "implement_tasks"}},
+        {
+            "id": "review",
+            "uses": "approval",
+            "needs": ["implement"],
+            "with": {"approvers": ["role:approver"], "review": "implement", **review},
+        },
+    ]
+
+
 def review_flow(project: Project, **review: Any) -> Run:
     """implement → review (of implement) → verify, started by the demo member, drained to the gate."""
     text = template(
         name="implement-and-review",
         steps=[
-            {"id": "implement", "uses": "agent", "with": {"workflow": "implement_tasks"}},
-            {
-                "id": "review",
-                "uses": "approval",
-                "needs": ["implement"],
-                "with": {"approvers": ["role:approver"], "review": "implement", **review},
-            },
+            *implement_and_review(**review),
             {"id": "verify", "uses": "verify_tasks", "needs": ["review"]},
         ],
     )
@@ -472,18 +475,7 @@ def test_after_the_rework_limit_a_reject_fails_the_run_with_the_reason(demo: Pro
 def test_a_review_without_git_lets_the_run_go_on_and_shows_every_task(data_dir: Path) -> None:
     call_command("seed_demo", "--no-git")
     project = Project.objects.get(slug="demo")  # not a git repository
-    text = template(
-        name="implement-and-review",
-        steps=[
-            {"id": "implement", "uses": "agent", "with": {"workflow": "implement_tasks"}},
-            {
-                "id": "review",
-                "uses": "approval",
-                "needs": ["implement"],
-                "with": {"approvers": ["role:approver"], "review": "implement"},
-            },
-        ],
-    )
+    text = template(name="implement-and-review", steps=implement_and_review())
     run = drain(start(project, text, user(project, "demo-member"), spec_id=AUTH))
     review = api(user(project, "demo-approver")).get(f"/approvals/{gate_of(run).pk}").json()["review"]
     assert review["git"] is False and review["merge"] is None and review["files"] == []
@@ -528,7 +520,7 @@ def test_a_supervised_autopilot_on_a_new_spec_reviews_after_the_agent(demo: Proj
     repo = repo_of(demo)
     base = rev(repo, "main")
     approver = user(demo, "demo-approver")
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(demo, "autopilot")
     spec = "spec-feature-009-wishlist"
     run = run_start(
         project=demo,
@@ -571,7 +563,7 @@ def test_a_supervised_autopilot_without_git_keeps_only_the_gate_before_the_agent
 
     call_command("seed_demo", "--no-git")
     project = Project.objects.get(slug="demo")
-    version = WorkflowTemplate.objects.get(name="autopilot").latest
+    version = template_version_for(project, "autopilot")
     run = run_start(
         project=project, version=version, spec_id=AUTH, params={"mode": "supervised"}, started_by=None,
         channel="web",
@@ -586,25 +578,9 @@ def test_a_supervised_autopilot_without_git_keeps_only_the_gate_before_the_agent
 def test_a_supervised_turn_of_parallel_batches_is_reviewed_as_one(team_users, data_dir, settings) -> None:
     """The setup task, then two [P] tasks at once (tests/workflows/engine/test_parallel_tasks.py):
     one review after the last batch shows the work of both, and approving merges it all."""
-    from tests.workflows.engine.test_parallel_tasks import SPEC, git_project, tasks_md
-
     settings.STEP_SANDBOX = "none"
-    tasks = tasks_md(("src/alpha.py", "ALPHA = 1"), ("src/beta.py", "BETA = 2")).replace(
-        "### Phase 1: Modules\n\n",
-        '### Phase 0: Setup\n\n- [ ] TSK-SET-001 Package\n  evidence: code path=src/__init__.py contains="# pkg"\n\n'
-        "### Phase 1: Modules\n\n",
-    )
-    project, repo, base, _ = git_project(team_users, data_dir, tasks)
-    run = drain(
-        run_start(
-            project=project,
-            version=WorkflowTemplate.objects.get(name="autopilot").latest,
-            spec_id=SPEC,
-            params={"max_iterations": 1, "mode": "supervised"},
-            started_by=team_users.member,
-            channel="web",
-        )
-    )
+    project, repo, base, _ = git_project(team_users, data_dir, tasks_after_a_setup_task())
+    run = autopilot_turn(project, started_by=team_users.member, mode="supervised")
     assert decide("api", gate_of(run, "approve-1"), team_users.approver, "approve")[0] == 201
     run = drain(run)
     keys = list(

@@ -16,8 +16,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuditEntry
+from tests.git_repos import sh
 from tests.workflows.engine.conftest import drain
-from tests.workflows.engine.test_git_runs import AUTH, AUTH_TASKS, autopilot, sh
+from tests.workflows.engine.test_git_runs import AUTH, AUTH_TASKS, autopilot
 from tests.workflows.engine.test_review_gates import api, commit_on_main, decide, review_flow, user
 from workflows.models import Event, ManualCheck, Project
 from workflows.services.manual_checks import manual_check_record

@@ -8,6 +8,7 @@ from accounts.models import AuditEntry
 from workflows.models import Run, WorkflowTemplate
 from workflows.services.errors import RunError
 from workflows.services.intents import intent_can_start, intent_execute, intent_parse
+from workflows.services.templates import templates_builtin_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,7 @@ def test_starting_needs_a_spec(team_users, project):
 
 
 def test_starting_a_workflow_that_is_not_installed_is_refused(team_users, project):
+    templates_builtin_ensure()  # else the first lookup would install it
     WorkflowTemplate.objects.filter(name="verify-and-sync").delete()
     error = refusal(f"verify {SPEC}", user=team_users.member, project=project)
     assert (error.code, error.field) == ("invalid", "text")
