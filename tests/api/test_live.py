@@ -8,7 +8,6 @@ status, content type and shape.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +88,6 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(
         schemathesis.checks.response_schema_conformance,
     ]
     headers = {"Authorization": f"Bearer {member_token}"}
-    started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 17
     modes = (
@@ -101,7 +99,6 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(
             for mode, examples in modes:
                 strategy = operation.as_strategy(generation_mode=mode)
                 _fuzz(strategy, examples, real, session, headers, checks)
-    assert time.monotonic() - started < 90, "keep the schemathesis run bounded"
 
 
 def _fuzz(
