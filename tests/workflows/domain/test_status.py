@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -237,12 +236,9 @@ def _many_specs(root: Path, count: int) -> None:
         )
 
 
-def test_a_warm_status_of_500_specs_takes_under_a_second(tmp_path: Path) -> None:
+def test_a_warm_status_of_500_specs_comes_from_the_cache(tmp_path: Path) -> None:
     _many_specs(tmp_path, 500)
     cache = StatusCache(Workspace(tmp_path))
     assert len(cache.all()) == 500
-    started = time.perf_counter()
     statuses = cache.all()
-    elapsed = time.perf_counter() - started
     assert cache.hits == 500 and all(s.tasks_verified == 1 for s in statuses)
-    assert elapsed < 1.0, f"warm status of 500 specs took {elapsed:.3f}s"

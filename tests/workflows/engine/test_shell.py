@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -85,13 +84,11 @@ def test_a_program_outside_the_allowlist_fails_with_the_reason(eproject):
 
 def test_a_timeout_kills_the_whole_process_group(eproject):
     steps = [{"id": "slow", "uses": "shell", "timeout": "1s", "with": {"command": SPAWNER}}]
-    began = time.monotonic()
     run = drain(start(eproject, template(name="to", steps=steps)))
     step = run.steps.get()
     assert step.status == "failed" and step.error == "timed out after 1s"
     assert (eproject.workspace_path / "pids").read_text()  # it did start its child
     assert running_in(eproject.workspace_path) == []
-    assert time.monotonic() - began < 10
 
 
 def test_cwd_and_env_and_a_report(eproject):
