@@ -27,6 +27,7 @@ from workflows.services.approvals import (
     may_decide,
 )
 from workflows.views.diffs import files_for_page
+from workflows.views.errors import refusal_text
 
 LINK_PROBLEMS = {
     "forged": (
@@ -194,5 +195,5 @@ def _handle_post(request: HttpRequest, gate: ApprovalGate, *, channel: str, user
         else:
             return {"__all__": _("Choose approve, reject, or comment.")}
     except ApprovalError as exc:
-        return exc.errors or {"__all__": str(exc)}
+        return exc.errors or {"__all__": refusal_text(exc)}
     return {}
