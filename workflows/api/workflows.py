@@ -26,7 +26,6 @@ from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.schemas import SLUG_PATTERN, TemplateDetailOut, TemplatePageOut
-from workflows.api.writes import one_writer
 from workflows.engine.definitions import NAME_RE, Problem, TemplateInvalid, parse_source
 from workflows.models import WorkflowTemplate
 from workflows.selectors import templates_visible_to
@@ -106,15 +105,14 @@ def create_workflow(request: HttpRequest, query: Query[SaveQuery]) -> Any:
     content_type = _template_type(request)
     text = _body_text(request)
     data = parse_source(text, content_type)
-    with one_writer():
-        version = template_save(
-            data=data,
-            source=text,
-            content_type=content_type,
-            team=team,
-            created_by=caller(request),
-            channel="api",
-        )
+    version = template_save(
+        data=data,
+        source=text,
+        content_type=content_type,
+        team=team,
+        created_by=caller(request),
+        channel="api",
+    )
     return Status(201, _detail(version.template))
 
 
