@@ -16,11 +16,12 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import pgettext
 
-from accounts.models import Profile
+from accounts.models import Membership, Profile, Role
 from accounts.services import token_create
 from tests.processes import ROOT
-from tests.workflows.engine.conftest import start
-from workflows.models import Run
+from tests.workflows.engine.conftest import drain, start, template
+from workflows.engine.approval_mail import link_token
+from workflows.models import ApprovalInvitation, Run
 from workflows.selectors import template_version_for
 from workflows.services import approvals, publishing
 from workflows.services.runs import run_cancel
@@ -201,3 +202,25 @@ def test_a_thai_reader_sees_the_autopilot_settings_refused_in_thai(thai, project
     body = page_text(thai.post(reverse("run_create", args=[project.slug]), start_form, follow=True))
     assert "จำนวนรอบสูงสุด (max_iterations) ต้องเป็นจำนวนเต็มตั้งแต่ 1 ถึง 100" in body
     assert not Run.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_an_approver_who_may_no_longer_decide_reads_why_in_thai_on_the_emailed_link(
+    client, eproject, team_users
+):
+    gated = template(
+        name="gated",
+        steps=[{"id": "review", "uses": "approval", "with": {"approvers": ["role:approver"]}}],
+    )
+    run = drain(start(eproject, gated, team_users.member))
+    assert run.status == "waiting"
+    invitation = ApprovalInvitation.objects.get(gate__run=run, user=team_users.approver)
+    Membership.objects.filter(user=team_users.approver).update(role=Role.VIEWER)
+    url = reverse("approval_link", args=[link_token(invitation)])
+    body = html.unescape(client.get(url, HTTP_ACCEPT_LANGUAGE="th").content.decode())
+    assert "ผู้ชม (viewer) ตัดสินการอนุมัติไม่ได้ บทบาทของคุณในทีม Acme คือ viewer" in body
+    assert "Viewers cannot decide" not in body
+    answer = post_json(
+        api(team_users.approver), f"/approvals/{invitation.gate_id}/decisions", {"verdict": "approve"}
+    )
+    assert answer.json()["detail"] == "Viewers cannot decide approvals; your role in Acme is viewer."

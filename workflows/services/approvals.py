@@ -343,5 +343,5 @@ def link_check(token: str, current_user: AnyUser | None = None) -> LinkCheck:
         return LinkCheck(invitation, "expired")
     refusal = decide_refusal(gate, invitation.user)
     if refusal is not None:
-        return LinkCheck(invitation, "not_allowed", str(refusal))
+        return LinkCheck(invitation, "not_allowed", refusal.args[0])  # a Text: pages translate it
     return LinkCheck(invitation)

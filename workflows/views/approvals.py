@@ -26,6 +26,7 @@ from workflows.services.approvals import (
     link_check,
     may_decide,
 )
+from workflows.templatetags.workflow_tags import in_language
 from workflows.views.diffs import files_for_page
 from workflows.views.errors import refusal_text
 
@@ -142,7 +143,7 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     check = link_check(token, request.user)
     if not check.ok:
         title, message = LINK_PROBLEMS[check.problem]
-        message = check.message or message
+        message = str(in_language(check.message)) if check.message else message
         return render(
             request,
             "workflows/approval_link_problem.html",
