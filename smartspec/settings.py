@@ -126,6 +126,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "workflows.observability.logging.RequestIdMiddleware",
     "workflows.observability.metrics.RequestLatencyMiddleware",
+    # On SQLite, one write request at a time per process (its time waiting counts in the latency).
+    "workflows.writes.OneWriterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -20,7 +20,6 @@ from workflows.api.auth import caller
 from workflows.api.errors import error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.schemas import DecisionIn, GateDetailOut, GatePageOut, GateStatus
-from workflows.api.writes import one_writer
 from workflows.models import ApprovalGate
 from workflows.selectors import gates_to_decide, gates_visible_to, get_gate_for_user
 from workflows.services.approvals import approval_decide
@@ -57,13 +56,12 @@ def get_approval(request: HttpRequest, gate_id: int) -> Any:
 )
 def decide_approval(request: HttpRequest, gate_id: int, payload: DecisionIn) -> Any:
     gate = get_gate_for_user(caller(request), gate_id)
-    with one_writer():
-        gate = approval_decide(
-            gate=gate,
-            user=caller(request),
-            verdict=payload.verdict,
-            comment=payload.comment,
-            form_data=payload.form,
-            channel="api",
-        )
+    gate = approval_decide(
+        gate=gate,
+        user=caller(request),
+        verdict=payload.verdict,
+        comment=payload.comment,
+        form_data=payload.form,
+        channel="api",
+    )
     return Status(201, get_gate_for_user(caller(request), gate.pk))

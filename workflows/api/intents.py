@@ -20,7 +20,6 @@ from workflows.api.errors import error_responses
 from workflows.api.projects import project_workspace, spec_summary
 from workflows.api.runs import run_detail
 from workflows.api.schemas import IntentIn, IntentOut
-from workflows.api.writes import one_writer
 from workflows.selectors import get_project_for_user
 from workflows.services.intents import intent_execute, intent_parse
 
@@ -39,10 +38,9 @@ def create_intent(request: HttpRequest, payload: IntentIn) -> Any:
     intent = intent_parse(text=payload.text, project=project)
     if not payload.execute:
         return {**intent.as_dict(), "executed": False, "message": intent.action.description}
-    with one_writer():
-        outcome = intent_execute(
-            intent=intent, project=project, user=caller(request), channel=AuditEntry.Channel.API
-        )
+    outcome = intent_execute(
+        intent=intent, project=project, user=caller(request), channel=AuditEntry.Channel.API
+    )
     return {
         **intent.as_dict(),
         "executed": outcome.executed,

@@ -34,7 +34,6 @@ from workflows.api.schemas import (
     SpecPageOut,
     StrictIn,
 )
-from workflows.api.writes import one_writer
 from workflows.domain.routing import recommend
 from workflows.domain.status import SpecDetail, StatusCache
 from workflows.domain.workspace import Workspace, is_spec_id
@@ -60,20 +59,19 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
     team = _team_for_admin(request, payload.team)
     if Project.objects.filter(slug=payload.slug).exists():
         raise ApiError(409, f"The project slug {payload.slug!r} is taken.", "conflict")
-    with one_writer():
-        project = project_create(
-            team=team,
-            slug=payload.slug,
-            name=payload.name,
-            workspace=payload.workspace,
-            shell_allowlist=payload.shell_allowlist,
-            base_branch=payload.base_branch,
-            reading=payload.reading(),
-            spending=payload.spending(),
-            git=payload.git(),
-            created_by=caller(request),
-            channel="api",
-        )
+    project = project_create(
+        team=team,
+        slug=payload.slug,
+        name=payload.name,
+        workspace=payload.workspace,
+        shell_allowlist=payload.shell_allowlist,
+        base_branch=payload.base_branch,
+        reading=payload.reading(),
+        spending=payload.spending(),
+        git=payload.git(),
+        created_by=caller(request),
+        channel="api",
+    )
     return Status(201, project)
 
 
@@ -85,18 +83,17 @@ def create_project(request: HttpRequest, payload: ProjectCreateIn) -> Any:
 )
 def update_project(request: HttpRequest, slug: str, payload: ProjectUpdateIn) -> Any:
     project = get_project_for_user(caller(request), slug, role=Role.ADMIN)
-    with one_writer():
-        return project_update(
-            project=project,
-            updated_by=caller(request),
-            channel="api",
-            name=payload.name,
-            shell_allowlist=payload.shell_allowlist,
-            base_branch=payload.base_branch,
-            reading=payload.reading(),
-            spending=payload.spending(),
-            git=payload.git(),
-        )
+    return project_update(
+        project=project,
+        updated_by=caller(request),
+        channel="api",
+        name=payload.name,
+        shell_allowlist=payload.shell_allowlist,
+        base_branch=payload.base_branch,
+        reading=payload.reading(),
+        spending=payload.spending(),
+        git=payload.git(),
+    )
 
 
 @router.get("/{slug}", response={200: ProjectOut, **error_responses(404)}, summary="One project")
@@ -213,15 +210,14 @@ def record_manual_check(
     request: HttpRequest, slug: str, spec_id: str, task_id: str, payload: ManualCheckIn
 ) -> Any:
     project = _manual_target(request, slug, spec_id, task_id)
-    with one_writer():
-        check = manual_check_record(
-            project=project,
-            spec_id=spec_id,
-            task_id=task_id,
-            note=payload.note,
-            by=caller(request),
-            channel="api",
-        )
+    check = manual_check_record(
+        project=project,
+        spec_id=spec_id,
+        task_id=task_id,
+        note=payload.note,
+        by=caller(request),
+        channel="api",
+    )
     detail, _ = specs.project_spec(project, spec_id)
     task = next(t for t in detail.verification.tasks if t.id == task_id)
     return Status(
@@ -244,10 +240,9 @@ def record_manual_check(
 )
 def withdraw_manual_check(request: HttpRequest, slug: str, spec_id: str, task_id: str) -> Any:
     project = _manual_target(request, slug, spec_id, task_id)
-    with one_writer():
-        manual_check_withdraw(
-            project=project, spec_id=spec_id, task_id=task_id, by=caller(request), channel="api"
-        )
+    manual_check_withdraw(
+        project=project, spec_id=spec_id, task_id=task_id, by=caller(request), channel="api"
+    )
     detail, _ = specs.project_spec(project, spec_id)
     task = next((t for t in detail.verification.tasks if t.id == task_id), None)
     return {"spec_id": spec_id, "task_id": task_id, "task": task.as_dict() if task else {}}

@@ -41,7 +41,6 @@ from workflows.api.schemas import (
     RunPublishedOut,
     RunStatus,
 )
-from workflows.api.writes import one_writer
 from workflows.engine import git_runs
 from workflows.models import Project, Run
 from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
@@ -106,8 +105,7 @@ def get_run(request: HttpRequest, run_id: int) -> Any:
 def _control(service: Callable[..., Run], verb: str) -> Callable[[HttpRequest, int], Any]:
     def control(request: HttpRequest, run_id: int) -> Any:
         run = get_run_for_user(caller(request), run_id, role=Role.MEMBER)
-        with one_writer():
-            service(run=run, by=caller(request), channel="api")
+        service(run=run, by=caller(request), channel="api")
         return run_detail(run.pk, request)
 
     control.__name__ = f"{verb}_run"
@@ -208,16 +206,15 @@ def start_workflow(
 ) -> Run:
     """Start the latest version of `workflow`; the caller checked the project role."""
     version = workflow_version(project, workflow)
-    with one_writer():
-        return run_start(
-            project=project,
-            version=version,
-            spec_id=spec_id,
-            params=params,
-            started_by=caller(request),
-            channel="api",
-            allow_concurrent=allow_concurrent,
-        )
+    return run_start(
+        project=project,
+        version=version,
+        spec_id=spec_id,
+        params=params,
+        started_by=caller(request),
+        channel="api",
+        allow_concurrent=allow_concurrent,
+    )
 
 
 def run_detail(run_id: int, request: HttpRequest) -> Run:

@@ -27,7 +27,6 @@ from workflows.api.auth import caller
 from workflows.api.errors import ApiError, error_responses
 from workflows.api.pagination import PageQuery, page_of
 from workflows.api.schemas import SLUG_PATTERN, TemplateDetailOut, TemplatePageOut
-from workflows.api.writes import one_writer
 from workflows.domain.template_format import TemplateDef, template_json_schema
 from workflows.domain.template_source import parse_source
 from workflows.domain.template_validation import Problem, TemplateInvalid
@@ -86,15 +85,14 @@ def create_workflow(request: HttpRequest, query: Query[SaveQuery]) -> Any:
     content_type = _template_type(request)
     text = _body_text(request)
     data = parse_source(text, content_type)
-    with one_writer():
-        version = template_save(
-            data=data,
-            source=text,
-            content_type=content_type,
-            team=team,
-            created_by=caller(request),
-            channel="api",
-        )
+    version = template_save(
+        data=data,
+        source=text,
+        content_type=content_type,
+        team=team,
+        created_by=caller(request),
+        channel="api",
+    )
     return Status(201, _detail(version.template))
 
 

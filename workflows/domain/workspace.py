@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workflows.domain.spec_formats import DEFAULT_OPTIONS, ReadOptions, SpecFormat
+from workflows.domain.texts import Text
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
@@ -52,7 +53,7 @@ class ScopeError(ValueError):
 
 class UnknownSpec(LookupError):
     def __init__(self, spec_id: str) -> None:
-        super().__init__(f"no spec {spec_id!r} in this workspace")
+        super().__init__(Text("no spec {spec!r} in this workspace", spec=spec_id))
         self.spec_id = spec_id
 
 

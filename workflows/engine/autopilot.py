@@ -51,9 +51,9 @@ def settings_of(run: Run, definition: TemplateDef | None = None) -> tuple[int, s
         or not isinstance(max_iterations, int)
         or not 1 <= max_iterations <= 100
     ):
-        raise ValueError("params.max_iterations must be a whole number from 1 to 100")
+        raise ValueError(Text("params.max_iterations must be a whole number from 1 to 100"))
     if mode not in ("auto", "supervised"):
-        raise ValueError("params.mode must be 'auto' or 'supervised'")
+        raise ValueError(Text("params.mode must be 'auto' or 'supervised'"))
     return max_iterations, mode
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.permissions import AnyUser, role_in
 from accounts.services import audit_record
 from workflows.domain.approval_forms import FormInvalid, clean_form
+from workflows.domain.texts import Code, Text
 from workflows.engine import git_merge, reviews
 from workflows.engine.approval_mail import LINK_SALT
 from workflows.engine.gates import (
@@ -57,24 +58,32 @@ def decide_refusal(gate: ApprovalGate, user: User | None) -> ApprovalError | Non
     (page, email link, API): an active user, invited, still in the run's team with a role
     that decides (member or higher), on a pending gate whose deadline has not passed."""
     if user is None or not user.is_authenticated:
-        return ApprovalError("Sign in to decide this approval.", "forbidden")
+        return ApprovalError(Text("Sign in to decide this approval."), "forbidden")
     if not user.is_active:
-        return ApprovalError("This account is deactivated; it cannot decide approvals.", "forbidden")
+        return ApprovalError(Text("This account is deactivated; it cannot decide approvals."), "forbidden")
     if not gate.invitations.filter(user=user).exists():
-        return ApprovalError("You are not an approver of this gate.", "forbidden")
+        return ApprovalError(Text("You are not an approver of this gate."), "forbidden")
     team = gate.run.project.team
     role = role_in(user, team)
     if role is None:
-        return ApprovalError(f"You are no longer a member of the team {team.name}.", "forbidden")
+        return ApprovalError(
+            Text("You are no longer a member of the team {team}.", team=team.name), "forbidden"
+        )
     if not role.covers(DECIDING_ROLE):
         return ApprovalError(
-            f"Viewers cannot decide approvals; your role in {team.name} is {role.label.lower()}.",
+            Text(
+                "Viewers cannot decide approvals; your role in {team} is {role}.",
+                team=team.name,
+                role=str(role.label).lower(),
+            ),
             "forbidden",
         )
     if not gate.is_pending:
-        return ApprovalError(f"This gate is already {gate.status}.", "conflict")
+        return ApprovalError(Text("This gate is already {status}.", status=Code(gate.status)), "conflict")
     if gate.deadline and gate.deadline <= timezone.now():
-        return ApprovalError("The deadline of this gate has passed; it is closing on its own.", "conflict")
+        return ApprovalError(
+            Text("The deadline of this gate has passed; it is closing on its own."), "conflict"
+        )
     return None
 
 
@@ -96,7 +105,7 @@ def approval_decide(
 ) -> ApprovalGate:
     """Record one person's vote; close the gate when the quorum is met or a reject ends it."""
     if verdict not in ("approve", "reject"):
-        raise ApprovalError("The verdict must be 'approve' or 'reject'.")
+        raise ApprovalError(Text("The verdict must be 'approve' or 'reject'."))
     try:
         return _decide(gate, user, verdict, comment, form_data, channel)
     except MergeRefusal as exc:
@@ -122,7 +131,7 @@ def _decide(
             try:
                 cleaned = clean_form(gate.form, form_data or {})
             except FormInvalid as exc:
-                raise ApprovalError("The form has errors.", "invalid", exc.errors) from None
+                raise ApprovalError(Text("The form has errors."), "invalid", exc.errors) from None
         try:
             with transaction.atomic():
                 ApprovalEntry.objects.create(
@@ -134,7 +143,7 @@ def _decide(
                     channel=channel,
                 )
         except IntegrityError:
-            raise ApprovalError("You have already voted on this gate.", "conflict") from None
+            raise ApprovalError(Text("You have already voted on this gate."), "conflict") from None
         ApprovalInvitation.objects.filter(gate=gate, user=user).update(nonce="")
         audit_record(
             action="workflows.approval.decided",
@@ -166,9 +175,12 @@ def _check_rework_comment(gate: ApprovalGate, comment: str) -> None:
     config = gate.step.config
     if reviews.rework_left(config) > 0 and not comment.strip():
         raise ApprovalError(
-            "Say what to change: rejecting this review sends your comment to the agent, which "
-            f"reworks its change (rework {reviews.rework_round(config) + 1} of at most "
-            f"{reviews.rework_limit(config)}). To stop instead, cancel the run."
+            Text(
+                "Say what to change: rejecting this review sends your comment to the agent, which "
+                "reworks its change (rework {round} of at most {limit}). To stop instead, cancel the run.",
+                round=reviews.rework_round(config) + 1,
+                limit=reviews.rework_limit(config),
+            )
         )
 
 
@@ -177,7 +189,7 @@ def _check_may_vote(gate: ApprovalGate, user: User, verdict: str) -> None:
     if refusal is not None:
         raise refusal
     if verdict == "approve" and blocked_self_approval(gate, user):
-        raise ApprovalError("You started this run, so you may not approve it.", "forbidden")
+        raise ApprovalError(Text("You started this run, so you may not approve it."), "forbidden")
 
 
 def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) -> None:
@@ -206,18 +218,24 @@ def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) ->
             gate_close(gate, G.REJECTED, "the quorum can no longer be met")
 
 
-def _refusal_text(run: Run, refused: git_merge.MergeRefused) -> str:
-    advice = {
-        "conflict": " Resolve the conflict on the base branch, or reject with a comment to send "
-        "the work back to the agent.",
-        "dirty": " Commit or stash those changes in the workspace, then approve again.",
-        "not_fast_forward": " Or reject with a comment to send the work back to the agent.",
-        "moved": " Try again.",
-    }.get(refused.code, "")
-    return (
-        f"Approving would merge {run.git_branch}, but {refused}. Nothing was merged and the gate "
-        f"stays pending.{advice}"
+# What to do after a refused merge (sentences of their own: a page shows them translated).
+APPROVE_MERGE_ADVICE = {
+    "conflict": "Resolve the conflict on the base branch, or reject with a comment to send "
+    "the work back to the agent.",
+    "dirty": "Commit or stash those changes in the workspace, then approve again.",
+    "not_fast_forward": "Or reject with a comment to send the work back to the agent.",
+    "moved": "Try again.",
+}
+
+
+def _refusal_text(run: Run, refused: git_merge.MergeRefused) -> Text:
+    refusal = Text(
+        "Approving would merge {branch}, but {reason}. Nothing was merged and the gate stays pending.",
+        branch=run.git_branch,
+        reason=str(refused),
     )
+    advice = APPROVE_MERGE_ADVICE.get(refused.code)
+    return Text("{refusal} {advice}", refusal=refusal, advice=Text(advice)) if advice else refusal
 
 
 def _note_merge_refused(gate: ApprovalGate, user: User, refusal: MergeRefusal, channel: str) -> None:
@@ -261,9 +279,9 @@ def approval_comment(
     reply_to: ApprovalEntry | None = None,
 ) -> ApprovalEntry:
     if not text.strip():
-        raise ApprovalError("A comment needs some text.")
+        raise ApprovalError(Text("A comment needs some text."))
     if reply_to is not None and reply_to.gate_id != gate.pk:
-        raise ApprovalError("You can only reply to a comment on the same gate.")
+        raise ApprovalError(Text("You can only reply to a comment on the same gate."))
     with transaction.atomic():
         entry = ApprovalEntry.objects.create(
             gate=gate,
@@ -325,5 +343,5 @@ def link_check(token: str, current_user: AnyUser | None = None) -> LinkCheck:
         return LinkCheck(invitation, "expired")
     refusal = decide_refusal(gate, invitation.user)
     if refusal is not None:
-        return LinkCheck(invitation, "not_allowed", str(refusal))
+        return LinkCheck(invitation, "not_allowed", refusal.args[0])  # a Text: pages translate it
     return LinkCheck(invitation)

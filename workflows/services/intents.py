@@ -16,6 +16,7 @@ from accounts.permissions import AnyUser, has_role
 from workflows.domain.intents import Intent, IntentAction, parse_intent
 from workflows.domain.layouts import discover_specs
 from workflows.domain.status import SpecDetail
+from workflows.domain.texts import Text
 from workflows.domain.workspace import UnknownSpec
 from workflows.models import ManualCheck, Project, Run
 from workflows.services.errors import RunError
@@ -61,7 +62,7 @@ def intent_execute(*, intent: Intent, project: Project | None, user: User, chann
     if action.kind in NOT_DONE:
         return IntentOutcome(intent, False, NOT_DONE[action.kind])
     if project is None:
-        raise RunError("Name the project to act in.", "invalid", field="project")
+        raise RunError(Text("Name the project to act in."), "invalid", field="project")
     if action.kind == "show_status":
         return IntentOutcome(intent, True, action.description, specs=_statuses(project, action.spec_id))
     _check_start(action, project, user)
@@ -90,9 +91,9 @@ def intent_can_start(intent: Intent, *, project: Project, user: AnyUser) -> bool
 
 def _check_start(action: IntentAction, project: Project, user: AnyUser) -> None:
     if not has_role(user, project.team_id, Role.MEMBER):
-        raise RunError("Starting a workflow needs the member role.", "forbidden")
+        raise RunError(Text("Starting a workflow needs the member role."), "forbidden")
     if action.needs_spec:
-        raise RunError("Name the spec to run it on, e.g. spec-core-001 or core-001.", field="text")
+        raise RunError(Text("Name the spec to run it on, e.g. spec-core-001 or core-001."), field="text")
 
 
 def _statuses(project: Project, spec_id: str | None) -> tuple[SpecDetail, ...]:
@@ -102,4 +103,4 @@ def _statuses(project: Project, spec_id: str | None) -> tuple[SpecDetail, ...]:
     try:
         return (cache.detail(spec_id, ManualCheck.objects.for_spec(project, spec_id)),)
     except UnknownSpec:
-        raise RunError(f"No spec {spec_id!r} in this project.", "not_found") from None
+        raise RunError(Text("No spec {spec!r} in this project.", spec=spec_id), "not_found") from None

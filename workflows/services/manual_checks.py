@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.permissions import has_role
 from accounts.services import audit_record
+from workflows.domain.texts import Code, Text
 from workflows.domain.verification import (
     TaskResult,
     TaskStatus,
@@ -47,11 +48,17 @@ def _task(project: Project, spec_id: str, task_id: str) -> TaskResult:
     detail, _ = project_spec(project, spec_id)
     task = next((t for t in detail.verification.tasks if t.id == task_id), None)
     if task is None:
-        raise ManualCheckError(f"The spec {spec_id} has no task {task_id!r}.", field="task_id")
+        raise ManualCheckError(
+            Text("The spec {spec} has no task {task!r}.", spec=spec_id, task=task_id), field="task_id"
+        )
     if not is_manual_only(task):
         raise ManualCheckError(
-            f"{task_id} is {task.status}, not a task that needs a manual check: only tasks whose "
-            "evidence is ui hooks alone can be checked by hand.",
+            Text(
+                "{task} is {status}, not a task that needs a manual check: only tasks whose "
+                "evidence is ui hooks alone can be checked by hand.",
+                task=task_id,
+                status=Code(task.status),
+            ),
             field="task_id",
         )
     return task
@@ -59,7 +66,7 @@ def _task(project: Project, spec_id: str, task_id: str) -> TaskResult:
 
 def _require_member(project: Project, by: User | None) -> None:
     if by is None or not has_role(by, project.team_id, Role.MEMBER):
-        raise PermissionDenied("Recording a manual check needs the member role.")
+        raise PermissionDenied(Text("Recording a manual check needs the member role."))
 
 
 def manual_check_record(
@@ -69,7 +76,9 @@ def manual_check_record(
     _require_member(project, by)
     note = (note or "").strip()
     if len(note) > NOTE_MAX_LENGTH:
-        raise ManualCheckError(f"The note is longer than {NOTE_MAX_LENGTH} characters.", field="note")
+        raise ManualCheckError(
+            Text("The note is longer than {limit} characters.", limit=NOTE_MAX_LENGTH), field="note"
+        )
     task = _task(project, spec_id, task_id)
     fingerprint = manual_fingerprint(task.id, task.title, (r.hook for r in task.hooks))
     with transaction.atomic():
@@ -103,7 +112,9 @@ def manual_check_withdraw(
     with transaction.atomic():
         check = ManualCheck.objects.filter(project=project, spec_id=spec_id, task_id=task_id).first()
         if check is None:
-            raise ManualCheckError(f"No manual check is recorded for {task_id}.", "not_found", "task_id")
+            raise ManualCheckError(
+                Text("No manual check is recorded for {task}.", task=task_id), "not_found", "task_id"
+            )
         audit_record(
             action="workflows.manual_check.withdrawn",
             channel=channel,

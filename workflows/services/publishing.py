@@ -26,6 +26,7 @@ from django.db import transaction
 
 from accounts.models import Role
 from accounts.permissions import has_role
+from workflows.domain.texts import Code, Text
 from workflows.engine import git_merge
 from workflows.engine.git_publish import PublishError, publish_recorded
 from workflows.models import Run
@@ -34,12 +35,17 @@ from workflows.workspace_policy import WorkspaceNotAllowed
 
 logger = logging.getLogger(__name__)
 
+# What to do after a refused merge (sentences of their own: a page shows them translated).
 MERGE_ADVICE = {
     "conflict": "resolve the conflict on the base branch (or in a new run), then merge again",
     "dirty": "commit or stash those changes in the workspace, then merge again",
     "not_fast_forward": "the project's merge strategy is fast-forward only: the base branch moved on",
     "moved": "try again",
 }
+
+
+def _no_branch(run: Run) -> Text:
+    return Text("Run {run} has no git branch: its project's workspace is not a git repository.", run=run.pk)
 
 
 def run_merge(*, run: Run, by: User | None, channel: str) -> git_merge.Merged:
@@ -50,16 +56,17 @@ def run_merge(*, run: Run, by: User | None, channel: str) -> git_merge.Merged:
     when the merge would need force; nothing changed then."""
     run = Run.objects.select_related("project", "project__team").get(pk=run.pk)
     if by is not None and not has_role(by, run.project.team_id, Role.MEMBER):
-        raise PermissionDenied("Merging a run's branch needs the member role.")
+        raise PermissionDenied(Text("Merging a run's branch needs the member role."))
     if not run.git_branch:
-        raise RunError(
-            f"Run {run.pk} has no git branch: its project's workspace is not a git repository.",
-            code="conflict",
-        )
+        raise RunError(_no_branch(run), code="conflict")
     if not run.is_finished:
         raise RunError(
-            f"Run {run.pk} is still {run.status}: merge its branch once it has finished "
-            "(a review gate merges when it is approved).",
+            Text(
+                "Run {run} is still {status}: merge its branch once it has finished "
+                "(a review gate merges when it is approved).",
+                run=run.pk,
+                status=Code(run.status),
+            ),
             code="conflict",
         )
     who = by.get_username() if by is not None else "the system"
@@ -69,11 +76,21 @@ def run_merge(*, run: Run, by: User | None, channel: str) -> git_merge.Merged:
         )
     except git_merge.MergeRefused as exc:
         advice = MERGE_ADVICE.get(exc.code)
-        raise RunError(
-            f"Merging {run.git_branch} was refused: {exc}. Nothing was merged"
-            + (f"; {advice}." if advice else "."),
-            code="merge_refused",
-        ) from None
+        refused = (
+            Text(
+                "Merging {branch} was refused: {reason}. Nothing was merged; {advice}.",
+                branch=run.git_branch,
+                reason=str(exc),
+                advice=Text(advice),
+            )
+            if advice
+            else Text(
+                "Merging {branch} was refused: {reason}. Nothing was merged.",
+                branch=run.git_branch,
+                reason=str(exc),
+            )
+        )
+        raise RunError(refused, code="merge_refused") from None
     except WorkspaceNotAllowed as exc:
         raise RunError(str(exc), code="conflict") from None
     with transaction.atomic():
@@ -88,17 +105,16 @@ def run_publish(*, run: Run, by: User | None, channel: str) -> dict[str, str]:
     why nothing, or only the push, was done."""
     run = Run.objects.select_related("project", "project__team").get(pk=run.pk)
     if by is not None and not has_role(by, run.project.team_id, Role.MEMBER):
-        raise PermissionDenied("Publishing a run needs the member role.")
+        raise PermissionDenied(Text("Publishing a run needs the member role."))
     if not run.project.git_remote:
         raise RunError(
-            "The project names no git remote: a team admin sets one on the project page to publish runs.",
+            Text(
+                "The project names no git remote: a team admin sets one on the project page to publish runs."
+            ),
             code="conflict",
         )
     if not run.git_branch:
-        raise RunError(
-            f"Run {run.pk} has no git branch: its project's workspace is not a git repository.",
-            code="conflict",
-        )
+        raise RunError(_no_branch(run), code="conflict")
     try:
         return publish_recorded(run, by=by, channel=channel)
     except PublishError as exc:

@@ -12,7 +12,7 @@ from accounts.services import audit_record
 from workflows.domain.layouts import discover_specs
 from workflows.domain.template_format import StepDef, TemplateDef
 from workflows.domain.template_validation import validate
-from workflows.domain.texts import Text
+from workflows.domain.texts import Code, Text
 from workflows.domain.workspace import SPEC_ID_RULE, is_spec_id
 from workflows.engine import dispatch
 from workflows.engine.autopilot import autopilot_begin
@@ -77,12 +77,17 @@ def _check_spec(project: Project, definition: TemplateDef, spec_id: str) -> None
     """A run names a spec its steps can use: an existing one, or for the autopilot (which
     starts by writing spec.md) a new id."""
     if spec_id and not is_spec_id(spec_id):
-        raise RunError(f"{spec_id!r} is not a spec id ({SPEC_ID_RULE}).", field="spec_id")
+        raise RunError(
+            Text("{spec!r} is not a spec id ({rule}).", spec=spec_id, rule=SPEC_ID_RULE), field="spec_id"
+        )
     needs_spec = definition.kind == "autopilot" or any(s.uses in SPEC_KINDS for s in definition.steps)
     if needs_spec and not spec_id:
-        raise RunError(f"The workflow {definition.name!r} works on a spec: give a spec_id.", field="spec_id")
+        raise RunError(
+            Text("The workflow {workflow!r} works on a spec: give a spec_id.", workflow=definition.name),
+            field="spec_id",
+        )
     if spec_id and definition.kind != "autopilot" and not _spec_exists(project, spec_id):
-        raise RunError(f"The project has no spec {spec_id!r}.", field="spec_id")
+        raise RunError(Text("The project has no spec {spec!r}.", spec=spec_id), field="spec_id")
 
 
 def _spec_exists(project: Project, spec_id: str) -> bool:
@@ -90,7 +95,9 @@ def _spec_exists(project: Project, spec_id: str) -> bool:
     try:
         return discover_specs(status_cache(project).workspace).get(spec_id) is not None
     except SpecsUnavailable as exc:
-        raise RunError(f"The project's workspace cannot be used: {exc}", code="conflict") from None
+        raise RunError(
+            Text("The project's workspace cannot be used: {reason}", reason=str(exc)), code="conflict"
+        ) from None
 
 
 def workflow_version(project: Project, name: str, *, field: str = "workflow") -> TemplateVersion:
@@ -98,7 +105,7 @@ def workflow_version(project: Project, name: str, *, field: str = "workflow") ->
     runs with it, and says the same when there is none."""
     version = template_version_for(project, name)
     if version is None:
-        raise RunError(f"No workflow named {name!r}.", field=field)
+        raise RunError(Text("No workflow named {name!r}.", name=name), field=field)
     return version
 
 
@@ -116,7 +123,7 @@ def run_start(
     while one is queued, running or waiting is refused (code "conflict", `run_id` naming
     the active run) unless `allow_concurrent` says it is meant."""
     if not version.template.may_be_run_by(project.team_id):
-        raise RunError(f"No workflow named {version.template.name!r}.", field="workflow")
+        raise RunError(Text("No workflow named {name!r}.", name=version.template.name), field="workflow")
     definition = template_def(version)
     _check_spec(project, definition, spec_id)
     with transaction.atomic():
@@ -126,8 +133,14 @@ def run_start(
             active = active_run(project, spec_id, definition.name)
             if active is not None:
                 raise RunError(
-                    f"Run {active.pk} of {definition.name} on {spec_id} is still {active.status}: "
-                    "follow it, or start another on purpose (allow_concurrent).",
+                    Text(
+                        "Run {run} of {workflow} on {spec} is still {status}: "
+                        "follow it, or start another on purpose (allow_concurrent).",
+                        run=active.pk,
+                        workflow=definition.name,
+                        spec=spec_id,
+                        status=Code(active.status),
+                    ),
                     code="conflict",
                     field="spec_id",
                     run_id=active.pk,
@@ -168,7 +181,9 @@ def run_cancel(*, run: Run, by: User | None, channel: str) -> Run:
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.is_finished:
-            raise RunError(f"Run {run.pk} is already {run.status}.", code="conflict")
+            raise RunError(
+                Text("Run {run} is already {status}.", run=run.pk, status=Code(run.status)), code="conflict"
+            )
         for step in run.steps.filter(status__in=(S.PENDING, S.QUEUED, S.RUNNING, S.WAITING)):
             step_set_status(step, S.CANCELLED, event="step.cancelled", error="the run was cancelled")
             gate_cancel_for_step(step, by=by, channel=channel)
@@ -218,7 +233,11 @@ def run_retry(*, run: Run, by: User | None, channel: str) -> Run:
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED):
             raise RunError(
-                f"Only a failed or cancelled run can be retried; this one is {run.status}.", code="conflict"
+                Text(
+                    "Only a failed or cancelled run can be retried; this one is {status}.",
+                    status=Code(run.status),
+                ),
+                code="conflict",
             )
         _reset_unsucceeded(run)
         run_set_status(run, Run.Status.QUEUED)  # no longer finished: clears the end's fields
@@ -237,14 +256,17 @@ def run_retry(*, run: Run, by: User | None, channel: str) -> Run:
 def run_resume(*, run: Run, by: User | None, channel: str) -> Run:
     """Resume a failed run from its failed step (the same as retry for a failed run)."""
     if run.status != Run.Status.FAILED:
-        raise RunError(f"Only a failed run can be resumed; this one is {run.status}.", code="conflict")
+        raise RunError(
+            Text("Only a failed run can be resumed; this one is {status}.", status=Code(run.status)),
+            code="conflict",
+        )
     return run_retry(run=run, by=by, channel=channel)
 
 
 def run_rerun_from_checkpoint(*, run: Run, checkpoint: Checkpoint, by: User | None, channel: str) -> Run:
     """A new run of the same template version whose steps up to the checkpoint are done."""
     if checkpoint.run_id != run.pk:
-        raise RunError("That checkpoint belongs to another run.", code="invalid")
+        raise RunError(Text("That checkpoint belongs to another run."), code="invalid")
     done = {c.state["key"]: c.state for c in run.checkpoints.filter(seq__lte=checkpoint.seq).order_by("seq")}
     with transaction.atomic():
         new = Run.objects.create(

@@ -29,6 +29,7 @@ from accounts.permissions import has_role, team_ids_with_role
 from accounts.services import audit_record
 from workflows.domain.template_source import parse_source
 from workflows.domain.template_validation import validate
+from workflows.domain.texts import Text
 from workflows.models import BuiltinTemplateSet, TemplateVersion, WorkflowTemplate
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "engine" / "builtin_templates"
@@ -102,17 +103,19 @@ def _owner_check(
 ) -> Team | None:
     """The team the saved template belongs to, or TemplateForbidden saying why not."""
     if user is None or not user.is_authenticated or not user.is_active:
-        raise TemplateForbidden("Saving a workflow template needs a signed-in user.")
+        raise TemplateForbidden(Text("Saving a workflow template needs a signed-in user."))
     if template is not None:
         if team is not None and team.pk != template.team_id:
-            raise TemplateForbidden(f"The name {name!r} is taken by another template; choose another name.")
+            raise TemplateForbidden(
+                Text("The name {name!r} is taken by another template; choose another name.", name=name)
+            )
         if not template.may_be_changed_by(user):
             if template.team_id is None:
                 raise TemplateForbidden(
-                    f"{name!r} is a built-in or shared template; only staff may change it."
+                    Text("{name!r} is a built-in or shared template; only staff may change it.", name=name)
                 )
             raise TemplateForbidden(
-                f"The name {name!r} belongs to another team's template; choose another name."
+                Text("The name {name!r} belongs to another team's template; choose another name.", name=name)
             )
         return template.team
     if team is None:
@@ -121,12 +124,18 @@ def _owner_check(
         admin_of = team_ids_with_role(user, Role.ADMIN)
         if len(admin_of) != 1:
             raise TemplateForbidden(
-                "Saving a workflow template needs the admin role in a team"
-                + (" (name the team: you administer several)." if admin_of else ".")
+                Text(
+                    "Saving a workflow template needs the admin role in a team "
+                    "(name the team: you administer several)."
+                )
+                if admin_of
+                else Text("Saving a workflow template needs the admin role in a team.")
             )
         return Team.objects.get(pk=admin_of[0])
     if not (user.is_staff or has_role(user, team, Role.ADMIN)):
-        raise TemplateForbidden(f"Saving a workflow template for {team.name} needs the admin role there.")
+        raise TemplateForbidden(
+            Text("Saving a workflow template for {team} needs the admin role there.", team=team.name)
+        )
     return team
 
 

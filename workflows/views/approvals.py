@@ -26,7 +26,9 @@ from workflows.services.approvals import (
     link_check,
     may_decide,
 )
+from workflows.templatetags.workflow_tags import in_language
 from workflows.views.diffs import files_for_page
+from workflows.views.errors import refusal_text
 
 LINK_PROBLEMS = {
     "forged": (
@@ -141,7 +143,7 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     check = link_check(token, request.user)
     if not check.ok:
         title, message = LINK_PROBLEMS[check.problem]
-        message = check.message or message
+        message = str(in_language(check.message)) if check.message else message
         return render(
             request,
             "workflows/approval_link_problem.html",
@@ -194,5 +196,5 @@ def _handle_post(request: HttpRequest, gate: ApprovalGate, *, channel: str, user
         else:
             return {"__all__": _("Choose approve, reject, or comment.")}
     except ApprovalError as exc:
-        return exc.errors or {"__all__": str(exc)}
+        return exc.errors or {"__all__": refusal_text(exc)}
     return {}

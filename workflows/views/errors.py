@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.middleware import StaffOnly
-from workflows.templatetags.workflow_tags import status_label
+from workflows.templatetags.workflow_tags import in_language
 
 
 def _render(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -61,57 +59,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
     )
 
 
-# The services say why they refused in English (the API answers with those words). A page
-# shows the refusals it knows in the reader's language; any other message as it is.
-_REFUSALS: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(r"^Starting a workflow needs the member role\.$"),
-        gettext_noop("Starting a workflow needs the member role."),
-    ),
-    (
-        re.compile(r"^Name the spec to run it on, e\.g\. spec-core-001 or core-001\.$"),
-        gettext_noop("Name the spec to run it on, e.g. spec-core-001 or core-001."),
-    ),
-    (
-        re.compile(r"^Run (?P<run>\d+) is already (?P<status>\w+)\.$"),
-        gettext_noop("Run %(run)s is already %(status)s."),
-    ),
-    (
-        re.compile(r"^Only a failed run can be resumed; this one is (?P<status>\w+)\.$"),
-        gettext_noop("Only a failed run can be resumed; this one is %(status)s."),
-    ),
-    (
-        re.compile(r"^Only a failed or cancelled run can be retried; this one is (?P<status>\w+)\.$"),
-        gettext_noop("Only a failed or cancelled run can be retried; this one is %(status)s."),
-    ),
-    (
-        re.compile(r"^The project has no spec '(?P<spec>[^']+)'\.$"),
-        gettext_noop("The project has no spec %(spec)s."),
-    ),
-    (
-        re.compile(r"^No spec '(?P<spec>[^']+)' in this project\.$"),
-        gettext_noop("There is no spec %(spec)s in this project."),
-    ),
-    (
-        re.compile(r"^No workflow named '(?P<name>[^']+)'\.$"),
-        gettext_noop("There is no workflow named %(name)s."),
-    ),
-    (
-        re.compile(r"^The workflow '(?P<workflow>[^']+)' works on a spec: give a spec_id\.$"),
-        gettext_noop("The workflow %(workflow)s works on a spec: name one."),
-    ),
-]
-
-
 def refusal_text(exc: Exception) -> str:
-    """A service's refusal in the reader's language when it is one of the known ones."""
-    message = str(exc)
-    for pattern, template in _REFUSALS:
-        match = pattern.match(message)
-        if match:
-            translated = _(template)
-            if translated == template:  # English: exactly what the API says
-                return message
-            values = {k: status_label(v) if k == "status" else v for k, v in match.groupdict().items()}
-            return translated % values if values else translated
-    return message
+    """Why a service refused, in the reader's language. Services raise their reasons as
+    sentences that remember their template (`workflows.domain.texts.Text`): the API answers
+    the English, a page the translation."""
+    reason = exc.args[0] if exc.args else str(exc)
+    return str(in_language(reason))

@@ -19,6 +19,7 @@ from workflows.domain.workspace import UnknownSpec
 from workflows.selectors import get_project_for_user
 from workflows.services.manual_checks import ManualCheckError, manual_check_record, manual_check_withdraw
 from workflows.specs import SpecsUnavailable
+from workflows.views.errors import refusal_text
 
 
 def _back(slug: str, spec_id: str, task_id: str) -> HttpResponse:
@@ -51,8 +52,6 @@ def manual_check(request: AuthenticatedHttpRequest, slug: str, spec_id: str, tas
                 channel=AuditEntry.Channel.WEB,
             )
             messages.success(request, _("%(task)s is recorded as checked by you.") % {"task": task_id})
-    except (ManualCheckError, UnknownSpec, SpecsUnavailable) as exc:
-        messages.error(request, str(exc))
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
+    except (ManualCheckError, UnknownSpec, SpecsUnavailable, PermissionDenied) as exc:
+        messages.error(request, refusal_text(exc))
     return _back(slug, spec_id, task_id)

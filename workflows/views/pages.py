@@ -130,7 +130,10 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         detail, recommendation = project_spec(project, spec_id)
     except (UnknownSpec, SpecsUnavailable) as exc:
         return render(
-            request, "error.html", {"status": 404, "title": _("Not found"), "message": str(exc)}, status=404
+            request,
+            "error.html",
+            {"status": 404, "title": _("Not found"), "message": refusal_text(exc)},
+            status=404,
         )
     workspace = status_cache(project).workspace
     documents = []

@@ -250,7 +250,7 @@ def run_merge(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     try:
         merged = merge_service(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
     except RunError as exc:
-        messages.error(request, _("Not merged: %(reason)s") % {"reason": exc})
+        messages.error(request, _("Not merged: %(reason)s") % {"reason": refusal_text(exc)})
         return redirect(run.get_absolute_url())
     if merged.nothing_to_merge:
         messages.success(request, _("%(base)s had every commit already.") % {"base": merged.base_branch})
@@ -271,7 +271,7 @@ def run_publish(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     try:
         result = publish_service(run=run, by=request.user, channel=AuditEntry.Channel.WEB)
     except RunError as exc:
-        messages.error(request, _("Not published: %(reason)s") % {"reason": exc})
+        messages.error(request, _("Not published: %(reason)s") % {"reason": refusal_text(exc)})
         return redirect(run.get_absolute_url())
     if result["pull_request_url"]:
         messages.success(

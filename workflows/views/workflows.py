@@ -20,6 +20,7 @@ from workflows.graph import step_graph
 from workflows.models import Step
 from workflows.services.template_lookups import templates_visible_to
 from workflows.services.templates import TemplateForbidden, template_save
+from workflows.views.errors import refusal_text
 
 EXAMPLE = """name: my-workflow
 max_parallel: 4
@@ -64,7 +65,7 @@ def workflow_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         except TemplateInvalid as exc:
             problems, status = exc.problems, 422
         except TemplateForbidden as exc:
-            problems, status = [Problem(str(exc))], 403
+            problems, status = [Problem(refusal_text(exc))], 403
         else:
             messages.success(
                 request,

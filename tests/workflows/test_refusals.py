@@ -1,0 +1,226 @@
+"""A refusal is said once, by the service that refuses, as a sentence that remembers its
+template (workflows.domain.texts.Text): the API answers its English, a page shows it in
+the reader's language. No second list of the refusals' words exists anywhere."""
+
+from __future__ import annotations
+
+import ast
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import pgettext
+
+from accounts.models import Membership, Profile, Role
+from accounts.services import token_create
+from tests.processes import ROOT
+from tests.workflows.engine.conftest import drain, start, template
+from workflows.engine.approval_mail import link_token
+from workflows.models import ApprovalInvitation, Run
+from workflows.selectors import template_version_for
+from workflows.services import approvals, publishing
+from workflows.services.runs import run_cancel
+from workflows.services.templates import template_save
+
+pytestmark = pytest.mark.django_db
+
+SPEC = "spec-core-001-authentication"
+NOOP = {"name": "noop-once", "steps": [{"id": "only", "uses": "noop"}]}
+
+# The exceptions whose message a page shows (workflows/views catch them and show
+# views.errors.refusal_text), and the modules that raise them.
+REFUSALS = {
+    "RunError",
+    "ApprovalError",
+    "MergeRefusal",
+    "ManualCheckError",
+    "TemplateForbidden",
+    "PermissionDenied",
+    "UnknownSpec",
+}
+SOURCES = [
+    *sorted((ROOT / "workflows" / "services").glob("*.py")),
+    ROOT / "accounts" / "services.py",
+    ROOT / "workflows" / "domain" / "workspace.py",
+    ROOT / "workflows" / "engine" / "autopilot.py",  # the autopilot's settings, refused at the start
+]
+
+
+def _name(node: ast.expr) -> str:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+
+
+def _calls(path: Path) -> list[ast.Call]:
+    return [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)]
+
+
+def _texts(path: Path) -> list[str]:
+    """The templates of the sentences (Text("…", …)) a module writes."""
+    return [
+        call.args[0].value
+        for call in _calls(path)
+        if _name(call.func) == "Text" and call.args and isinstance(call.args[0], ast.Constant)
+    ]
+
+
+def test_no_refusal_a_page_shows_is_a_plain_string():
+    plain, sentences = [], 0
+    for path in SOURCES:
+        for call in _calls(path):
+            if _name(call.func) not in REFUSALS or not call.args:
+                continue
+            first = call.args[0]
+            if isinstance(first, ast.Constant | ast.JoinedStr | ast.BinOp):
+                plain.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+            elif isinstance(first, ast.Call) and _name(first.func) == "Text":
+                sentences += 1
+    assert plain == [], "raise these as Text(template, **values), with a Thai entry in django.po"
+    assert sentences >= 40  # the walk finds the refusals it checks
+
+
+def test_every_refusal_has_a_thai_translation():
+    templates = {t for path in SOURCES for t in _texts(path)}
+    templates |= set(publishing.MERGE_ADVICE.values()) | set(approvals.APPROVE_MERGE_ADVICE.values())
+    with translation.override("th"):
+        untranslated = [
+            t
+            for t in sorted(templates)
+            if re.search(r"[a-z]", re.sub(r"\{[^}]*\}", "", t)) and pgettext("spec", t) == t
+        ]
+    assert untranslated == []
+    assert len(templates) > 50
+
+
+@pytest.fixture
+def thai(client, team_users):
+    Profile.objects.create(user=team_users.member, language="th")
+    client.force_login(team_users.member)
+    return client
+
+
+def api(user) -> Client:
+    _, token = token_create(user=user, name="tests", channel="system")
+    return Client(headers={"Authorization": f"Bearer {token}"})
+
+
+def page_text(response) -> str:
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+def post_json(client: Client, path: str, body: dict[str, object]):
+    return client.post(f"/api/v1{path}", json.dumps(body), content_type="application/json")
+
+
+def test_resuming_a_run_that_did_not_fail(thai, team_users, project):
+    run = start(project, template_save(data=NOOP, created_by=None, channel="system"), team_users.member)
+    body = page_text(thai.post(reverse("run_resume", args=[run.pk]), follow=True))
+    assert "ทำต่อได้เฉพาะรันที่ล้มเหลว รันนี้" in body and "Only a failed run" not in body
+    run.refresh_from_db()
+    answer = api(team_users.member).post(f"/api/v1/runs/{run.pk}/resume")
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == f"Only a failed run can be resumed; this one is {run.status}."
+
+
+def test_cancelling_a_run_twice(thai, team_users, project):
+    run = start(project, template_save(data=NOOP, created_by=None, channel="system"), team_users.member)
+    run_cancel(run=run, by=team_users.member, channel="web")
+    body = page_text(thai.post(reverse("run_cancel", args=[run.pk]), follow=True))
+    assert f"รัน {run.pk} " in body and "อยู่แล้ว" in body and "is already" not in body
+    answer = api(team_users.member).post(f"/api/v1/runs/{run.pk}/cancel")
+    assert answer.json()["detail"] == f"Run {run.pk} is already cancelled."
+
+
+def test_starting_a_workflow_without_the_member_role(client, team_users, project):
+    Profile.objects.create(user=team_users.viewer, language="th")
+    client.force_login(team_users.viewer)
+    body = page_text(
+        client.post(reverse("command", args=[project.slug]), {"text": f"run {SPEC}", "confirm": "1"})
+    )
+    assert "การเริ่มเวิร์กโฟลว์ต้องมีบทบาทสมาชิก" in body and "needs the member role" not in body
+    answer = post_json(
+        api(team_users.viewer), "/intents", {"text": f"run {SPEC}", "project": project.slug, "execute": True}
+    )
+    assert answer.json()["detail"] == "Starting a workflow needs the member role."
+
+
+def test_starting_on_a_spec_the_project_does_not_have(thai, team_users, project):
+    template_save(
+        data={"name": "check", "steps": [{"id": "v", "uses": "verify_tasks"}]},
+        created_by=None,
+        channel="system",
+    )
+    start_form = {"workflow": "check", "spec_id": "spec-core-999-nothing"}
+    body = page_text(thai.post(reverse("run_create", args=[project.slug]), start_form, follow=True))
+    assert "โปรเจกต์นี้ไม่มีสเปก 'spec-core-999-nothing'" in body and "has no spec" not in body
+    answer = post_json(api(team_users.member), "/runs", {"project": project.slug, **start_form})
+    assert answer.json()["detail"] == "The project has no spec 'spec-core-999-nothing'."
+    assert not Run.objects.exists()
+
+
+def test_starting_a_workflow_that_does_not_exist(client, thai, team_users, project):
+    body = page_text(thai.post(reverse("run_create", args=[project.slug]), {"workflow": "nope"}, follow=True))
+    assert "ไม่มีเวิร์กโฟลว์ชื่อ 'nope'" in body and "No workflow named" not in body
+    answer = post_json(api(team_users.member), "/runs", {"project": project.slug, "workflow": "nope"})
+    assert answer.json()["detail"] == "No workflow named 'nope'."
+    english = Client()
+    english.force_login(team_users.admin)
+    body = page_text(
+        english.post(reverse("run_create", args=[project.slug]), {"workflow": "nope"}, follow=True)
+    )
+    assert "No workflow named 'nope'." in body  # the English page says what the API says
+
+
+def test_saving_a_workflow_under_another_teams_name(client, team_users):
+    theirs = {"name": "theirs", "steps": [{"id": "a", "uses": "noop"}]}
+    template_save(data=theirs, team=team_users.other_team, created_by=team_users.outsider, channel="web")
+    Profile.objects.create(user=team_users.admin, language="th")
+    client.force_login(team_users.admin)
+    response = client.post(
+        reverse("workflows"), {"source": "name: theirs\nsteps:\n  - id: b\n    uses: noop\n"}
+    )
+    assert response.status_code == 403
+    body = html.unescape(response.content.decode())
+    assert "ชื่อ 'theirs' เป็นของเทมเพลตของทีมอื่น" in body and "belongs to another team" not in body
+    answer = api(team_users.admin).post(
+        "/api/v1/workflows", "name: theirs\nsteps:\n  - id: b\n    uses: noop\n", "application/yaml"
+    )
+    assert (
+        answer.json()["detail"]
+        == "The name 'theirs' belongs to another team's template; choose another name."
+    )
+
+
+def test_a_thai_reader_sees_the_autopilot_settings_refused_in_thai(thai, project):
+    assert template_version_for(project, "autopilot") is not None
+    start_form = {"workflow": "autopilot", "spec_id": SPEC, "max_iterations": "500"}
+    body = page_text(thai.post(reverse("run_create", args=[project.slug]), start_form, follow=True))
+    assert "จำนวนรอบสูงสุด (max_iterations) ต้องเป็นจำนวนเต็มตั้งแต่ 1 ถึง 100" in body
+    assert not Run.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_an_approver_who_may_no_longer_decide_reads_why_in_thai_on_the_emailed_link(
+    client, eproject, team_users
+):
+    gated = template(
+        name="gated",
+        steps=[{"id": "review", "uses": "approval", "with": {"approvers": ["role:approver"]}}],
+    )
+    run = drain(start(eproject, gated, team_users.member))
+    assert run.status == "waiting"
+    invitation = ApprovalInvitation.objects.get(gate__run=run, user=team_users.approver)
+    Membership.objects.filter(user=team_users.approver).update(role=Role.VIEWER)
+    url = reverse("approval_link", args=[link_token(invitation)])
+    body = html.unescape(client.get(url, HTTP_ACCEPT_LANGUAGE="th").content.decode())
+    assert "ผู้ชม (viewer) ตัดสินการอนุมัติไม่ได้ บทบาทของคุณในทีม Acme คือ viewer" in body
+    assert "Viewers cannot decide" not in body
+    answer = post_json(
+        api(team_users.approver), f"/approvals/{invitation.gate_id}/decisions", {"verdict": "approve"}
+    )
+    assert answer.json()["detail"] == "Viewers cannot decide approvals; your role in Acme is viewer."
