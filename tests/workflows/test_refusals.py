@@ -22,9 +22,9 @@ from tests.processes import ROOT
 from tests.workflows.engine.conftest import drain, start, template
 from workflows.engine.approval_mail import link_token
 from workflows.models import ApprovalInvitation, Run
-from workflows.selectors import template_version_for
 from workflows.services import approvals, publishing
 from workflows.services.runs import run_cancel
+from workflows.services.template_lookups import template_version_for
 from workflows.services.templates import template_save
 
 pytestmark = pytest.mark.django_db
