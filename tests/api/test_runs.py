@@ -42,6 +42,20 @@ def test_viewers_cannot_start_runs(as_user, team_users, project, tiny_workflow):
     assert not Run.objects.exists()
 
 
+def test_a_saved_version_the_format_now_refuses_cannot_start_and_says_why(
+    as_user, team_users, project, tiny_workflow
+):
+    # Stored by an earlier release that let an unknown key through.
+    tiny_workflow.definition = {"name": "tiny", "steps": [{"id": "only", "uses": "noop", "colour": "red"}]}
+    tiny_workflow.save(update_fields=["definition"])
+    response = as_user(team_users.member).post("/runs", {"project": "acme-web", "workflow": "tiny"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith("Version 1 of the workflow tiny no longer passes validation (step 'only'")
+    assert "colour" in detail and detail.endswith("save the template again to run it.")
+    assert not Run.objects.exists()
+
+
 def test_another_teams_project_is_404(as_user, team_users, project, tiny_workflow):
     response = as_user(team_users.outsider).post("/runs", {"project": "acme-web", "workflow": "tiny"})
     assert response.status_code == 404

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.services import audit_record
 from workflows.domain.layouts import discover_specs
 from workflows.domain.template_format import StepDef, TemplateDef
-from workflows.domain.template_validation import validate
+from workflows.domain.template_validation import TemplateInvalid, validate
 from workflows.domain.texts import Code, Text
 from workflows.domain.workspace import SPEC_ID_RULE, is_spec_id
 from workflows.engine import dispatch
@@ -44,7 +44,21 @@ def active_run(project: Project, spec_id: str, workflow: str) -> Run | None:
 
 
 def template_def(version: TemplateVersion) -> TemplateDef:
-    return validate(version.definition)
+    """The version's definition, validated again by today's format; a version saved by an
+    earlier release that the format now refuses cannot start, and says how to fix it."""
+    try:
+        return validate(version.definition)
+    except TemplateInvalid as exc:
+        raise RunError(
+            Text(
+                "Version {number} of the workflow {name} no longer passes validation ({problem}): "
+                "save the template again to run it.",
+                number=version.number,
+                name=version.template.name,
+                problem=str(exc.problems[0]) if exc.problems else str(exc),
+            ),
+            field="workflow",
+        ) from None
 
 
 def build_steps(run: Run, steps: list[StepDef], *, first_position: int = 0) -> list[Step]:
