@@ -3,8 +3,8 @@
     python bench/bench_engine.py [--steps 200] [--items 1000] [--workers 2] [--repeat 3]
 
 It uses a throwaway database: SQLite in a temporary data directory by default; with
-DATABASE_URL=postgres://…/anything and REDIS_URL=redis://… it creates (and drops) the
-database `smartspec_bench` on that server and uses Redis for the queue and channel layer,
+DATABASE_URL=postgres://…/<name> and REDIS_URL=redis://… it creates (and drops) the
+database `<name>_bench` on that server and uses Redis for the queue and channel layer,
 and also times LangGraph with its PostgreSQL checkpointer on that server.
 Needs the bench extra: `.venv/bin/uv pip install -r bench/requirements.lock`.
 """
@@ -36,11 +36,14 @@ def prepare_environment(data_dir: Path) -> str:
         import psycopg
 
         parsed = urlparse(url)
+        # Named after the database given, so benchmarks pointed at different databases of one
+        # server (one per checkout) never drop each other's.
+        name = f"{parsed.path.strip('/') or 'smartspec'}_bench"
         admin = urlunparse(parsed._replace(path="/postgres"))
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS smartspec_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE smartspec_bench")
-        os.environ["DATABASE_URL"] = urlunparse(parsed._replace(path="/smartspec_bench"))
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        os.environ["DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{name}"))
         return "PostgreSQL + Redis" if os.environ.get("REDIS_URL") else "PostgreSQL"
     return "SQLite (WAL) + ORM broker"
 
