@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from workflows.domain.texts import Text, text_to_data
@@ -229,7 +228,11 @@ def _fill_slots(
     if not candidates:
         return [], False
     # The caller's own step gave back `freed` slots: a lone successor needs no count.
-    slots = len(candidates) if len(candidates) <= freed else run.max_parallel - _active_count(run)
+    slots = (
+        len(candidates)
+        if len(candidates) <= freed
+        else run.max_parallel - transition_sql.active_count(run.pk)
+    )
     queued: list[int] = []
     started = False
     now = timezone.now()
@@ -245,11 +248,6 @@ def _fill_slots(
             queued.append(step.pk)
             slots -= 1
     return queued, started
-
-
-def _active_count(run: Run) -> int:
-    """Steps holding one of the run's slots: queued or running, fan-out groups excepted."""
-    return run.steps.filter(status__in=(S.QUEUED, S.RUNNING), for_each__isnull=True).count()
 
 
 def _fan_out(run: Run, group: Step) -> list[Step]:
@@ -299,9 +297,7 @@ def _join(branch: Step) -> Step | None:
     # A parallel_tasks group waits for every branch, then merges them.
     if group.for_each == PARALLEL_TASKS and not join_parallel(group, step_set_status=step_set_status):
         return group
-    by_status = dict(
-        group.branches.order_by().values("status").annotate(n=Count("id")).values_list("status", "n")
-    )
+    by_status = transition_sql.branch_counts(group.pk)
     total = sum(by_status.values())
     counts = {st: by_status.get(st, 0) for st in (S.SUCCEEDED, S.FAILED, S.CANCELLED)}
     need = _join_need(group.join, total)

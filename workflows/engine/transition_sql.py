@@ -87,6 +87,23 @@ def pending_steps(run_id: int, keys: Sequence[str], *, waiting_for_slot: int) ->
     return sorted(found.values(), key=lambda step: (step.position, step.pk))
 
 
+def active_count(run_id: int) -> int:
+    """Steps holding one of the run's slots: queued or running, fan-out groups excepted."""
+    sql = f"SELECT COUNT(*) FROM {_STEP} WHERE run_id = %s AND status IN (%s, %s) AND for_each IS NULL"
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(sql, [run_id, Step.Status.QUEUED, Step.Status.RUNNING])
+        return int(cursor.fetchone()[0])
+
+
+def branch_counts(group_pk: int) -> dict[str, int]:
+    """How many branches of a fan-out group are in each status."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"SELECT status, COUNT(*) FROM {_STEP} WHERE parent_id = %s GROUP BY status", [group_pk]
+        )
+        return dict(cursor.fetchall())
+
+
 def step_update_statement(pk: int, values: dict[str, Any], **expect: Any) -> tuple[str, list[Any]]:
     """UPDATE one step row where its columns still hold `expect`, as SQL and parameters
     for `event_insert` to run."""
