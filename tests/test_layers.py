@@ -15,8 +15,8 @@ PACKAGES = ("accounts", "workflows", "smartspec")
 # prefix that matches a module names its layer; a workflows module none of these match
 # (api, views, admin, consumers, tasks, management commands, forms, ...) is on top.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # Helpers that import nothing of the product: logging.
-    ("helpers", ("workflows.observability.logging",)),
+    # Helpers that import nothing of the product: rows of hand-written SQL, logging.
+    ("helpers", ("smartspec.model_rows", "workflows.observability.logging")),
     ("accounts", ("accounts",)),
     ("domain", ("workflows.domain",)),
     ("models", ("workflows.models",)),

@@ -1,14 +1,19 @@
 """The statements of a step transition, in SQL: the step row's compare-and-set, the reads
-of the step to claim and of the successors to start, and the event with its run's next
-sequence number and the step's checkpoint.
+of the step to claim, of the successors to start and of a fan-out's slots and branches,
+and the event with its run's next sequence number and the step's checkpoint.
 
-Why SQL, and only here: a chain step pays for these on every transition, and through the
-ORM's query compiler they cost more than the database takes to answer them (a
-`Step.objects.filter()` cost 0.9 ms of Python where the same statement through the cursor
-took 0.05 ms; with them compiled by the ORM a chain step cost FIGURE). Everything
-else the engine reads or writes goes through the ORM. Table and column names come from
-the models, never from input; values go in through the fields' own preparation and rows
-come back as model instances through the ORM's own converters.
+Why SQL, and only here: every step pays for these on every transition, and the ORM's
+query compiler costs more than the database takes to answer them — a `Step.objects.filter()`
+cost 0.9 ms of Python where the same statement through the cursor took 0.05 ms, which is
+how a chain step got to 0.58 ms on SQLite (docs/benchmarks.md, "Durable engine"); with
+just the fan-out's two counts through the ORM, a for_each item cost the worker cluster
+7.03 ms of CPU instead of 5.33 in the same run. Everything else in the engine goes
+through the ORM; outside it only the two statements every API read pays are SQL
+(`accounts.services.token_authenticate`, `workflows/api/run_cache.py`), for their figures
+in docs/benchmarks.md ("REST API").
+Table and column names come from the models, never from input; values go in through the
+fields' own preparation and rows come back as instances through the ORM's converters
+(`smartspec.model_rows`).
 """
 
 from __future__ import annotations
@@ -18,44 +23,20 @@ from typing import Any
 
 from django.db import transaction
 
+from smartspec.model_rows import ModelRows
 from workflows.models import Checkpoint, Event, Run, Step
 
-_STEP = Step._meta.db_table
-_FIELDS = Step._meta.concrete_fields
-_BY_NAME = {f.name: f for f in _FIELDS} | {f.attname: f for f in _FIELDS}
-_ATTNAMES = [f.attname for f in _FIELDS]
-# Every concrete column, quoted ("key" and "join" are keywords), in field order.
-_COLUMNS = ", ".join(f'"{field.column}"' for field in _FIELDS)
-_CONVERTERS: dict[str, list[tuple[Any, list[Any]]]] = {}  # vendor → each column's converters
+_STEPS = ModelRows(Step)
+_STEP = _STEPS.table
+_COLUMNS = _STEPS.columns()
+_BY_NAME = _STEPS.by_name
 
 
 def _steps(sql: str, params: Sequence[Any]) -> list[Step]:
     connection = transaction.get_connection()
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
-        found = cursor.fetchall()
-    converters = _converters(connection)
-    steps = []
-    for row in found:
-        values = list(row)
-        for index, (column, functions) in enumerate(converters):
-            for function in functions:
-                values[index] = function(values[index], column, connection)
-        steps.append(Step.from_db(connection.alias, _ATTNAMES, values))
-    return steps
-
-
-def _converters(connection: Any) -> list[tuple[Any, list[Any]]]:
-    found = _CONVERTERS.get(connection.vendor)
-    if found is None:
-        found = []
-        for field in _FIELDS:
-            column = field.get_col(_STEP)
-            found.append(
-                (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
-            )
-        _CONVERTERS[connection.vendor] = found
-    return found
+        return _STEPS.instances(connection, cursor.fetchall())
 
 
 def step_if(pk: int, status: str) -> Step | None:
