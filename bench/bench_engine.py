@@ -3,8 +3,8 @@
     python bench/bench_engine.py [--steps 200] [--items 1000] [--workers 2] [--repeat 3]
 
 It uses a throwaway database: SQLite in a temporary data directory by default; with
-DATABASE_URL=postgres://…/anything and REDIS_URL=redis://… it creates (and drops) the
-database `smartspec_bench` on that server and uses Redis for the queue and channel layer,
+DATABASE_URL=postgres://…/<name> and REDIS_URL=redis://… it creates (and drops) the
+database `<name>_bench` on that server and uses Redis for the queue and channel layer,
 and also times LangGraph with its PostgreSQL checkpointer on that server.
 Needs the bench extra: `.venv/bin/uv pip install -r bench/requirements.lock`.
 """
@@ -36,11 +36,14 @@ def prepare_environment(data_dir: Path) -> str:
         import psycopg
 
         parsed = urlparse(url)
+        # Named after the database given, so benchmarks pointed at different databases of one
+        # server (one per checkout) never drop each other's.
+        name = f"{parsed.path.strip('/') or 'smartspec'}_bench"
         admin = urlunparse(parsed._replace(path="/postgres"))
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS smartspec_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE smartspec_bench")
-        os.environ["DATABASE_URL"] = urlunparse(parsed._replace(path="/smartspec_bench"))
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        os.environ["DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{name}"))
         return "PostgreSQL + Redis" if os.environ.get("REDIS_URL") else "PostgreSQL"
     return "SQLite (WAL) + ORM broker"
 
@@ -75,21 +78,22 @@ def chain_steps(n: int) -> list[dict[str, object]]:
     ]
 
 
-def chain_in_process(project: object, n: int) -> float:
-    """Seconds per step with one worker executing in this process (no queue hop)."""
+def chain_in_process(project: object, n: int) -> tuple[float, float]:
+    """Seconds per step with one worker executing in this process (no queue hop): wall
+    time, and this process's CPU time (on SQLite all of it; less moved by a busy machine)."""
     from workflows.engine.worker import execute_step
     from workflows.models import Step
     from workflows.services.runs import run_start
 
     template = version("bench-chain", chain_steps(n))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     run = run_start(project=project, version=template, started_by=None, channel="system")
     first = Step.objects.get(run=run, key="s0")
     execute_step(first.pk)
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     run.refresh_from_db()
     assert run.status == "succeeded", run.status
-    return elapsed / n
+    return elapsed / n, cpu / n
 
 
 def start_cluster(workers: int) -> subprocess.Popen[bytes]:
@@ -121,6 +125,21 @@ def wait_cluster_ready() -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not WorkerCluster.objects.exists():
         time.sleep(0.1)
+
+
+def cluster_cpu(cluster: subprocess.Popen[bytes]) -> float:
+    """CPU seconds the cluster's processes used so far (workers that exited count through
+    their parent's children's times): from /proc, so Linux only."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == cluster.pid:  # the process group: start_new_session
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / tick
 
 
 def run_through_cluster(project: object, template: object) -> float:
@@ -198,7 +217,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="smartspec-bench-") as tmp:
         label = prepare_environment(Path(tmp))
         project = setup_django()
-        in_process = statistics.median(chain_in_process(project, args.steps) for _ in range(args.repeat))
+        timings = [chain_in_process(project, args.steps) for _ in range(args.repeat)]
+        in_process = statistics.median(wall for wall, _ in timings)
+        in_process_cpu = statistics.median(cpu for _, cpu in timings)
         peer = statistics.median(langgraph_chain(args.steps, Path(tmp)) for _ in range(args.repeat))
         postgres_peer = None
         if os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -219,7 +240,12 @@ def main() -> None:
                 [{"id": "fan", "uses": "noop", "for_each": list(range(args.items))}],
                 max_parallel=args.workers * 4,
             )
-            fan_wall = statistics.median(run_through_cluster(project, fan) for _ in range(args.repeat))
+            fan_walls, fan_cpus = [], []
+            for _ in range(args.repeat):
+                cpu = cluster_cpu(cluster)
+                fan_walls.append(run_through_cluster(project, fan))
+                fan_cpus.append(cluster_cpu(cluster) - cpu)
+            fan_wall, fan_cpu = statistics.median(fan_walls), statistics.median(fan_cpus)
         finally:
             stop_cluster(cluster)
         if os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -227,7 +253,10 @@ def main() -> None:
 
             connections.close_all()
     print(f"configuration: {label}")
-    print(f"chain of {args.steps} no-op steps, one worker in-process: {in_process * 1000:.2f} ms/step")
+    print(
+        f"chain of {args.steps} no-op steps, one worker in-process: {in_process * 1000:.2f} ms/step "
+        f"({in_process_cpu * 1000:.2f} ms CPU/step)"
+    )
     print(
         f"chain of {args.steps} no-op steps, through a qcluster ({args.workers} workers): "
         f"{through * 1000:.2f} ms/step"
@@ -240,7 +269,8 @@ def main() -> None:
         )
     print(
         f"for_each over {args.items} no-op items, {args.workers} workers: {fan_wall:.2f} s wall "
-        f"({fan_wall / args.items * 1000:.2f} ms/item)"
+        f"({fan_wall / args.items * 1000:.2f} ms/item; "
+        f"the cluster's CPU {fan_cpu / args.items * 1000:.2f} ms/item)"
     )
 
 

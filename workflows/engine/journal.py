@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from workflows.models import Checkpoint, Event, Run, Step
+from workflows.engine import transition_sql
+from workflows.models import Event, Step
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +24,8 @@ def event_append(
 ) -> Event:
     """Append an event with the run's next sequence number. Call inside a transaction.
 
-    The counter row on the run is bumped first (`UPDATE … RETURNING`), so concurrent writers
-    to one run queue up on that row and sequences come out gapless and unique. This is the
-    engine's hottest statement: it is written in SQL (one statement on PostgreSQL) rather
-    than through the ORM.
+    Concurrent writers to one run queue up on the run's counter row, so sequences come out
+    gapless and unique (`transition_sql.event_insert`).
     """
     event = event_append_after(None, run_id=run_id, type=type, data=data, step=step)
     assert event is not None
@@ -45,10 +44,6 @@ def event_append_after(
     """Make `change` (an UPDATE of one row, as SQL and parameters) and append the event
     only when it changed that row; None when it did not, and then nothing was written.
     With `checkpoint`, that state of the step is also saved, taken at the event.
-
-    On PostgreSQL the change, the sequence number, the event and the checkpoint are one
-    statement (one round trip instead of three); on SQLite, where a statement costs no
-    round trip, they run one after another.
     """
     connection = transaction.get_connection()
     assert connection.in_atomic_block, "events are written in a transaction"
@@ -57,67 +52,20 @@ def event_append_after(
         payload.setdefault("key", step.key)
     now = timezone.now()
     step_pk = step.pk if step is not None else None
-    row = [type, step_pk, json.dumps(payload)]
-    at = connection.ops.adapt_datetimefield_value(now)
-    saved = [] if checkpoint is None else [run_id, step_pk, json.dumps(checkpoint), at]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            if change is None:
-                assert checkpoint is None, "a checkpoint belongs to a step's change"
-                cursor.execute(_APPEND_SQL, [run_id, run_id, *row, at])
-            else:
-                sql = _APPEND_AFTER_SQL.format(change=change[0], checkpoint=_CHECKPOINT_CTE if saved else "")
-                cursor.execute(sql, [*change[1], run_id, run_id, *row, at, *saved])
-            found = cursor.fetchone()
-            if found is None:
-                return None
-            event_id, seq = found
-        else:
-            if change is not None:
-                cursor.execute(*change)
-                if cursor.rowcount != 1:
-                    return None
-            cursor.execute(_NEXT_SEQ_SQL, [run_id])
-            seq = cursor.fetchone()[0]
-            cursor.execute(_INSERT_SQL, [run_id, seq, *row, at])
-            event_id = cursor.fetchone()[0]
-            if saved:
-                cursor.execute(_CHECKPOINT_SQL, [run_id, seq, *saved[1:]])
+    written = transition_sql.event_insert(
+        change,
+        run_id=run_id,
+        row=[type, step_pk, json.dumps(payload)],
+        at=connection.ops.adapt_datetimefield_value(now),
+        checkpoint=None if checkpoint is None else (step_pk, json.dumps(checkpoint)),
+    )
+    if written is None:
+        return None
+    event_id, seq = written
     event = Event(id=event_id, run_id=run_id, seq=seq, type=type, step=step, data=payload, created_at=now)
     if settings.REDIS_URL:
         transaction.on_commit(lambda: publish(event))
     return event
-
-
-# Table names come from the models, never from input.
-_RUN, _EVENT, _CHECKPOINT = Run._meta.db_table, Event._meta.db_table, Checkpoint._meta.db_table
-_NEXT_SEQ_SQL = f"UPDATE {_RUN} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq"  # noqa: S608
-_INSERT_SQL = (
-    f"INSERT INTO {_EVENT} (run_id, seq, type, step_id, data, created_at) "  # noqa: S608
-    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
-)
-_APPEND_SQL = (
-    f"WITH bumped AS ({_NEXT_SEQ_SQL}) "  # noqa: S608
-    f"INSERT INTO {_EVENT} (run_id, seq, type, step_id, data, created_at) "
-    "SELECT %s, last_seq, %s, %s, %s::jsonb, %s FROM bumped RETURNING id, seq"
-)
-# The change's RETURNING gates the bump: no changed row, no sequence number, no event.
-_APPEND_AFTER_SQL = (
-    "WITH changed AS ({change} RETURNING 1), "  # noqa: S608
-    f"bumped AS (UPDATE {_RUN} SET last_seq = last_seq + 1 "
-    "WHERE id = %s AND EXISTS (SELECT 1 FROM changed) RETURNING last_seq), "
-    f"appended AS (INSERT INTO {_EVENT} (run_id, seq, type, step_id, data, created_at) "
-    "SELECT %s, last_seq, %s, %s, %s::jsonb, %s FROM bumped RETURNING id, seq){checkpoint} "
-    "SELECT id, seq FROM appended"
-)
-_CHECKPOINT_CTE = (
-    f", checkpointed AS (INSERT INTO {_CHECKPOINT} (run_id, seq, step_id, state, created_at) "  # noqa: S608
-    "SELECT %s, seq, %s, %s::jsonb, %s FROM appended)"
-)
-_CHECKPOINT_SQL = (
-    f"INSERT INTO {_CHECKPOINT} (run_id, seq, step_id, state, created_at) "  # noqa: S608
-    "VALUES (%s, %s, %s, %s, %s)"
-)
 
 
 # A run that changes faster than this wakes its pages once per interval (pages read every

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from workflows.domain.template_format import PARALLEL_TASKS
 from workflows.domain.texts import Text, text_to_data
-from workflows.engine import git_runs, rows
+from workflows.engine import git_runs, transition_sql
 from workflows.engine.autopilot import autopilot_extend, is_turn_end
 from workflows.engine.fan_out import branch_config, resolve_items
 from workflows.engine.journal import event_append, event_append_after
@@ -40,7 +40,7 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     data: dict[str, Any] = {"status": status, "from": step.status, "attempt": attempt}
     if fields.get("error"):
         data["error"] = fields["error"]
-    change = rows.step_update_statement(
+    change = transition_sql.step_update_statement(
         step.pk, {"status": status, **fields}, status=step.status, attempt=step.attempt
     )
     checkpoint = None
@@ -141,7 +141,7 @@ def run_advance(
     if run.status in Run.FINISHED:
         return []
     if changed is None:
-        pending = rows.steps_where("run_id = %s AND status = 'pending'", [run.pk])
+        pending = list(run.steps.filter(status=S.PENDING).order_by("position", "id"))
         frontier = [s for s in pending if s.parent_id is None and not s.ready]
         waiting = [s for s in pending if s.ready][: run.max_parallel]
     else:
@@ -157,7 +157,7 @@ def run_advance(
                 keys += step.dependents
         if run.status in Run.FINISHED:
             return []
-        candidates = rows.pending_steps(run.pk, keys, waiting_for_slot=run.max_parallel)
+        candidates = transition_sql.pending_steps(run.pk, keys, waiting_for_slot=run.max_parallel)
         frontier = [s for s in candidates if not s.ready]
         waiting = [s for s in candidates if s.ready]
     ready = _mark_ready(run, frontier, known={s.key: s.status for s in changed or []})
@@ -181,7 +181,7 @@ def _extend_autopilot(run: Run, step: Step) -> None:
 def _dependents(run: Run, step: Step) -> list[Step]:
     if not step.dependents:
         return []
-    return rows.pending_steps(run.pk, step.dependents, waiting_for_slot=0)
+    return transition_sql.pending_steps(run.pk, step.dependents, waiting_for_slot=0)
 
 
 def _mark_ready(run: Run, frontier: list[Step], known: dict[str, str]) -> list[Step]:
@@ -228,14 +228,18 @@ def _fill_slots(
     if not candidates:
         return [], False
     # The caller's own step gave back `freed` slots: a lone successor needs no count.
-    slots = len(candidates) if len(candidates) <= freed else run.max_parallel - rows.active_count(run.pk)
+    slots = (
+        len(candidates)
+        if len(candidates) <= freed
+        else run.max_parallel - transition_sql.active_count(run.pk)
+    )
     queued: list[int] = []
     started = False
     now = timezone.now()
     for step in candidates:
         if slots <= 0:
             if not step.ready:
-                rows.step_update(step.pk, {"ready": True})
+                Step.objects.filter(pk=step.pk).update(ready=True)
             continue
         if start is not None and not started and start(step):
             started = True
@@ -287,13 +291,13 @@ def _fan_out(run: Run, group: Step) -> list[Step]:
 
 def _join(branch: Step) -> Step | None:
     """Apply the group's join policy after a branch finished; returns the group."""
-    group = None if branch.parent_id is None else rows.step_if(branch.parent_id, S.RUNNING)
+    group = None if branch.parent_id is None else transition_sql.step_if(branch.parent_id, S.RUNNING)
     if group is None:
         return None
     # A parallel_tasks group waits for every branch, then merges them.
     if group.for_each == PARALLEL_TASKS and not join_parallel(group, step_set_status=step_set_status):
         return group
-    by_status = rows.branch_counts(group.pk)
+    by_status = transition_sql.branch_counts(group.pk)
     total = sum(by_status.values())
     counts = {st: by_status.get(st, 0) for st in (S.SUCCEEDED, S.FAILED, S.CANCELLED)}
     need = _join_need(group.join, total)
@@ -331,7 +335,9 @@ def _cancel_branches(group: Step, *, reason: str) -> None:
 
 def _settle_run(run: Run) -> None:
     """Set the run's status from its steps: running, waiting, or finished."""
-    active = rows.open_statuses(run.pk)
+    active = set(
+        run.steps.filter(status__in=Step.OPEN).order_by().values_list("status", flat=True).distinct()
+    )
     if not active:
         failed = run.steps.filter(status=S.FAILED, parent__isnull=True).exists()
         if failed:

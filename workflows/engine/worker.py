@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from workflows.domain.task_groups import item_tasks
 from workflows.domain.texts import Text
-from workflows.engine import dispatch, git_branches, git_runs, rows
+from workflows.engine import dispatch, git_branches, git_runs, transition_sql
 from workflows.engine.budget import budget_spent, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
 from workflows.engine.gates import gate_cancel_for_step, gate_finish_step
@@ -130,7 +130,7 @@ def claim(step_id: int, run: Run | None = None) -> Step | None:
     `run`, when the caller holds it, saves re-checking a run known to be running.
     """
     with transaction.atomic(savepoint=False):
-        step = rows.step_if(step_id, S.QUEUED)
+        step = transition_sql.step_if(step_id, S.QUEUED)
         now = timezone.now()
         if step is None or (step.not_before is not None and step.not_before > now):
             return None
