@@ -8,7 +8,7 @@ from django.http import Http404
 
 from accounts.models import Role
 from accounts.permissions import has_role, team_ids_with_role, teams_of
-from workflows.models import ApprovalGate, Project, Run
+from workflows.models import ApprovalEntry, ApprovalGate, Project, Run
 
 AnyUser = User | AnonymousUser
 
@@ -67,7 +67,7 @@ def gates_to_decide(user: AnyUser) -> QuerySet[ApprovalGate]:
         )
         .select_related("run", "run__project", "run__started_by", "step")
         .filter(status=ApprovalGate.Status.PENDING, invitations__user=user)
-        .exclude(Q(entries__user=user) & Q(entries__kind__in=["approve", "reject"]))
+        .exclude(Q(entries__user=user) & Q(entries__kind__in=ApprovalEntry.VERDICTS))
         .distinct()
     )
 

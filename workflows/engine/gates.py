@@ -362,7 +362,7 @@ def _remind(gate: ApprovalGate, now: Any) -> int:
         )
         if not updated:
             return 0
-        voted = set(gate.entries.filter(kind__in=["approve", "reject"]).values_list("user_id", flat=True))
+        voted = set(gate.entries.filter(kind__in=ApprovalEntry.VERDICTS).values_list("user_id", flat=True))
         for invitation in gate.invitations.exclude(user_id__in=voted):
             transaction.on_commit(functools.partial(mail_send, invitation, "approval_reminder"))
     return 1

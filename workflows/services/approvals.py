@@ -104,7 +104,7 @@ def approval_decide(
     channel: str,
 ) -> ApprovalGate:
     """Record one person's vote; close the gate when the quorum is met or a reject ends it."""
-    if verdict not in ("approve", "reject"):
+    if verdict not in ApprovalEntry.VERDICTS:
         raise ApprovalError(Text("The verdict must be 'approve' or 'reject'."))
     try:
         return _decide(gate, user, verdict, comment, form_data, channel)
@@ -193,7 +193,7 @@ def _check_may_vote(gate: ApprovalGate, user: User, verdict: str) -> None:
 
 
 def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) -> None:
-    votes = list(gate.entries.filter(kind__in=["approve", "reject"]).values_list("kind", "user_id"))
+    votes = list(gate.entries.filter(kind__in=ApprovalEntry.VERDICTS).values_list("kind", "user_id"))
     approvals = sum(1 for kind, _ in votes if kind == "approve")
     if verdict == "reject" and gate.reject_ends:
         gate_close(gate, G.REJECTED, f"rejected by {user.get_username()}")

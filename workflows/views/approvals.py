@@ -182,7 +182,7 @@ def _handle_post(request: HttpRequest, gate: ApprovalGate, *, channel: str, user
                 gate=gate, user=user, text=request.POST.get("comment", ""), channel=channel, reply_to=reply_to
             )
             messages.success(request, _("Comment added."))
-        elif action in ("approve", "reject"):
+        elif action in ApprovalEntry.VERDICTS:
             form_data = {f["name"]: request.POST.get(f"form-{f['name']}") for f in gate.form}
             approval_decide(
                 gate=gate,
