@@ -162,6 +162,11 @@ def run_worktree(run: Run) -> Path | None:
 
     Records the run's branch, base commit and base branch on the run the first time.
     """
+    if not run.git_branch and not (Path(run.project.workspace.strip()) / ".git").exists():
+        # No repository there, so no worktree: the step reads and writes the workspace,
+        # checked by workspace_policy when it does. This skips that check's cost (a third of
+        # a no-op step, docs/benchmarks.md) for the steps that never touch the workspace.
+        return None
     try:
         repo = project_workspace_dir(run.project)
     except WorkspaceNotAllowed:
