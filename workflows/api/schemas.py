@@ -445,7 +445,9 @@ class TaskOut(Schema):
     parent: str | None = Field(..., description="The parent task of a numbered task (2 for 2.1).")
     optional: bool = Field(..., description="Optional (Kiro's `- [ ]*`): shown, not counted in the totals.")
     in_progress: bool = Field(..., description="Marked in progress (`- [-]`).")
-    parallel: bool = Field(..., description="spec-kit's [P]: can run beside other parallel tasks.")
+    parallel: bool = Field(
+        ..., description="Can run beside the parallel tasks next to it: spec-kit's [P], or a parallel phase."
+    )
     story: str | None = Field(..., description="spec-kit's user story marker, e.g. US1.")
     priority: str | None = Field(..., description="The phase's priority, e.g. P1.")
     implicit_evidence: bool = Field(..., description="Verified by a file the task names (no hook).")

@@ -1,9 +1,9 @@
 """Which open tasks of a spec may be implemented at the same time.
 
 spec-kit marks a task that touches its own files and depends on no open task with `[P]`;
-SmartSpec also reads a phase heading that ends with `(parallel)` (`## Phase 3: Models
-(parallel)`) as "every task of this phase may run at once". The open tasks, in the order
-of tasks.md, fall into batches that must run one after another:
+the tasks parser also marks every task of a parallel phase (a heading that ends with
+`(parallel)`, or a `parallel: true` line) as parallel. The open tasks, in the order of
+tasks.md, fall into batches that must run one after another:
 
 - a run of consecutive parallel tasks of one phase is a parallel batch: one group per task,
   and those groups may run at the same time;
@@ -17,12 +17,9 @@ person can check are not open work for an agent and are left out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-_PARALLEL_PHASE_RE = re.compile(r"\(\s*parallel\s*\)\s*$", re.IGNORECASE)
 
 
 class OpenTask(Protocol):
@@ -52,22 +49,13 @@ class TaskGroup:
 Batch = list[TaskGroup]
 
 
-def is_parallel_phase(phase: str | None) -> bool:
-    """A phase heading that ends with `(parallel)`: all its tasks may run at once."""
-    return bool(phase) and _PARALLEL_PHASE_RE.search(phase or "") is not None
-
-
-def runs_in_parallel(task: OpenTask) -> bool:
-    return task.parallel or is_parallel_phase(task.phase)
-
-
 def task_batches(tasks: Iterable[OpenTask]) -> list[Batch]:
     """The open tasks (in tasks.md order) as batches to run one after another."""
     batches: list[Batch] = []
     sequential: list[str] = []
     parallel_phase: str | None = None  # the phase of the parallel batch being filled
     for task in tasks:
-        if runs_in_parallel(task):
+        if task.parallel:
             if sequential:
                 batches.append([TaskGroup(tuple(sequential), parallel=False)])
                 sequential = []

@@ -25,6 +25,13 @@ spec-kit's markers right after the id come off the title: `[P]` (parallel), `[US
 user story) and `[P1]` (a priority). A phase heading's `(Priority: P1)` gives the tasks
 under it that priority. Phases are headings that start with "Phase" (`## Phase 3: …`).
 
+Parallel phases
+---------------
+Every task of a phase is parallel, as if marked `[P]`, when its heading ends with
+`(parallel)` (`## Phase 2: Adapters (parallel)`) or when a line of the phase, on its own,
+says `parallel: true` (also `yes`; the key may be bold, `**Parallel:** true`, or in an
+HTML comment, `<!-- parallel: true -->`). Such a line outside a phase is a warning.
+
 References are not tasks
 ------------------------
 Requirements coverage, traceability and checklists use the same checkbox syntax. A
@@ -98,6 +105,12 @@ _TITLE_SEPARATOR_RE = re.compile(r"^[:\u2013\u2014-](?:[ \t]+|$)")
 _HEADING_RE = re.compile(r"^ {0,3}(?P<level>#{1,6})(?:[ \t]+(?P<text>.*?))?[ \t#]*$")
 _PHASE_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(?P<title>[Pp]hase\b.*?)[ \t#]*$")
 _PHASE_NUMBER_RE = re.compile(r"^[Pp]hase[ \t]*([0-9]+)")
+_PARALLEL_HEADING_RE = re.compile(r"\(\s*parallel\s*\)$", re.IGNORECASE)
+_PARALLEL_LINE_RE = re.compile(
+    r"^(?:<!--[ \t]*)?(?:\*\*|__)?parallel(?:\*\*|__)?[ \t]*:[ \t]*(?:\*\*|__)?[ \t]*"
+    r"(?P<value>true|yes|false|no)[ \t]*(?:\*\*|__)?[ \t]*(?:-->)?[ \t]*$",
+    re.IGNORECASE,
+)
 _PRIORITY_RE = re.compile(r"(?:\bpriority\b[ \t]*:?|\()[ \t]*(P[0-9]+)\b", re.IGNORECASE)
 _HEADING_CUT_RE = re.compile(r":|\(| [-\u2013\u2014] ")
 _NOT_LETTERS_RE = re.compile(r"[^a-z]+")
@@ -135,7 +148,7 @@ class Task:
     parent: str | None = None  # "2" for a numeric id "2.1"
     optional: bool = False  # Kiro "- [ ]*": not counted in totals or drift
     in_progress: bool = False  # Kiro "- [-]"
-    parallel: bool = False  # spec-kit "[P]"
+    parallel: bool = False  # spec-kit "[P]", or every task of a parallel phase
     story: str | None = None  # spec-kit "[US1]"
     priority: str | None = None  # "P1": from a "[P1]" marker or the phase heading
     emoji: bool = False  # a ✅ / ⬜ item: sync swaps the emoji instead of an x
@@ -225,6 +238,8 @@ class _Parser:
         self.phase: str | None = None
         self.phase_key = "0"
         self.priority: str | None = None
+        self.phase_parallel = False  # the phase's heading ends "(parallel)" or it says "parallel: true"
+        self.phase_first = 0  # index in self.tasks of the phase's first task
         self.phases: list[str] = []
         self.issues: list[ParseIssue] = []
         self.seen: dict[str, int] = {}
@@ -270,6 +285,8 @@ class _Parser:
             if self.block is not None and self.block_items:
                 self.block = None
             return
+        if first in "pP*_<" and self._parallel_line(stripped, number):
+            return
         if first in _BULLETS:
             task = _TASK_RE.match(line)
             if task:
@@ -307,6 +324,8 @@ class _Parser:
             self.phase_key = number.group(1) if number else str(len(self.phases))
             priority = _PRIORITY_RE.search(self.phase)
             self.priority = priority.group(1).upper() if priority else None
+            self.phase_first = len(self.tasks) + (self.current is not None)  # after the open task
+            self.phase_parallel = _PARALLEL_HEADING_RE.search(self.phase) is not None
             return True
         if self.reference is None and is_reference_heading(text):
             self._close()
@@ -316,6 +335,24 @@ class _Parser:
             self.block, self.block_items = -1, 0
             return True
         return self.reference is not None
+
+    def _parallel_line(self, stripped: str, number: int) -> bool:
+        """A `parallel: true` line makes every task of its phase parallel, those above it too."""
+        match = _PARALLEL_LINE_RE.match(stripped)
+        if match is None:
+            return False
+        if match.group("value").lower() not in ("true", "yes"):
+            return True
+        if self.phase is None:
+            message = "'parallel: true' outside a phase is ignored: put it under a phase heading"
+            self.issues.append(ParseIssue(number, "warning", message))
+            return True
+        self.phase_parallel = True
+        for index in range(self.phase_first, len(self.tasks)):
+            self.tasks[index] = replace(self.tasks[index], parallel=True)
+        if self.current is not None and len(self.tasks) >= self.phase_first:
+            self.current["parallel"] = True
+        return True
 
     def _open_block(self, line: str) -> None:
         stripped = line.lstrip()
@@ -404,7 +441,7 @@ class _Parser:
             parent=(task_id.rpartition(".")[0] or None) if numeric else None,
             optional=bool(match.group("optional")),
             in_progress=box == "-",
-            parallel=parallel,
+            parallel=parallel or self.phase_parallel,
             story=story,
             priority=priority,
             emoji=bool(emoji),

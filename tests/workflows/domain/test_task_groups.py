@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from workflows.domain.task_groups import item_tasks, next_batch, parallel_count, task_batches
 from workflows.domain.tasks_parser import parse_tasks
 
@@ -49,6 +51,48 @@ def test_a_phase_marked_parallel_runs_all_its_tasks_at_once():
     )
     assert shape(text) == [[["TSK-1"]], ["TSK-2", "TSK-3", "TSK-4"], [["TSK-5"]]]
     assert [g.tasks for g in next_batch(parse_tasks(text).tasks)] == [("TSK-1",)]
+
+
+@pytest.mark.parametrize(
+    "marker", ["parallel: true", "Parallel: yes", "**Parallel:** true", "<!-- parallel: true -->"]
+)
+def test_a_phase_that_says_parallel_true_runs_all_its_tasks_at_once(marker):
+    text = (
+        "### Phase 1: Setup\n- [ ] TSK-1 Scaffold\n\n"
+        f"### Phase 2: Adapters\n{marker}\n\n- [ ] TSK-2 Postgres adapter\n- [ ] TSK-3 SQLite adapter\n\n"
+        "### Phase 3: Wiring\n- [ ] TSK-4 Wire the adapters\n"
+    )
+    document = parse_tasks(text)
+    assert shape(text) == [[["TSK-1"]], ["TSK-2", "TSK-3"], [["TSK-4"]]]
+    assert [t.parallel for t in document.tasks] == [False, True, True, False]
+    assert document.issues == ()
+
+
+def test_parallel_true_below_the_phases_first_tasks_covers_them_too():
+    text = (
+        "### Phase 1: Setup\n- [ ] TSK-1 Scaffold\n  evidence: code path=src/a.py\n"
+        "### Phase 2: Adapters\n- [ ] TSK-2 Postgres adapter\n- [ ] TSK-3 SQLite adapter\n"
+        "parallel: true\n- [ ] TSK-4 Memory adapter\n"
+    )
+    document = parse_tasks(text)
+    assert [t.parallel for t in document.tasks] == [False, True, True, True]
+    assert document.tasks[0].hooks[0].path == "src/a.py"  # the open task before the phase keeps its hook
+    assert shape(text) == [[["TSK-1"]], ["TSK-2", "TSK-3", "TSK-4"]]
+
+
+def test_parallel_false_or_a_parallel_line_outside_a_phase_changes_nothing():
+    text = "parallel: true\n- [ ] A-1 One\n- [ ] A-2 Two\n\n### Phase 2: More\nparallel: false\n- [ ] A-3 Three\n"
+    document = parse_tasks(text)
+    assert shape(text) == [[["A-1", "A-2", "A-3"]]]
+    assert [i.message for i in document.issues] == [
+        "'parallel: true' outside a phase is ignored: put it under a phase heading"
+    ]
+    assert document.issues[0].line == 1
+
+
+def test_a_sentence_about_parallel_work_is_no_marker():
+    text = "### Phase 1: All\nParallel: true to form, these go one by one.\n- [ ] A-1 One\n- [ ] A-2 Two\n"
+    assert shape(text) == [[["A-1", "A-2"]]]
 
 
 def test_without_parallel_tasks_everything_is_one_sequential_group():

@@ -158,11 +158,16 @@ def test_without_git_the_branches_share_the_workspace(team_users, data_dir, sett
     assert not Step.objects.filter(run=run, config__has_key=git_branches.FORK).exists()
 
 
-def test_the_autopilot_takes_the_batches_one_after_another(team_users, data_dir, settings):
-    """A setup task first (one agent, told to do only that), then the two [P] tasks at once,
-    in one turn: the second step fans out over what the first left open."""
+@pytest.mark.parametrize("marked", ["each task [P]", "the phase parallel: true"])
+def test_the_autopilot_takes_the_batches_one_after_another(team_users, data_dir, settings, marked):
+    """A setup task first (one agent, told to do only that), then the two parallel tasks at
+    once, in one turn: the second step fans out over what the first left open."""
     settings.STEP_SANDBOX = "none"
     tasks = tasks_after_a_setup_task()
+    if marked == "the phase parallel: true":
+        tasks = tasks.replace(" [P]", "").replace(
+            "### Phase 1: Modules\n\n", "### Phase 1: Modules\nparallel: true\n\n"
+        )
     project, repo, base, _ = git_project(team_users, data_dir, tasks)
     run = autopilot_turn(project)
     groups = run.steps.filter(kind="agent", parent__isnull=True).order_by("position")
