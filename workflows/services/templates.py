@@ -14,6 +14,7 @@ A staff member's later change to a built-in template stays, as the checksum has 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -142,10 +143,10 @@ def _owner_check(
 def templates_builtin_ensure(*, directory: Path = BUILTIN_DIR) -> None:
     """Install the built-in templates (engine/builtin_templates/) unless these very files
     have been installed already; a file whose template is unchanged adds no version."""
-    files = sorted(directory.glob("*.yaml"))
-    checksum = _checksum(files)
+    checksum = _shipped_checksum() if directory == BUILTIN_DIR else _checksum(directory)
     if BuiltinTemplateSet.objects.filter(checksum=checksum).exists():
         return
+    files = sorted(directory.glob("*.yaml"))
     try:
         with transaction.atomic():
             for path in files:
@@ -163,8 +164,15 @@ def templates_builtin_ensure(*, directory: Path = BUILTIN_DIR) -> None:
             raise
 
 
-def _checksum(files: list[Path]) -> str:
+@functools.cache
+def _shipped_checksum() -> str:
+    """The shipped files' checksum, read once: they do not change under a running process,
+    and every template lookup asks for it."""
+    return _checksum(BUILTIN_DIR)
+
+
+def _checksum(directory: Path) -> str:
     digest = hashlib.sha256()
-    for path in files:
+    for path in sorted(directory.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
