@@ -61,3 +61,21 @@ def test_the_review_gate_page_shows_the_agents_diff_and_approving_merges_it(
         assert drain(run).status == "succeeded"
     finally:
         shutil.rmtree(git_runs.run_worktree_dir(run.pk), ignore_errors=True)
+
+
+def test_the_run_pages_changes_show_the_python_the_agent_wrote_highlighted(page, daphne_server, demo) -> None:  # type: ignore[no-untyped-def]
+    run = review_flow(demo)
+    try:
+        sign_in(page, User.objects.get(username="demo-member"), daphne_server.url)
+        page.goto(f"{daphne_server.url}/runs/{run.pk}/")
+        views = page.get_by_test_id("changes").locator(f'details.diff-file[data-path="{VIEWS}"]')
+        keyword = views.locator("pre.diff .diff-ctx .tok-k").first
+        expect(keyword).to_have_text("def")
+        comment = views.locator("pre.diff .diff-add .tok-c1").last
+        expect(comment).to_have_text("# TSK-AUTH-003: ratelimit")
+        # Coloured by the page's style: not the colour of the plain text of its line.
+        colour = "e => getComputedStyle(e).color"
+        for token in (keyword, comment):
+            assert token.evaluate(colour) != token.locator("xpath=..").evaluate(colour)
+    finally:
+        shutil.rmtree(git_runs.run_worktree_dir(run.pk), ignore_errors=True)
