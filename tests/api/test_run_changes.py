@@ -5,6 +5,7 @@ A real git repository, the real demo agent, steps run as a worker runs them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from django.core.management import call_command
 from tests.git_repos import make_repo, sh
 from tests.workflows.engine.conftest import drain
 from tests.workflows.engine.test_git_runs import AUTH_TASKS, autopilot
+from workflows.engine import git_runs
 from workflows.models import Project, Run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -87,6 +89,36 @@ def test_the_run_page_shows_the_diff_escaped(git_run: Run, client, data_dir: Pat
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'data-path="logo.bin"' in page and "binary file" in page
+
+
+def test_the_run_page_shows_one_steps_changes_or_the_whole_runs(git_run: Run, client) -> None:
+    """?step= shows that step's commit only; the whole run's diff is one click away."""
+    client.force_login(member())
+    committed = [s for s in git_run.steps.order_by("id") if "git" in s.output]
+    first = committed[0]
+    whole = client.get(f"/runs/{git_run.pk}/").content.decode()
+    for step in committed:
+        assert f'href="?step={step.key}#changes" data-step="{step.key}"' in whole
+    assert 'data-step="" aria-current="true"' in whole and 'data-testid="changes-shown"' not in whole
+    step_files = set(re.findall(r'data-path="([^"]+)"', _diff_section(client, git_run, first.key)))
+    expected = {f["path"] for f in git_runs.run_changes(git_run, first.key)["steps"][0]["files"]}
+    assert step_files == expected and expected  # that commit's files, and only those
+    page = client.get(f"/runs/{git_run.pk}/", {"step": first.key}).content.decode()
+    assert f'data-step="{first.key}" aria-current="true"' in page
+    assert f"Changes of step <code>{first.key}</code>" in page
+    # The whole run touched more than the first commit did.
+    assert set(re.findall(r'data-path="([^"]+)"', whole)) > step_files
+    # A step that made no commit (or does not exist) is said, and the whole run is shown.
+    odd = client.get(f"/runs/{git_run.pk}/", {"step": "<no-such-step>"})
+    assert odd.status_code == 200
+    body = odd.content.decode()
+    assert "Step &lt;no-such-step&gt; made no commit in this run; the whole run" in body
+    assert set(re.findall(r'data-path="([^"]+)"', body)) == set(re.findall(r'data-path="([^"]+)"', whole))
+
+
+def _diff_section(client, run: Run, step: str) -> str:
+    page = client.get(f"/runs/{run.pk}/", {"step": step}).content.decode()
+    return page[page.index('data-testid="changes-shown"') :]
 
 
 def test_the_project_page_says_whether_runs_work_on_git(demo: Project, client) -> None:

@@ -148,13 +148,14 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     # events, so a worker may have added some in between; starting from it would show them twice.
     last_seq = events[-1].seq if events else 0
     context |= {"events": events, "logs": dict(logs), "last_seq": last_seq}
-    context |= _changes(run, events, can_merge=context["can_control"])
+    context |= _changes(run, events, can_merge=context["can_control"], step=request.GET.get("step"))
     return render(request, "workflows/run_detail.html", context)
 
 
-def _changes(run: Run, events: list[Event], *, can_merge: bool) -> dict[str, object]:
+def _changes(run: Run, events: list[Event], *, can_merge: bool, step: str | None = None) -> dict[str, object]:
     """The run's changes on its git branch for the page (git_runs.run_changes), what was
-    merged, and whether the branch would merge now (for a finished run), or why not."""
+    merged, and whether the branch would merge now (for a finished run), or why not. The
+    diff shown is the whole run's, or with `step` (the page's ?step=) that step's commit."""
     if not run.git_branch:
         return {"changes": None, "changes_error": ""}
     try:
@@ -166,8 +167,22 @@ def _changes(run: Run, events: list[Event], *, can_merge: bool) -> dict[str, obj
         )
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
         return {"changes": None, "changes_error": str(exc)}
-    files_for_page(changes["files"])
-    return {"changes": changes, "changes_error": "", "merges": _merges(events), "merge_check": check}
+    shown = changes["files"]
+    chosen = next((s for s in changes["steps"] if s["key"] == step), None) if step else None
+    if chosen is not None:
+        shown = chosen["files"]
+    unknown = _("Step %(step)s made no commit in this run; the whole run's changes are shown.") % {
+        "step": step
+    }
+    return {
+        "changes": changes,
+        "changes_error": "",
+        "changes_step": chosen["key"] if chosen else "",
+        "changes_files": files_for_page(shown),
+        "changes_unknown_step": unknown if step and chosen is None else "",
+        "merges": _merges(events),
+        "merge_check": check,
+    }
 
 
 def _merges(events: list[Event]) -> list[dict[str, Any]]:
