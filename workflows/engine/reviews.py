@@ -25,6 +25,7 @@ from django.db.models import F
 from workflows.domain.layouts import find_spec
 from workflows.domain.task_groups import item_tasks
 from workflows.domain.template_format import REWORK_LIMIT
+from workflows.domain.texts import Text
 from workflows.domain.verification import VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.engine import git_merge, git_runs
@@ -287,7 +288,7 @@ def review_detail(gate: ApprovalGate, *, live: bool = True) -> dict[str, Any] | 
         if gate.is_pending:
             detail["merge"] = git_merge.merge_check(run, detail["strategy"]).as_dict()
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
-        detail["error"] = f"the run's git branch cannot be read: {exc}"
+        detail["error"] = Text("the run's git branch cannot be read: {reason}", reason=exc.args[0])
     return detail
 
 

@@ -71,7 +71,7 @@ def _execute(step: Step, run: Run) -> StepResult:
             # A branch of a parallel group works beside the others, in its own worktree.
             context.worktree = git_branches.branch_worktree(run, step)
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
-        return StepResult.fail(f"the run's git worktree: {exc}")
+        return StepResult.fail(Text("the run's git worktree: {reason}", reason=exc.args[0]))
     heartbeat = Heartbeat.get()
     heartbeat.watch(step, context)
     log_tokens = bind_step(step)

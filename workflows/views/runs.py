@@ -165,7 +165,7 @@ def _changes(run: Run, events: list[Event], *, can_merge: bool) -> dict[str, obj
             else None
         )
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
-        return {"changes": None, "changes_error": str(exc)}
+        return {"changes": None, "changes_error": refusal_text(exc)}
     files_for_page(changes["files"])
     return {"changes": changes, "changes_error": "", "merges": _merges(events), "merge_check": check}
 
