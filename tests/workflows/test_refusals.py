@@ -303,3 +303,30 @@ def test_a_thai_reader_sees_a_merge_that_conflicts_refused_in_thai(client, data_
         f"Merging {run.git_branch} was refused: {run.git_branch} conflicts with main in {AUTH_TASKS}. "
         "Nothing was merged; resolve the conflict on the base branch (or in a new run), then merge again."
     )
+
+
+def test_a_run_that_failed_on_a_swapped_workspace_says_why_in_thai_later(thai, team_users, project, data_dir):
+    run = start(
+        project, template(name="check", steps=[{"id": "verify", "uses": "verify_tasks"}]), spec_id=SPEC
+    )
+    swap_for_symlink(project, data_dir)
+    run = drain(run)
+    assert run.status == Run.Status.FAILED
+    leads_elsewhere = (
+        f"The workspace {project.workspace!r} now leads elsewhere (a symlink was put in its place); "
+        "fix it on the server or point the project at the real directory."
+    )
+    # The English is kept as it was written (the API, the events); the template beside it.
+    assert run.error == f"step verify: {leads_elsewhere}"
+    assert run.outcome_reason == f"failed: {run.error}"
+    assert run.steps.get().error == leads_elsewhere
+    page = page_text(thai.get(run.get_absolute_url()))
+    outcome = shown(page, r'<p class="outcome [^"]*" data-testid="run-outcome">')
+    error = shown(page, r'<p class="error" data-testid="run-error">')
+    step = re.findall(r'<span class="error">(.*?)</span>', page, re.DOTALL)
+    assert len(step) == 1
+    for said in (outcome, error, step[0]):
+        assert "ตอนนี้ชี้ไปที่อื่นแล้ว" in said and english_words(said) == [], said
+    assert error.startswith("ขั้นตอน verify: เวิร์กสเปซ")
+    answer = api(team_users.member).get(f"/api/v1/runs/{run.pk}")
+    assert answer.json()["error"] == run.error

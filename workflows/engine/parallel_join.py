@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 
+from workflows.domain.texts import reason_of
 from workflows.engine import git_branches, git_runs
 from workflows.engine.journal import event_append
 from workflows.models import Run, Step
@@ -71,7 +72,7 @@ def _merge(run: Run, branch: Step) -> git_branches.Merge:
             return git_branches.Merge(error="the run has no git worktree to merge into")
         return git_branches.merge_branch(run, worktree, branch)
     except git_runs.GitError as exc:
-        return git_branches.Merge(error=str(exc))
+        return git_branches.Merge(error=reason_of(exc))
 
 
 def _fail(run: Run, branch: Step, merge: git_branches.Merge, step_set_status: Callable[..., bool]) -> None:
