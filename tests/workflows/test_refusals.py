@@ -30,6 +30,7 @@ from workflows.services import approvals, publishing
 from workflows.services.runs import run_cancel
 from workflows.services.template_lookups import template_version_for
 from workflows.services.templates import template_save
+from workflows.workspace_policy import workspace_roots
 
 pytestmark = pytest.mark.django_db
 
@@ -330,3 +331,28 @@ def test_a_run_that_failed_on_a_swapped_workspace_says_why_in_thai_later(thai, t
     assert error.startswith("ขั้นตอน verify: เวิร์กสเปซ")
     answer = api(team_users.member).get(f"/api/v1/runs/{run.pk}")
     assert answer.json()["error"] == run.error
+
+
+def test_a_thai_admin_reads_why_a_remote_is_refused_in_thai(client, team_users, project):
+    Profile.objects.create(user=team_users.admin, language="th")
+    client.force_login(team_users.admin)
+    settings = {"merge_strategy": "merge_commit", "git_remote": "/etc", "pr_provider": "none"}
+    page = page_text(client.post(reverse("project_git", args=[project.slug]), settings, follow=True))
+    said = shown(page, r'<li class="msg msg-error">')
+    assert said.startswith("รีโมต git: รีโมต '/etc' ไม่ใช่ไดเรกทอรีที่แอป push ไปได้")
+    assert [w for w in english_words(said) if w != "push"] == []  # git's verb, as the Thai pages say it
+    project.refresh_from_db()
+    assert project.git_remote == ""
+    answer = api(team_users.admin).patch(
+        f"/api/v1/projects/{project.slug}",
+        json.dumps({"git_remote": "/etc"}),
+        content_type="application/json",
+    )
+    listed = ", ".join(str(root) for root in workspace_roots())
+    assert answer.status_code == 422 and answer.json()["errors"] == [
+        {
+            "field": "git_remote",
+            "message": f"The remote '/etc' is not a directory the app may push to: it must lie below "
+            f"the workspace roots ({listed}), outside the app's data and code.",
+        }
+    ]
