@@ -62,6 +62,12 @@ SOURCES = [
     ROOT / "workflows" / "workspace_policy.py",  # where a workspace, a worktree or a remote may be
     *sorted(ENGINE.glob("git_*.py")),  # the app's git: branches, merges, publishing
     ENGINE / "reviews.py",
+    ENGINE / "parallel_join.py",
+    # Why a step or a run failed, kept as a sentence for the run page.
+    ENGINE / "worker.py",
+    ENGINE / "scheduler.py",
+    ENGINE / "fan_out.py",
+    ENGINE / "executors" / "approval.py",
 ]
 
 
