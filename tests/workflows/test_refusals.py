@@ -23,9 +23,9 @@ from tests.processes import ROOT
 from tests.security.test_doors import swap_for_symlink
 from tests.workflows.engine.conftest import drain, start, template
 from tests.workflows.engine.test_git_runs import AUTH_TASKS, autopilot
-from tests.workflows.engine.test_review_gates import commit_on_main
+from tests.workflows.engine.test_review_gates import VIEWS, commit_on_main, review_flow
 from workflows.engine.approval_mail import link_token
-from workflows.models import ApprovalInvitation, Project, Run
+from workflows.models import ApprovalGate, ApprovalInvitation, Project, Run
 from workflows.services import approvals, publishing
 from workflows.services.runs import run_cancel
 from workflows.services.template_lookups import template_version_for
@@ -362,3 +362,30 @@ def test_a_thai_admin_reads_why_a_remote_is_refused_in_thai(client, team_users, 
             f"the workspace roots ({listed}), outside the app's data and code.",
         }
     ]
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_thai_approver_reads_why_approving_would_not_merge_in_thai(client, data_dir):
+    call_command("seed_demo")
+    demo = Project.objects.get(slug="demo")
+    run = review_flow(demo)
+    gate = ApprovalGate.objects.get(run=run, step__key="review")
+    commit_on_main(Path(demo.workspace), VIEWS, "def login():\n    return 'changed on main meanwhile'\n")
+    approver = demo.team.memberships.get(user__username="demo-approver").user
+    Profile.objects.update_or_create(user=approver, defaults={"language": "th"})
+    client.force_login(approver)
+    response = client.post(reverse("approval_detail", args=[gate.pk]), {"verdict": "approve", "comment": ""})
+    assert response.status_code == 422
+    said = shown(html.unescape(response.content.decode()), r'<p class="error" role="alert">(?=การอนุมัติจะผสาน)')
+    assert f"{run.git_branch} ขัดแย้งกับ main ในไฟล์ {VIEWS}" in said
+    assert [w for w in english_words(said) if w != "main"] == []
+    answer = api(approver).post(
+        f"/api/v1/approvals/{gate.pk}/decisions",
+        json.dumps({"verdict": "approve"}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 409 and answer.json()["detail"] == (
+        f"Approving would merge {run.git_branch}, but {run.git_branch} conflicts with main in {VIEWS}. "
+        "Nothing was merged and the gate stays pending. Resolve the conflict on the base branch, or reject "
+        "with a comment to send the work back to the agent."
+    )
