@@ -32,7 +32,7 @@ def status_cache(project: Project) -> StatusCache:
     try:
         workspace = project_workspace(project)
     except (WorkspaceNotAllowed, WorkspaceError) as exc:
-        raise SpecsUnavailable(str(exc)) from None
+        raise SpecsUnavailable(exc.args[0] if exc.args else str(exc)) from None
     # One cache per folder and way of reading it: a changed setting starts afresh.
     key = (str(workspace.root), workspace.options)
     with _lock:

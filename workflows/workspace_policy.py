@@ -17,12 +17,14 @@ from pathlib import Path
 from django.conf import settings
 
 from workflows.domain import git_remotes
+from workflows.domain.texts import Text
 from workflows.domain.workspace import Workspace
 from workflows.models import Project
 
 
 class WorkspaceNotAllowed(ValueError):
-    pass
+    """Why a directory may not be used: its message is a sentence (workflows.domain.texts.Text),
+    so a page can show it in the reader's language; callers pass `exc.args[0]` on."""
 
 
 def workspace_roots() -> list[Path]:
@@ -33,15 +35,15 @@ def default_workspace_dir(slug: str) -> Path:
     return Path(settings.DATA_DIR) / "workspaces" / slug
 
 
-def _protected() -> list[tuple[Path, str]]:
+def _protected() -> list[tuple[Path, Text]]:
     """Files and folders of the app that no workspace may hold, be, or lie inside."""
-    found = [(Path(settings.BASE_DIR).resolve(), "the app's own code")]
+    found = [(Path(settings.BASE_DIR).resolve(), Text("the app's own code"))]
     for alias in settings.DATABASES.values():
         if alias["ENGINE"].endswith("sqlite3"):
-            found.append((Path(str(alias["NAME"])).resolve(), "a database of the app"))
+            found.append((Path(str(alias["NAME"])).resolve(), Text("a database of the app")))
     for cache in settings.CACHES.values():
         if cache["BACKEND"].endswith("FileBasedCache"):
-            found.append((Path(cache["LOCATION"]).resolve(), "the app's cache"))
+            found.append((Path(cache["LOCATION"]).resolve(), Text("the app's cache")))
     return found
 
 
@@ -49,35 +51,44 @@ def _overlaps(a: Path, b: Path) -> bool:
     return a == b or a.is_relative_to(b) or b.is_relative_to(a)
 
 
-def _refusal(path: Path, raw: str) -> str | None:
+def _refusal(path: Path, raw: str) -> Text | None:
     """Why the real path `path` may not be a workspace, or None."""
     data_dir = Path(settings.DATA_DIR).resolve()
     roots = workspace_roots()
     if not any(path != root and path.is_relative_to(root) for root in roots):
         listed = ", ".join(str(r) for r in roots)
-        return (
-            f"The workspace {raw!r} is not a directory below the allowed roots ({listed}); "
-            "add its parent to WORKSPACE_ROOTS."
+        return Text(
+            "The workspace {raw!r} is not a directory below the allowed roots ({listed}); "
+            "add its parent to WORKSPACE_ROOTS.",
+            raw=raw,
+            listed=listed,
         )
     if data_dir.is_relative_to(path) or (
         path.is_relative_to(data_dir) and not path.is_relative_to(data_dir / "workspaces")
     ):
-        return f"The workspace {raw!r} is the app's data directory or overlaps it (keys, databases)."
+        return Text(
+            "The workspace {raw!r} is the app's data directory or overlaps it (keys, databases).", raw=raw
+        )
     in_own_folder = path.is_relative_to(data_dir / "workspaces")  # may lie inside the app's code
     for protected, what in _protected():
         if protected.is_relative_to(path) or (path.is_relative_to(protected) and not in_own_folder):
-            return f"The workspace {raw!r} overlaps {what} ({protected})."
+            return Text(
+                "The workspace {raw!r} overlaps {what} ({protected}).",
+                raw=raw,
+                what=what,
+                protected=str(protected),
+            )
     return None
 
 
 def _real_path(raw: str) -> Path:
     if not raw or not raw.strip():
-        raise WorkspaceNotAllowed("The workspace path is empty.")
+        raise WorkspaceNotAllowed(Text("The workspace path is empty."))
     if "\x00" in raw:
-        raise WorkspaceNotAllowed("The workspace path contains a NUL character.")
+        raise WorkspaceNotAllowed(Text("The workspace path contains a NUL character."))
     path = Path(raw.strip())
     if not path.is_absolute():
-        raise WorkspaceNotAllowed(f"The workspace path {raw!r} must be absolute.")
+        raise WorkspaceNotAllowed(Text("The workspace path {raw!r} must be absolute.", raw=raw))
     return Path(os.path.realpath(path))
 
 
@@ -86,8 +97,12 @@ def _check_others(path: Path, raw: str, *, exclude_pk: int | None) -> None:
     for slug, other in others.values_list("slug", "workspace"):
         if "\x00" not in other and _overlaps(path, Path(other)):
             raise WorkspaceNotAllowed(
-                f"The workspace {raw!r} overlaps the workspace of project {slug!r}; "
-                "each project needs a directory of its own."
+                Text(
+                    "The workspace {raw!r} overlaps the workspace of project {slug!r}; "
+                    "each project needs a directory of its own.",
+                    raw=raw,
+                    slug=slug,
+                )
             )
 
 
@@ -101,7 +116,7 @@ def workspace_resolve(raw: str, *, project_pk: int | None = None) -> Path:
     if problem:
         raise WorkspaceNotAllowed(problem)
     if not path.is_dir():
-        raise WorkspaceNotAllowed(f"The workspace {raw!r} is not an existing directory.")
+        raise WorkspaceNotAllowed(Text("The workspace {raw!r} is not an existing directory.", raw=raw))
     _check_others(path, raw, exclude_pk=project_pk)
     return path
 
@@ -113,8 +128,11 @@ def project_workspace_dir(project: Project) -> Path:
     path = workspace_resolve(project.workspace, project_pk=project.pk)
     if str(path) != os.path.normpath(project.workspace.strip()):
         raise WorkspaceNotAllowed(
-            f"The workspace {project.workspace!r} now leads elsewhere (a symlink was put in its "
-            "place); fix it on the server or point the project at the real directory."
+            Text(
+                "The workspace {raw!r} now leads elsewhere (a symlink was put in its place); "
+                "fix it on the server or point the project at the real directory.",
+                raw=project.workspace,
+            )
         )
     return path
 
@@ -132,9 +150,15 @@ def run_worktree_checked(path: Path) -> Path:
     root = Path(settings.DATA_DIR).resolve() / "worktrees"
     real = Path(os.path.realpath(path))
     if real != Path(os.path.normpath(path)) or real == root or not real.is_relative_to(root):
-        raise WorkspaceNotAllowed(f"The run's worktree {str(path)!r} is not a directory below {root}.")
+        raise WorkspaceNotAllowed(
+            Text(
+                "The run's worktree {path!r} is not a directory below {root}.", path=str(path), root=str(root)
+            )
+        )
     if not real.is_dir():
-        raise WorkspaceNotAllowed(f"The run's worktree {str(path)!r} is not an existing directory.")
+        raise WorkspaceNotAllowed(
+            Text("The run's worktree {path!r} is not an existing directory.", path=str(path))
+        )
     return real
 
 
@@ -147,18 +171,26 @@ def remote_path_checked(raw: str) -> Path:
     if _refusal(path, raw) is not None:
         listed = ", ".join(str(r) for r in workspace_roots())
         raise WorkspaceNotAllowed(
-            f"The remote {raw!r} is not a directory the app may push to: it must lie below "
-            f"the workspace roots ({listed}), outside the app's data and code."
+            Text(
+                "The remote {raw!r} is not a directory the app may push to: it must lie below "
+                "the workspace roots ({listed}), outside the app's data and code.",
+                raw=raw,
+                listed=listed,
+            )
         )
     for slug, other in Project.objects.values_list("slug", "workspace"):
         if "\x00" not in other and _overlaps(path, Path(other)):
-            raise WorkspaceNotAllowed(f"The remote {raw!r} overlaps the workspace of project {slug!r}.")
+            raise WorkspaceNotAllowed(
+                Text("The remote {raw!r} overlaps the workspace of project {slug!r}.", raw=raw, slug=slug)
+            )
     if not path.is_dir():
-        raise WorkspaceNotAllowed(f"The remote {raw!r} is not an existing directory (a bare repository).")
+        raise WorkspaceNotAllowed(
+            Text("The remote {raw!r} is not an existing directory (a bare repository).", raw=raw)
+        )
     return path
 
 
-def remote_refusal(value: str) -> str | None:
+def remote_refusal(value: str) -> Text | None:
     """Why the app may not push to a git remote given as a path on the server
     (remote_path_checked), or None. Checked when a project's settings are saved (the service
     and the forms), after the model's validators; a URL, or a value those refuse, is theirs."""
@@ -167,5 +199,5 @@ def remote_refusal(value: str) -> str | None:
     try:
         remote_path_checked(value)
     except WorkspaceNotAllowed as exc:
-        return str(exc)
+        return exc.args[0]
     return None

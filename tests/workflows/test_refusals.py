@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -19,13 +20,17 @@ from django.utils.translation import pgettext
 from accounts.models import Membership, Profile, Role
 from accounts.services import token_create
 from tests.processes import ROOT
+from tests.security.test_doors import swap_for_symlink
 from tests.workflows.engine.conftest import drain, start, template
+from tests.workflows.engine.test_git_runs import AUTH_TASKS, autopilot
+from tests.workflows.engine.test_review_gates import VIEWS, commit_on_main, review_flow
 from workflows.engine.approval_mail import link_token
-from workflows.models import ApprovalInvitation, Run
+from workflows.models import ApprovalGate, ApprovalInvitation, Project, Run
 from workflows.services import approvals, publishing
 from workflows.services.runs import run_cancel
 from workflows.services.template_lookups import template_version_for
 from workflows.services.templates import template_save
+from workflows.workspace_policy import workspace_roots
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +38,8 @@ SPEC = "spec-core-001-authentication"
 NOOP = {"name": "noop-once", "steps": [{"id": "only", "uses": "noop"}]}
 
 # The exceptions whose message a page shows (workflows/views catch them and show
-# views.errors.refusal_text), and the modules that raise them.
+# views.errors.refusal_text, or put their message inside a refusal of their own), and
+# the modules that raise them. Git's own words are values inside our sentences.
 REFUSALS = {
     "RunError",
     "ApprovalError",
@@ -42,12 +48,26 @@ REFUSALS = {
     "TemplateForbidden",
     "PermissionDenied",
     "UnknownSpec",
+    "WorkspaceNotAllowed",
+    "GitError",
+    "MergeRefused",
+    "PublishError",
 }
+ENGINE = ROOT / "workflows" / "engine"
 SOURCES = [
     *sorted((ROOT / "workflows" / "services").glob("*.py")),
     ROOT / "accounts" / "services.py",
     ROOT / "workflows" / "domain" / "workspace.py",
-    ROOT / "workflows" / "engine" / "autopilot.py",  # the autopilot's settings, refused at the start
+    ENGINE / "autopilot.py",  # the autopilot's settings, refused at the start
+    ROOT / "workflows" / "workspace_policy.py",  # where a workspace, a worktree or a remote may be
+    *sorted(ENGINE.glob("git_*.py")),  # the app's git: branches, merges, publishing
+    ENGINE / "reviews.py",
+    ENGINE / "parallel_join.py",
+    # Why a step or a run failed, kept as a sentence for the run page.
+    ENGINE / "worker.py",
+    ENGINE / "scheduler.py",
+    ENGINE / "fan_out.py",
+    ENGINE / "executors" / "approval.py",
 ]
 
 
@@ -80,7 +100,7 @@ def test_no_refusal_a_page_shows_is_a_plain_string():
             elif isinstance(first, ast.Call) and _name(first.func) == "Text":
                 sentences += 1
     assert plain == [], "raise these as Text(template, **values), with a Thai entry in django.po"
-    assert sentences >= 40  # the walk finds the refusals it checks
+    assert sentences >= 80  # the walk finds the refusals it checks
 
 
 def test_every_refusal_has_a_thai_translation():
@@ -93,7 +113,7 @@ def test_every_refusal_has_a_thai_translation():
             if re.search(r"[a-z]", re.sub(r"\{[^}]*\}", "", t)) and pgettext("spec", t) == t
         ]
     assert untranslated == []
-    assert len(templates) > 50
+    assert len(templates) > 100
 
 
 @pytest.fixture
@@ -111,6 +131,21 @@ def api(user) -> Client:
 def page_text(response) -> str:
     assert response.status_code == 200
     return html.unescape(response.content.decode())
+
+
+def english_words(fragment: str) -> list[str]:
+    """The English words of a sentence on a Thai page, leaving out what is quoted as it is:
+    <code>, and tokens with - _ . / : @ # or digits (paths, branch and file names)."""
+    text = re.sub(r"<code>.*?</code>|<[^>]+>", " ", fragment)
+    tokens = [t for t in text.split() if not re.search(r"[-_./:@#0-9]", t)]
+    return re.findall(r"[A-Za-z]{2,}", " ".join(tokens))
+
+
+def shown(body: str, pattern: str) -> str:
+    """The one element of the page `pattern` (a regex of its opening tag) finds, as HTML."""
+    found = re.findall(pattern + r"(.*?)</(?:p|li)>", body, re.DOTALL)
+    assert len(found) == 1, found
+    return found[0]
 
 
 def post_json(client: Client, path: str, body: dict[str, object]):
@@ -224,3 +259,133 @@ def test_an_approver_who_may_no_longer_decide_reads_why_in_thai_on_the_emailed_l
         api(team_users.approver), f"/approvals/{invitation.gate_id}/decisions", {"verdict": "approve"}
     )
     assert answer.json()["detail"] == "Viewers cannot decide approvals; your role in Acme is viewer."
+
+
+def test_a_thai_reader_sees_a_workspace_swapped_for_a_symlink_refused_in_thai(
+    thai, team_users, project, data_dir
+):
+    swap_for_symlink(project, data_dir)
+    leads_elsewhere = (
+        f"The workspace {project.workspace!r} now leads elsewhere (a symlink was put in its place); "
+        "fix it on the server or point the project at the real directory."
+    )
+    page = page_text(thai.get(reverse("project_detail", args=[project.slug])))
+    said = shown(page, r'<p class="error" role="alert">')
+    assert "ตอนนี้ชี้ไปที่อื่นแล้ว" in said and f"{project.workspace!r}" in said
+    assert english_words(said) == []
+    template_save(
+        data={"name": "check", "steps": [{"id": "v", "uses": "verify_tasks"}]},
+        created_by=None,
+        channel="system",
+    )
+    start_form = {"workflow": "check", "spec_id": SPEC}
+    page = page_text(thai.post(reverse("run_create", args=[project.slug]), start_form, follow=True))
+    said = shown(page, r'<li class="msg msg-error">')
+    assert said.startswith("ใช้พื้นที่ทำงานของโปรเจกต์ไม่ได้: เวิร์กสเปซ") and english_words(said) == []
+    assert not Run.objects.exists()
+    answer = post_json(api(team_users.member), "/runs", {"project": project.slug, **start_form})
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == f"The project's workspace cannot be used: {leads_elsewhere}"
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_thai_reader_sees_a_merge_that_conflicts_refused_in_thai(client, data_dir):
+    call_command("seed_demo")
+    demo = Project.objects.get(slug="demo")
+    member = demo.team.memberships.get(user__username="demo-member").user
+    Profile.objects.update_or_create(user=member, defaults={"language": "th"})
+    client.force_login(member)
+    run = drain(autopilot(demo))
+    commit_on_main(Path(demo.workspace), AUTH_TASKS, "# Tasks\n\nrewritten on main meanwhile\n")
+    page = page_text(client.post(reverse("run_merge", args=[run.pk]), follow=True))
+    said = shown(page, r'<li class="msg msg-error">')
+    assert said.startswith(f"ไม่ได้ผสาน: การผสาน {run.git_branch} ถูกปฏิเสธ: {run.git_branch} ขัดแย้งกับ main ")
+    assert AUTH_TASKS in said and "แก้ความขัดแย้ง" in said
+    problem = shown(page, r'<p class="error" data-testid="merge-problem">')
+    assert "ขัดแย้งกับ" in problem and AUTH_TASKS in problem
+    assert [w for w in english_words(said) + english_words(problem) if w != "main"] == []
+    answer = api(member).post(f"/api/v1/runs/{run.pk}/merge")
+    assert answer.status_code == 409 and answer.json()["code"] == "merge_refused"
+    assert answer.json()["detail"] == (
+        f"Merging {run.git_branch} was refused: {run.git_branch} conflicts with main in {AUTH_TASKS}. "
+        "Nothing was merged; resolve the conflict on the base branch (or in a new run), then merge again."
+    )
+
+
+def test_a_run_that_failed_on_a_swapped_workspace_says_why_in_thai_later(thai, team_users, project, data_dir):
+    run = start(
+        project, template(name="check", steps=[{"id": "verify", "uses": "verify_tasks"}]), spec_id=SPEC
+    )
+    swap_for_symlink(project, data_dir)
+    run = drain(run)
+    assert run.status == Run.Status.FAILED
+    leads_elsewhere = (
+        f"The workspace {project.workspace!r} now leads elsewhere (a symlink was put in its place); "
+        "fix it on the server or point the project at the real directory."
+    )
+    # The English is kept as it was written (the API, the events); the template beside it.
+    assert run.error == f"step verify: {leads_elsewhere}"
+    assert run.outcome_reason == f"failed: {run.error}"
+    assert run.steps.get().error == leads_elsewhere
+    page = page_text(thai.get(run.get_absolute_url()))
+    outcome = shown(page, r'<p class="outcome [^"]*" data-testid="run-outcome">')
+    error = shown(page, r'<p class="error" data-testid="run-error">')
+    step = re.findall(r'<span class="error">(.*?)</span>', page, re.DOTALL)
+    assert len(step) == 1
+    for said in (outcome, error, step[0]):
+        assert "ตอนนี้ชี้ไปที่อื่นแล้ว" in said and english_words(said) == [], said
+    assert error.startswith("ขั้นตอน verify: เวิร์กสเปซ")
+    answer = api(team_users.member).get(f"/api/v1/runs/{run.pk}")
+    assert answer.json()["error"] == run.error
+
+
+def test_a_thai_admin_reads_why_a_remote_is_refused_in_thai(client, team_users, project):
+    Profile.objects.create(user=team_users.admin, language="th")
+    client.force_login(team_users.admin)
+    settings = {"merge_strategy": "merge_commit", "git_remote": "/etc", "pr_provider": "none"}
+    page = page_text(client.post(reverse("project_git", args=[project.slug]), settings, follow=True))
+    said = shown(page, r'<li class="msg msg-error">')
+    assert said.startswith("รีโมต git: รีโมต '/etc' ไม่ใช่ไดเรกทอรีที่แอป push ไปได้")
+    assert [w for w in english_words(said) if w != "push"] == []  # git's verb, as the Thai pages say it
+    project.refresh_from_db()
+    assert project.git_remote == ""
+    answer = api(team_users.admin).patch(
+        f"/api/v1/projects/{project.slug}",
+        json.dumps({"git_remote": "/etc"}),
+        content_type="application/json",
+    )
+    listed = ", ".join(str(root) for root in workspace_roots())
+    assert answer.status_code == 422 and answer.json()["errors"] == [
+        {
+            "field": "git_remote",
+            "message": f"The remote '/etc' is not a directory the app may push to: it must lie below "
+            f"the workspace roots ({listed}), outside the app's data and code.",
+        }
+    ]
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_thai_approver_reads_why_approving_would_not_merge_in_thai(client, data_dir):
+    call_command("seed_demo")
+    demo = Project.objects.get(slug="demo")
+    run = review_flow(demo)
+    gate = ApprovalGate.objects.get(run=run, step__key="review")
+    commit_on_main(Path(demo.workspace), VIEWS, "def login():\n    return 'changed on main meanwhile'\n")
+    approver = demo.team.memberships.get(user__username="demo-approver").user
+    Profile.objects.update_or_create(user=approver, defaults={"language": "th"})
+    client.force_login(approver)
+    response = client.post(reverse("approval_detail", args=[gate.pk]), {"verdict": "approve", "comment": ""})
+    assert response.status_code == 422
+    said = shown(html.unescape(response.content.decode()), r'<p class="error" role="alert">(?=การอนุมัติจะผสาน)')
+    assert f"{run.git_branch} ขัดแย้งกับ main ในไฟล์ {VIEWS}" in said
+    assert [w for w in english_words(said) if w != "main"] == []
+    answer = api(approver).post(
+        f"/api/v1/approvals/{gate.pk}/decisions",
+        json.dumps({"verdict": "approve"}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 409 and answer.json()["detail"] == (
+        f"Approving would merge {run.git_branch}, but {run.git_branch} conflicts with main in {VIEWS}. "
+        "Nothing was merged and the gate stays pending. Resolve the conflict on the base branch, or reject "
+        "with a comment to send the work back to the agent."
+    )

@@ -46,6 +46,13 @@ def _text(template: str, params: dict[str, Any]) -> Text:
     return Text(template, **params)
 
 
+def reason_of(exc: BaseException) -> str:
+    """Why `exc` was raised, in words: the sentence (a Text) it was raised with, kept as one
+    for the pages, or its str. The English is the same either way."""
+    first = exc.args[0] if len(exc.args) == 1 else None
+    return first if isinstance(first, Text) else str(exc)
+
+
 def text_to_data(value: object) -> object:
     """A sentence as JSON data that keeps its template and values (nested sentences and codes
     too), so it can be stored (a run's outcome) and shown later in the reader's language."""
@@ -54,6 +61,13 @@ def text_to_data(value: object) -> object:
     if isinstance(value, Code):
         return {"code": str(value)}
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def text_or(data: object, plain: str) -> str:
+    """The sentence `text_to_data` stored beside a plain copy (an error, a reason), or that
+    plain copy when no sentence was stored."""
+    stored = text_from_data(data) if data else None
+    return stored if isinstance(stored, Text) else plain
 
 
 def text_from_data(data: object) -> object:

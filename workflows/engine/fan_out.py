@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workflows.domain.template_format import PARALLEL_TASKS
+from workflows.domain.texts import Text
 from workflows.engine import git_branches, git_runs
 from workflows.engine.spec_access import open_task_batches, task_ids
 from workflows.models import Run, Step
@@ -50,5 +51,5 @@ def branch_config(run: Run, group: Step) -> tuple[dict[str, Any], str]:
     try:
         fork = git_branches.fork_point(run, project_workspace_dir(run.project))
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
-        return group.config, f"for_each: the run's branch: {exc}"
+        return group.config, Text("for_each: the run's branch: {reason}", reason=exc.args[0])
     return {**group.config, git_branches.FORK: fork}, ""

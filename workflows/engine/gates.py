@@ -250,7 +250,7 @@ def gate_merge_review(
             run, strategy, message=f"Run {run.pk}, review gate {gate.pk}, approved by {approvers}."
         )
     except WorkspaceNotAllowed as exc:
-        raise git_merge.MergeRefused(str(exc), "workspace") from None
+        raise git_merge.MergeRefused(exc.args[0], "workspace") from None
     record = git_merge.merge_recorded(run, merged, actor=actor, channel=channel, step=step, gate=gate)
     if run.project.git_remote:
         transaction.on_commit(functools.partial(publish_after_review, run.pk, by=actor, channel=channel))

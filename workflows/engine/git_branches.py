@@ -104,7 +104,7 @@ def merge_branch(run: Run, worktree: Path, step: Step) -> Merge:
             git(["merge", "--no-ff", "--no-edit", "-m", subject, branch], cwd=worktree)
         except GitError as exc:
             if not _merging(worktree):
-                return Merge(error=str(exc))
+                return Merge(error=exc.args[0])
             conflicts = git(["diff", "--name-only", "--diff-filter=U", "-z"], cwd=worktree).split("\0")
             git(["merge", "--abort"], cwd=worktree, check=False)
             return Merge(conflicts=sorted(f for f in conflicts if f) or ["(unknown)"])

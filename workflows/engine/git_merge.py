@@ -33,6 +33,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.services import audit_record
+from workflows.domain.texts import Text
 from workflows.engine.git_runs import GitError, base_branch, git, git_result, worktrees_root
 from workflows.engine.journal import event_append
 from workflows.models.projects import MergeStrategy
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 STRATEGIES = tuple(MergeStrategy.values)
 MAX_LISTED = 200  # conflicting or dirty files named in a refusal
+NO_BRANCH = Text("the run has no git branch: there is nothing to merge")
 
 
 class MergeRefused(Exception):
@@ -70,7 +72,7 @@ class MergeCheck:
     conflicts: list[str] = field(default_factory=list)
     checked_out: bool = False  # the base branch is checked out in the project's workspace
     dirty: list[str] = field(default_factory=list)  # workspace files that stand in the way
-    problem: str = ""  # why approving would be refused now, or ""
+    problem: str = ""  # why approving would be refused now (a Text), or ""
     code: str = ""  # MergeRefused's code for that problem
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def _rev(repo: Path, ref: str) -> str:
 def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
     code, _, err = git_result(["merge-base", "--is-ancestor", older, newer], cwd=repo)
     if code not in (0, 1):
-        raise GitError(f"git merge-base failed: {err.strip()}")
+        raise GitError(Text("git {command} failed: {error}", command="merge-base", error=err.strip()))
     return code == 0
 
 
@@ -112,7 +114,7 @@ def merge_tree(repo: Path, base: str, head: str) -> tuple[str, list[str]]:
     args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", base, head]
     code, out, err = git_result(args, cwd=repo)
     if code not in (0, 1):
-        raise GitError(f"git merge-tree failed: {err.strip()}")
+        raise GitError(Text("git {command} failed: {error}", command="merge-tree", error=err.strip()))
     fields = out.split("\0")
     conflicts = list(dict.fromkeys(f for f in fields[1:] if f)) if code == 1 else []
     return fields[0].strip(), conflicts
@@ -159,7 +161,7 @@ def _standing_in_the_way(repo: Path, old: str, new: str) -> list[str]:
 
 def _names(files: list[str]) -> str:
     shown = ", ".join(files[:20])
-    return shown + (f" and {len(files) - 20} more" if len(files) > 20 else "")
+    return Text("{files} and {more} more", files=shown, more=len(files) - 20) if len(files) > 20 else shown
 
 
 def merge_check(run: Run, strategy: str) -> MergeCheck:
@@ -167,7 +169,7 @@ def merge_check(run: Run, strategy: str) -> MergeCheck:
     GitError when git cannot read the repository."""
     check = MergeCheck(strategy=strategy, branch=run.git_branch)
     if not run.git_branch:
-        check.problem, check.code = "the run has no git branch: there is nothing to merge", "no_branch"
+        check.problem, check.code = NO_BRANCH, "no_branch"
         return check
     repo = _repo(run)
     # The branch the run started from (recorded then); the project's, for a run from before.
@@ -176,7 +178,7 @@ def merge_check(run: Run, strategy: str) -> MergeCheck:
     check.head = _rev(repo, f"refs/heads/{run.git_branch}")
     if not check.base_commit or not check.head:
         missing = check.base_branch if not check.base_commit else run.git_branch
-        check.problem, check.code = f"the branch {missing} does not exist", "missing"
+        check.problem, check.code = Text("the branch {branch} does not exist", branch=missing), "missing"
         return check
     check.commits = int(
         git(["rev-list", "--count", check.head, f"^{check.base_commit}"], cwd=repo).strip() or 0
@@ -197,7 +199,7 @@ def merge_check(run: Run, strategy: str) -> MergeCheck:
         if check.dirty:
             problem = _dirty(check.base_branch, check.dirty)
     if problem is not None:
-        check.problem, check.code = str(problem), problem.code
+        check.problem, check.code = problem.args[0], problem.code
     return check
 
 
@@ -210,20 +212,33 @@ def _refusal(check: MergeCheck, where: Path | None) -> MergeRefused | None:
     base, branch = check.base_branch, check.branch
     if check.strategy == "fast_forward" and not check.fast_forward:
         return MergeRefused(
-            f"{base} has moved on since {branch} left it, so it cannot be fast-forwarded; "
-            "merge with a merge commit instead, or bring the branch up to date",
+            Text(
+                "{base} has moved on since {branch} left it, so it cannot be fast-forwarded; "
+                "merge with a merge commit instead, or bring the branch up to date",
+                base=base,
+                branch=branch,
+            ),
             "not_fast_forward",
         )
     if check.strategy == "merge_commit" and check.conflicts:
         return MergeRefused(
-            f"{branch} conflicts with {base} in {_names(check.conflicts)}",
+            Text(
+                "{branch} conflicts with {base} in {files}",
+                branch=branch,
+                base=base,
+                files=_names(check.conflicts),
+            ),
             "conflict",
             check.conflicts[:MAX_LISTED],
         )
     if where is not None and not check.checked_out:
         return MergeRefused(
-            f"{base} is checked out in another worktree ({where}); merge it there, or check out "
-            "another branch in that worktree",
+            Text(
+                "{base} is checked out in another worktree ({where}); merge it there, or check out "
+                "another branch in that worktree",
+                base=base,
+                where=str(where),
+            ),
             "checked_out",
         )
     return None
@@ -231,8 +246,12 @@ def _refusal(check: MergeCheck, where: Path | None) -> MergeRefused | None:
 
 def _dirty(base: str, files: list[str]) -> MergeRefused:
     return MergeRefused(
-        f"{base} is checked out in the project's workspace, which has uncommitted changes in "
-        f"{_names(files)}; commit or stash them first",
+        Text(
+            "{base} is checked out in the project's workspace, which has uncommitted changes in "
+            "{files}; commit or stash them first",
+            base=base,
+            files=_names(files),
+        ),
         "dirty",
         files[:MAX_LISTED],
     )
@@ -275,13 +294,13 @@ def merge_branch(run: Run, strategy: str, *, message: str = "") -> Merged:
     if strategy not in STRATEGIES:
         raise ValueError(f"the merge strategy must be one of {', '.join(STRATEGIES)}")
     if not run.git_branch:
-        raise MergeRefused("the run has no git branch: there is nothing to merge", "no_branch")
+        raise MergeRefused(NO_BRANCH, "no_branch")
     repo = _repo(run)
     with _repo_lock(repo):
         try:
             return _merge(run, strategy, repo, message)
         except GitError as exc:
-            raise MergeRefused(f"git could not merge: {exc}", "git") from None
+            raise MergeRefused(Text("git could not merge: {reason}", reason=exc.args[0]), "git") from None
 
 
 def _merge(run: Run, strategy: str, repo: Path, message: str) -> Merged:
@@ -303,7 +322,11 @@ def _merge(run: Run, strategy: str, repo: Path, message: str) -> Merged:
     else:
         tree, conflicts = merge_tree(repo, old, check.head)
         if conflicts:  # the branches moved since the check
-            raise MergeRefused(f"{run.git_branch} conflicts with {check.base_branch}", "conflict", conflicts)
+            raise MergeRefused(
+                Text("{branch} conflicts with {base}", branch=run.git_branch, base=check.base_branch),
+                "conflict",
+                conflicts,
+            )
         subject = f"Merge {run.git_branch} into {check.base_branch}"
         body = f"\n\n{message}" if message else ""
         new = git(["commit-tree", tree, "-p", old, "-p", check.head, "-m", subject + body], cwd=repo).strip()
@@ -315,22 +338,31 @@ def _merge(run: Run, strategy: str, repo: Path, message: str) -> Merged:
         current = git(["symbolic-ref", "--quiet", "HEAD"], cwd=repo, check=False).strip()
         if current != ref:
             raise MergeRefused(
-                f"the workspace switched away from {check.base_branch} while merging; nothing was "
-                "merged: try again",
+                Text(
+                    "the workspace switched away from {base} while merging; nothing was merged: try again",
+                    base=check.base_branch,
+                ),
                 "moved",
             )
         code, _, err = git_result(["merge", "--ff-only", "--quiet", "--no-edit", new], cwd=repo)
         if code != 0 or _rev(repo, ref) != new:
             raise MergeRefused(
-                f"{check.base_branch} could not be moved in the workspace ({err.strip()[:300]}); "
-                "nothing was merged",
+                Text(
+                    "{base} could not be moved in the workspace ({error}); nothing was merged",
+                    base=check.base_branch,
+                    error=err.strip()[:300],
+                ),
                 "moved",
             )
         return replace(done, commit=new)
     code, _, err = git_result(["update-ref", "-m", f"smartspec: {subject_of(run)}", ref, new, old], cwd=repo)
     if code != 0:
         raise MergeRefused(
-            f"{check.base_branch} moved while merging ({err.strip()[:300]}); nothing was merged: try again",
+            Text(
+                "{base} moved while merging ({error}); nothing was merged: try again",
+                base=check.base_branch,
+                error=err.strip()[:300],
+            ),
             "moved",
         )
     return replace(done, commit=new)

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from workflows.domain import git_remotes
+from workflows.domain.texts import Code, Text
 from workflows.domain.verification import TaskStatus, VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine import git_runs
@@ -71,8 +72,17 @@ class PublishError(RuntimeError):
 
 
 def _scrub(text: str, token: str | None) -> str:
+    """The text without the token; a sentence (Text) keeps its template, its values scrubbed."""
     if not token:
         return text
+    if isinstance(text, Text):
+        return Text(
+            text.template,
+            **{
+                k: _scrub(v, token) if isinstance(v, str) and not isinstance(v, Code) else v
+                for k, v in text.params.items()
+            },
+        )
     for form in {token, quote(token, safe=""), _basic(token, "x-access-token"), _basic(token, "oauth2")}:
         text = text.replace(form, "***")
     return text
@@ -90,8 +100,11 @@ def token_for(project: Project) -> str | None:
     value = os.environ.get(name, "").strip()
     if not value:
         raise PublishError(
-            f"The environment variable {name} (the project's git token) is not set on the server; "
-            "nothing was pushed."
+            Text(
+                "The environment variable {name} (the project's git token) is not set on the server; "
+                "nothing was pushed.",
+                name=name,
+            )
         )
     return value
 
@@ -100,14 +113,14 @@ def remote_for(project: Project) -> str:
     """The project's remote as git gets it, checked again now."""
     remote = project.git_remote
     if not remote:
-        raise PublishError("The project names no git remote: approved runs stay local.")
+        raise PublishError(Text("The project names no git remote: approved runs stay local."))
     if problem := git_remotes.remote_problem(remote):
-        raise PublishError(f"The project's git remote is refused: {problem}.")
+        raise PublishError(Text("The project's git remote is refused: {problem}.", problem=problem))
     if git_remotes.is_local_path(remote):
         try:
             return str(remote_path_checked(remote))
         except WorkspaceNotAllowed as exc:
-            raise PublishError(str(exc)) from None
+            raise PublishError(exc.args[0]) from None
     return remote
 
 
@@ -115,21 +128,27 @@ def _repo(run: Run) -> Path:
     try:
         return project_workspace_dir(run.project)
     except WorkspaceNotAllowed as exc:
-        raise PublishError(f"The project's workspace cannot be used: {exc}") from None
+        raise PublishError(
+            Text("The project's workspace cannot be used: {reason}", reason=exc.args[0])
+        ) from None
 
 
 def branch_head(run: Run, repo: Path) -> str:
     """The commit at the tip of the run's branch; PublishError when it has nothing to publish."""
     if not run.git_branch:
         raise PublishError(
-            f"Run {run.pk} has no git branch: its project's workspace is not a git repository."
+            Text("Run {run} has no git branch: its project's workspace is not a git repository.", run=run.pk)
         )
     ref = f"refs/heads/{run.git_branch}"
     head = git(["rev-parse", "--verify", "--quiet", ref], cwd=repo, check=False).strip()
     if not head:
-        raise PublishError(f"The branch {run.git_branch} of run {run.pk} no longer exists.")
+        raise PublishError(
+            Text("The branch {branch} of run {run} no longer exists.", branch=run.git_branch, run=run.pk)
+        )
     if head == run.git_base:
-        raise PublishError(f"Run {run.pk} has no commits on its branch yet: nothing to publish.")
+        raise PublishError(
+            Text("Run {run} has no commits on its branch yet: nothing to publish.", run=run.pk)
+        )
     return head
 
 
@@ -168,7 +187,16 @@ def push_branch(run: Run) -> str:
         )
     except GitError as exc:
         raise PublishError(
-            _scrub(f"Pushing {run.git_branch} to {project.git_remote} failed: {exc}", token), code="upstream"
+            _scrub(
+                Text(
+                    "Pushing {branch} to {remote} failed: {reason}",
+                    branch=run.git_branch,
+                    remote=project.git_remote,
+                    reason=exc.args[0],
+                ),
+                token,
+            ),
+            code="upstream",
         ) from None
     return head
 
@@ -236,7 +264,9 @@ def _base_branch(run: Run) -> str:
     try:
         return git_runs.base_branch(run.project, _repo(run))
     except GitError as exc:
-        raise PublishError(f"The pull request's base branch cannot be told: {exc}") from None
+        raise PublishError(
+            Text("The pull request's base branch cannot be told: {reason}", reason=exc.args[0])
+        ) from None
 
 
 def _request(run: Run, base: str, report: str) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -257,12 +287,18 @@ def open_pull_request(run: Run, report: str) -> str:
     """Open the pull (merge) request of the run's branch on the project's provider; its URL."""
     project = run.project
     if project.pr_provider not in PROVIDER_LABELS:
-        raise PublishError("The project opens no pull requests (provider: none).")
+        raise PublishError(Text("The project opens no pull requests (provider: none)."))
     if problems := project.publish_problems():
         field, problem = next(iter(problems.items()))
-        raise PublishError(f"The project's pull request settings are incomplete: {field}: {problem}.")
+        raise PublishError(
+            Text(
+                "The project's pull request settings are incomplete: {field}: {problem}.",
+                field=field,
+                problem=problem,
+            )
+        )
     if refused := git_remotes.api_url_problem(project.pr_api_url):
-        raise PublishError(f"The project's API URL is refused: {refused}.")
+        raise PublishError(Text("The project's API URL is refused: {problem}.", problem=refused))
     token = token_for(project)
     assert token is not None  # publish_problems() asks for its variable
     label = PROVIDER_LABELS[project.pr_provider]
@@ -276,19 +312,36 @@ def open_pull_request(run: Run, report: str) -> str:
             response = client.post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise PublishError(
-            _scrub(f"{label} could not be reached at {url}: {exc}", token), code="upstream"
+            _scrub(
+                Text(
+                    "{provider} could not be reached at {url}: {error}",
+                    provider=label,
+                    url=url,
+                    error=str(exc),
+                ),
+                token,
+            ),
+            code="upstream",
         ) from None
     if response.status_code >= 300:
         message = _scrub(_provider_message(response), token)
         raise PublishError(
-            f"{label} refused the pull request ({response.status_code}): {message}", code="upstream"
+            Text(
+                "{provider} refused the pull request ({status}): {message}",
+                provider=label,
+                status=response.status_code,
+                message=message,
+            ),
+            code="upstream",
         )
     try:
         found = response.json().get("html_url" if project.pr_provider == "github" else "web_url")
     except (ValueError, AttributeError):
         found = None
     if not isinstance(found, str) or not git_remotes.is_http_url(found):
-        raise PublishError(f"{label} answered without the pull request's address.", code="upstream")
+        raise PublishError(
+            Text("{provider} answered without the pull request's address.", provider=label), code="upstream"
+        )
     return found
 
 
@@ -327,7 +380,13 @@ def publish_run(run: Run) -> dict[str, str]:
     remote_for(project)
     if problems := project.publish_problems():
         field, problem = next(iter(problems.items()))
-        raise PublishError(f"The project's publish settings are incomplete: {field}: {problem}.")
+        raise PublishError(
+            Text(
+                "The project's publish settings are incomplete: {field}: {problem}.",
+                field=field,
+                problem=problem,
+            )
+        )
     token_for(project)
     with git_runs.run_lock(run.pk):
         commit = push_branch(run)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from workflows.domain.texts import Text
 from workflows.models import Run
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir, run_worktree_checked
 
@@ -40,7 +41,8 @@ MAX_FILES = 500
 
 
 class GitError(RuntimeError):
-    pass
+    """Git failed or the repository is not as the run left it: the message is our sentence
+    (workflows.domain.texts.Text), with git's own words in it as a value."""
 
 
 def _env() -> dict[str, str]:
@@ -63,7 +65,7 @@ def git(
     command line or in a file: workflows.engine.git_publish)."""
     code, out, err = git_result(args, cwd=cwd, extra_env=extra_env)
     if check and code != 0:
-        raise GitError(f"git {args[0]} failed: {err.strip()}")
+        raise GitError(Text("git {command} failed: {error}", command=args[0], error=err.strip()))
     return out
 
 
@@ -93,7 +95,7 @@ def git_result(
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {args[0]}: {exc}") from None
+        raise GitError(Text("git {command}: {error}", command=args[0], error=str(exc))) from None
     return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
 
 
@@ -152,7 +154,7 @@ def base_branch(project: Project, repo: Path) -> str:
     name = project.base_branch.strip()
     if name:
         if name.startswith("-") or git(["check-ref-format", "--branch", name], cwd=repo, check=False) == "":
-            raise GitError(f"the base branch {name!r} is not a branch name")
+            raise GitError(Text("the base branch {name!r} is not a branch name", name=name))
         return name
     return git(["symbolic-ref", "--short", "HEAD"], cwd=repo).strip()
 
@@ -173,7 +175,12 @@ def run_worktree(run: Run) -> Path | None:
         return None  # the step fails saying why as soon as it touches the workspace
     if not is_git_repo(repo):
         if run.git_branch:
-            raise GitError(f"the workspace is no longer a git repository; the run works on {run.git_branch}")
+            raise GitError(
+                Text(
+                    "the workspace is no longer a git repository; the run works on {branch}",
+                    branch=run.git_branch,
+                )
+            )
         return None
     if not run.git_branch and not run.project.base_branch.strip() and not has_commit(repo):
         return None  # nothing to branch from yet: written straight into the workspace, as without git
@@ -219,7 +226,9 @@ def _restore_git_file(repo: Path, worktree: Path) -> None:
     branch the commit would then move)."""
     dirs = worktree_git_dirs(repo, worktree)
     if dirs is None:
-        raise GitError(f"{worktree} is no longer a worktree of the project's repository")
+        raise GitError(
+            Text("{worktree} is no longer a worktree of the project's repository", worktree=str(worktree))
+        )
     marker = worktree / ".git"
     if marker.is_dir() and not marker.is_symlink():
         shutil.rmtree(marker)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 
+from workflows.domain.texts import Text, reason_of
 from workflows.engine import git_branches, git_runs
 from workflows.engine.journal import event_append
 from workflows.models import Run, Step
@@ -68,22 +69,29 @@ def _merge(run: Run, branch: Step) -> git_branches.Merge:
     try:
         worktree = git_runs.run_worktree(run)
         if worktree is None:
-            return git_branches.Merge(error="the run has no git worktree to merge into")
+            return git_branches.Merge(error=Text("the run has no git worktree to merge into"))
         return git_branches.merge_branch(run, worktree, branch)
     except git_runs.GitError as exc:
-        return git_branches.Merge(error=str(exc))
+        return git_branches.Merge(error=reason_of(exc))
 
 
 def _fail(run: Run, branch: Step, merge: git_branches.Merge, step_set_status: Callable[..., bool]) -> None:
     name = git_branches.branch_name(run, branch)
     if merge.conflicts:
-        error = (
-            f"merging {name} into {run.git_branch} conflicted in {', '.join(merge.conflicts)}; "
-            "the merge was aborted: the run's branch keeps the other branches' work, this "
-            "branch keeps its own"
+        error = Text(
+            "merging {branch} into {run_branch} conflicted in {files}; the merge was aborted: the "
+            "run's branch keeps the other branches' work, this branch keeps its own",
+            branch=name,
+            run_branch=run.git_branch,
+            files=", ".join(merge.conflicts),
         )
     else:
-        error = f"merging {name} into {run.git_branch} failed: {merge.error}"
+        error = Text(
+            "merging {branch} into {run_branch} failed: {reason}",
+            branch=name,
+            run_branch=run.git_branch,
+            reason=merge.error,
+        )
     output = {**branch.output, "merge_conflicts": merge.conflicts}
     step_set_status(branch, S.FAILED, event="step.failed", error=error, output=output)
 

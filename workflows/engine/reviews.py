@@ -25,6 +25,7 @@ from django.db.models import F
 from workflows.domain.layouts import find_spec
 from workflows.domain.task_groups import item_tasks
 from workflows.domain.template_format import REWORK_LIMIT
+from workflows.domain.texts import Text, text_or
 from workflows.domain.verification import VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
 from workflows.engine import git_merge, git_runs
@@ -191,7 +192,11 @@ def review_snapshot(context: StepContext, gate_step: Step) -> dict[str, Any]:
     run = Run.objects.select_related("project").get(pk=context.run_id)
     reviewed = reviewed_steps(gate_step)
     if not reviewed:
-        return {"error": f"the step {gate_step.config.get('review')!r} it reviews is not one it needs"}
+        return {
+            "error": Text(
+                "the step {step!r} it reviews is not one it needs", step=gate_step.config.get("review")
+            )
+        }
     target = reviewed[-1]
     snapshot: dict[str, Any] = {
         "step": target.key,
@@ -274,7 +279,7 @@ def review_detail(gate: ApprovalGate, *, live: bool = True) -> dict[str, Any] | 
         "rework_round": rework_round(config),
         "rework_limit": rework_limit(config),
         "rework_left": rework_left(config),
-        "error": snapshot.get("error", ""),
+        "error": text_or(snapshot.get("error_text"), snapshot.get("error", "")),
         "verification_error": snapshot.get("verification_error", ""),
     }
     if not run.git_branch or not live:
@@ -287,7 +292,7 @@ def review_detail(gate: ApprovalGate, *, live: bool = True) -> dict[str, Any] | 
         if gate.is_pending:
             detail["merge"] = git_merge.merge_check(run, detail["strategy"]).as_dict()
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
-        detail["error"] = f"the run's git branch cannot be read: {exc}"
+        detail["error"] = Text("the run's git branch cannot be read: {reason}", reason=exc.args[0])
     return detail
 
 

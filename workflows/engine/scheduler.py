@@ -38,6 +38,9 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
         fields.setdefault("finished_at", now)
     attempt = fields.get("attempt", step.attempt)
     data: dict[str, Any] = {"status": status, "from": step.status, "attempt": attempt}
+    if "error" in fields:  # kept as its template too, for the pages (Step.error_sentence)
+        error = fields["error"]
+        fields["error_text"] = text_to_data(error) if isinstance(error, Text) else {}
     if fields.get("error"):
         data["error"] = fields["error"]
     change = transition_sql.step_update_statement(
@@ -86,9 +89,11 @@ def run_set_status(run: Run, status: str, *, error: str = "", outcome: str = "",
         fields["outcome_text"] = text_to_data(reason) if isinstance(reason, Text) else {}
     elif old in Run.FINISHED:
         # A retried run is not finished any more: what said how it ended goes.
-        fields.update(finished_at=None, error="", outcome="", outcome_reason="", outcome_text={})
+        fields.update(finished_at=None, error="", error_text={}, outcome="", outcome_reason="")
+        fields["outcome_text"] = {}
     if error:
         fields["error"] = error
+        fields["error_text"] = text_to_data(error) if isinstance(error, Text) else {}
     if not Run.objects.filter(pk=run.pk, status=old).update(**fields):
         return False
     for name, value in fields.items():
@@ -364,4 +369,4 @@ def _settle_run(run: Run) -> None:
 def _first_error(run: Run) -> str:
     failed = run.steps.filter(status=S.FAILED)
     step = (failed.filter(parent__isnull=True) or failed).order_by("finished_at").first()
-    return f"step {step.key}: {step.error}" if step else ""
+    return Text("step {key}: {error}", key=step.key, error=step.error_sentence) if step else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workflows.domain.task_groups import Batch, task_batches
+from workflows.domain.texts import reason_of
 from workflows.domain.verification import TaskStatus, VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine import git_runs
@@ -37,5 +38,5 @@ def _report(run: Run) -> VerificationReport:
         )
         report = verify_spec(workspace, run.spec_id)
     except (UnknownSpec, WorkspaceError, ScopeError, WorkspaceNotAllowed, git_runs.GitError) as exc:
-        raise LookupError(str(exc)) from None
+        raise LookupError(reason_of(exc)) from None
     return report

@@ -23,7 +23,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from workflows.domain.task_groups import item_tasks
-from workflows.domain.texts import Text
+from workflows.domain.texts import Text, reason_of
 from workflows.engine import dispatch, git_branches, git_runs, transition_sql
 from workflows.engine.budget import budget_spent, usage_record
 from workflows.engine.executors import StepContext, StepResult, executor_for
@@ -71,7 +71,7 @@ def _execute(step: Step, run: Run) -> StepResult:
             # A branch of a parallel group works beside the others, in its own worktree.
             context.worktree = git_branches.branch_worktree(run, step)
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
-        return StepResult.fail(f"the run's git worktree: {exc}")
+        return StepResult.fail(Text("the run's git worktree: {reason}", reason=exc.args[0]))
     heartbeat = Heartbeat.get()
     heartbeat.watch(step, context)
     log_tokens = bind_step(step)
@@ -79,7 +79,7 @@ def _execute(step: Step, run: Run) -> StepResult:
         result = executor_for(step.kind)(context)
     except Exception as exc:
         logger.exception("step %s of run %s raised", step.key, step.run_id)
-        result = StepResult.fail(f"{type(exc).__name__}: {exc}")
+        result = StepResult.fail(_raised(exc))
     finally:
         heartbeat.release()
         unbind_step(log_tokens)
@@ -93,6 +93,12 @@ def _execute(step: Step, run: Run) -> StepResult:
     return result
 
 
+def _raised(exc: Exception) -> str:
+    """What a step that raised failed with: the exception's name and message, the message
+    kept as the sentence it is when it is one (workflows.domain.texts.Text)."""
+    return Text("{kind}: {reason}", kind=type(exc).__name__, reason=reason_of(exc))
+
+
 def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: StepResult) -> StepResult:
     """Commit what the step changed in its worktree (the run's, or its branch's); the sha goes
     in its output."""
@@ -103,7 +109,9 @@ def _commit(step: Step, run: Run, context: StepContext, worktree: Path, result: 
         done = git_runs.commit_step(run, worktree, step_key=step.key, tasks=tasks)
     except git_runs.GitError as exc:
         logger.warning("step %s of run %s: commit failed: %s", step.key, step.run_id, exc)
-        return StepResult.fail(f"committing the step's changes failed: {exc}", **result.output)
+        return StepResult.fail(
+            Text("committing the step's changes failed: {reason}", reason=exc.args[0]), **result.output
+        )
     if done:
         branch = git_branches.branch_name(run, step) if git_branches.is_branch_step(step) else run.git_branch
         result.output["git"] = {"commit": done[0], "parent": done[1], "branch": branch}

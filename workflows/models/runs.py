@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from workflows.domain.texts import text_or
 from workflows.models.projects import Project
 from workflows.models.templates import TemplateVersion
 
@@ -57,6 +58,9 @@ class Run(models.Model):
     iterations = models.PositiveIntegerField(default=0, help_text="Autopilot turns taken.")
     last_seq = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The error as its template and values (workflows.domain.texts.text_to_data), so pages
+    # show it in the reader's language; empty when it was not made from a template.
+    error_text = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default=Outcome.NONE)
     outcome_reason = models.TextField(blank=True, help_text="Why the run ended, in words.")
     # The same sentence as its template and values (workflows.domain.texts.text_to_data), so
@@ -90,6 +94,11 @@ class Run(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def error_sentence(self) -> str:
+        """The error as the sentence it was made from (a page shows it translated), or as written."""
+        return text_or(self.error_text, self.error)
 
     @property
     def duration(self) -> timedelta | None:
@@ -148,6 +157,7 @@ class Step(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     output = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    error_text = models.JSONField(default=dict, blank=True)  # as Run.error_text
 
     class Meta:
         ordering = ["run", "position", "id"]
@@ -163,6 +173,11 @@ class Step(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def error_sentence(self) -> str:
+        """The error as the sentence it was made from (a page shows it translated), or as written."""
+        return text_or(self.error_text, self.error)
 
     @property
     def is_group(self) -> bool:

@@ -232,7 +232,7 @@ def _refusal_text(run: Run, refused: git_merge.MergeRefused) -> Text:
     refusal = Text(
         "Approving would merge {branch}, but {reason}. Nothing was merged and the gate stays pending.",
         branch=run.git_branch,
-        reason=str(refused),
+        reason=refused.args[0],
     )
     advice = APPROVE_MERGE_ADVICE.get(refused.code)
     return Text("{refusal} {advice}", refusal=refusal, advice=Text(advice)) if advice else refusal

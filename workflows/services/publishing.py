@@ -80,19 +80,19 @@ def run_merge(*, run: Run, by: User | None, channel: str) -> git_merge.Merged:
             Text(
                 "Merging {branch} was refused: {reason}. Nothing was merged; {advice}.",
                 branch=run.git_branch,
-                reason=str(exc),
+                reason=exc.args[0],
                 advice=Text(advice),
             )
             if advice
             else Text(
                 "Merging {branch} was refused: {reason}. Nothing was merged.",
                 branch=run.git_branch,
-                reason=str(exc),
+                reason=exc.args[0],
             )
         )
         raise RunError(refused, code="merge_refused") from None
     except WorkspaceNotAllowed as exc:
-        raise RunError(str(exc), code="conflict") from None
+        raise RunError(exc.args[0], code="conflict") from None
     with transaction.atomic():
         git_merge.merge_recorded(run, merged, actor=by, channel=channel)
     return merged
@@ -118,4 +118,4 @@ def run_publish(*, run: Run, by: User | None, channel: str) -> dict[str, str]:
     try:
         return publish_recorded(run, by=by, channel=channel)
     except PublishError as exc:
-        raise RunError(str(exc), code=exc.code) from None
+        raise RunError(exc.args[0], code=exc.code) from None

@@ -110,7 +110,7 @@ def _spec_exists(project: Project, spec_id: str) -> bool:
         return discover_specs(status_cache(project).workspace).get(spec_id) is not None
     except SpecsUnavailable as exc:
         raise RunError(
-            Text("The project's workspace cannot be used: {reason}", reason=str(exc)), code="conflict"
+            Text("The project's workspace cannot be used: {reason}", reason=exc.args[0]), code="conflict"
         ) from None
 
 

@@ -56,7 +56,7 @@ def command(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             try:
                 rows = project_specs(project)
             except SpecsUnavailable as exc:
-                context["error"] = str(exc)
+                context["error"] = refusal_text(exc)
             else:
                 if intent.spec_id:
                     rows = [r for r in rows if r.status.spec_id == intent.spec_id]

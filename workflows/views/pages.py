@@ -73,7 +73,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         rows, index = project_overview(project)
     except SpecsUnavailable as exc:
-        rows, error = [], str(exc)
+        rows, error = [], refusal_text(exc)
     can_admin = has_role(request.user, project.team_id, Role.ADMIN)
     runs = list(project.runs.select_related("started_by")[:30])
     context = {

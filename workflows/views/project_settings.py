@@ -18,6 +18,7 @@ from accounts.ratelimits import limit
 from workflows.forms import GitForm, ProjectSettingsForm, ReadingForm, SpendingForm
 from workflows.selectors import get_project_for_user
 from workflows.services.projects import project_update
+from workflows.templatetags.workflow_tags import in_language
 
 
 @login_required
@@ -64,9 +65,20 @@ def _save(
             git=values if form.group == "git" else None,
         )
     except ValidationError as exc:
-        return _refused(request, form, exc.message_dict)
+        return _refused(request, form, _said(exc))
     messages.success(request, saved)
     return redirect(project.get_absolute_url())
+
+
+def _said(refused: ValidationError) -> dict[str, list[object]]:
+    """The service's refusals per field as they were raised: a sentence of the domain stays
+    one (workflows.domain.texts.Text), so the page can say it in the reader's language."""
+    if not hasattr(refused, "error_dict"):
+        return {"": [*refused.messages]}
+    return {
+        field: [error.message % error.params if error.params else error.message for error in errors]
+        for field, errors in refused.error_dict.items()
+    }
 
 
 def _refused(
@@ -75,5 +87,5 @@ def _refused(
     """Say what was refused, field by field; nothing was saved."""
     for field, messages_ in errors.items():
         label = form.fields[field].label if field in form.fields else field
-        messages.error(request, f"{label}: {messages_[0]}")
+        messages.error(request, f"{label}: {in_language(messages_[0])}")
     return redirect(form.instance.get_absolute_url())

@@ -82,11 +82,12 @@ def run_outcome(run: Run, steps: list[Any]) -> str:
         return _("Stopped before reaching its goal.")
     if run.status == Run.Status.FAILED:
         failed = next((s for s in steps if s.status == "failed"), None)
+        error = str(in_language(run.error_sentence))
         if failed is None:
-            return _("Failed: %(reason)s") % {"reason": reason or run.error or "—"}
+            return _("Failed: %(reason)s") % {"reason": reason or error or "—"}
         return _("Failed at step %(step)s: %(error)s") % {
             "step": failed.key,
-            "error": (failed.error or reason or run.error or "—")[:300],
+            "error": (str(in_language(failed.error_sentence)) or reason or error or "—")[:300],
         }
     if run.status == Run.Status.CANCELLED:
         entry = (
@@ -166,7 +167,7 @@ def _changes(run: Run, events: list[Event], *, can_merge: bool, step: str | None
             else None
         )
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
-        return {"changes": None, "changes_error": str(exc)}
+        return {"changes": None, "changes_error": refusal_text(exc)}
     shown = changes["files"]
     chosen = next((s for s in changes["steps"] if s["key"] == step), None) if step else None
     if chosen is not None:

@@ -20,6 +20,7 @@ import httpx
 from workflows.domain.layouts import discover_specs
 from workflows.domain.spec_formats import document_name
 from workflows.domain.task_groups import item_tasks
+from workflows.domain.texts import reason_of
 from workflows.domain.workspace import ScopeError, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
 from workflows.engine.executors.shell import process_env, run_process
@@ -45,7 +46,7 @@ def run_agent(context: StepContext) -> StepResult:
         workspace = context.spec_workspace()
         spec_dir = spec_dir_for(workspace, context.spec_id)
     except (WorkspaceError, ScopeError, ValueError) as exc:
-        return StepResult.fail(str(exc))
+        return StepResult.fail(reason_of(exc))
     prompt = build_prompt(
         workspace,
         spec_dir,

@@ -6,6 +6,7 @@ step's work (workflows.engine.reviews), kept in the step's output for its page a
 
 from __future__ import annotations
 
+from workflows.domain.texts import Text, text_to_data
 from workflows.engine.executors.base import StepContext, StepResult
 from workflows.engine.gates import gate_open
 from workflows.engine.git_runs import GitError
@@ -22,6 +23,9 @@ def open_gate(context: StepContext) -> StepResult:
             output["review"] = review_snapshot(context, step)
         except (GitError, WorkspaceNotAllowed) as exc:
             # The gate still opens: people can read why there is nothing to show, and decide.
-            output["review"] = {"error": f"the reviewed work cannot be read: {exc}"}
+            why = Text("the reviewed work cannot be read: {reason}", reason=exc.args[0])
+            output["review"] = {"error": why}
+    if isinstance(review := output.get("review"), dict) and isinstance(review.get("error"), Text):
+        review["error_text"] = text_to_data(review["error"])  # the page says it in the reader's language
     gate = gate_open(step=step, config=context.config)
     return StepResult("waiting", {"gate": gate.pk, **output})

@@ -8,7 +8,7 @@ from workflows.domain.reports import write_verification_report
 from workflows.domain.routing import recommend
 from workflows.domain.status import progress_of, spec_detail
 from workflows.domain.sync import sync_spec_tasks, write_sync_report
-from workflows.domain.texts import text_to_data
+from workflows.domain.texts import reason_of, text_to_data
 from workflows.domain.verification import verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, Workspace, WorkspaceError
 from workflows.engine.executors.base import StepContext, StepResult
@@ -54,7 +54,7 @@ def status(context: StepContext) -> StepResult:
                     "estimate_minutes": 10,
                 },
             )
-        return StepResult.fail(str(exc))
+        return StepResult.fail(reason_of(exc))
     recommendation = recommend(current)
     return StepResult.ok(
         exists=True,
@@ -76,7 +76,7 @@ def verify_tasks(context: StepContext) -> StepResult:
             manual=_manual(context),  # type: ignore[arg-type]
         )
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
-        return StepResult.fail(str(exc))
+        return StepResult.fail(reason_of(exc))
     ref = write_verification_report(workspace, report)
     for task in report.tasks:
         context.log(f"{task.id}: {task.status} — {'; '.join(task.reasons)}")
@@ -107,7 +107,7 @@ def sync_tasks(context: StepContext) -> StepResult:
             statuses = report.statuses()
         result = sync_spec_tasks(workspace, location, statuses)
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
-        return StepResult.fail(str(exc))
+        return StepResult.fail(reason_of(exc))
     for line in result.diff.splitlines():
         context.log(line)
     ref = write_sync_report(workspace, context.spec_id, str(context.run_id), result, source_run)
@@ -137,7 +137,7 @@ def quality_gate(context: StepContext) -> StepResult:
             status=spec_detail(workspace, context.spec_id, manual=_manual(context)).status,  # type: ignore[arg-type]
         )
     except (ValueError, UnknownSpec, WorkspaceError, ScopeError) as exc:
-        return StepResult.fail(str(exc))
+        return StepResult.fail(reason_of(exc))
     ref = write_quality_gate_report(workspace, context.spec_id, str(context.run_id), result)
     for criterion in result.criteria:
         context.log(f"{'pass' if criterion.passed else 'FAIL'} {criterion.name}: {criterion.reason}")
