@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,10 +20,24 @@ from workflows.models import Run
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PORTS_PER_WORKER = 2000  # each pytest-xdist worker draws from its own slice of 20000-31999
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port for a server a test starts. Each xdist worker draws from its own slice
+    below the kernel's ephemeral range (32768-), so neither another worker's server nor any
+    client's own port can take it between this check and the server's bind."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    start = 20000 + (worker % 6) * PORTS_PER_WORKER
+    for _ in range(200):
+        port = random.randrange(start, start + PORTS_PER_WORKER)  # noqa: S311 (not a secret)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {start} and {start + PORTS_PER_WORKER}")
 
 
 def fd_targets(pid: int) -> list[str]:
