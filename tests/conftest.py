@@ -26,6 +26,11 @@ PASSWORD = "correct-horse-battery"
 def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
+    isolated = config.pluginmanager.has_plugin("tests.worker_installs")
+    if config.getoption("numprocesses", None) and not isolated:
+        # Workers sharing one data directory and Redis database empty each other's queue.
+        raise pytest.UsageError("With -n, add -p tests.worker_installs (as `make test` does).")
+
     # The demo agent prints without pausing for watchers: the same work, seconds sooner.
     settings.DEMO_AGENT_PAUSE = 0.0
 

@@ -131,7 +131,7 @@ def test_the_autopilot_stops_before_the_agent_step_the_budget_does_not_cover(dat
     demo = Project.objects.get(slug="demo")
     calls = demo.workspace_path / "agent-calls.txt"
     Project.objects.filter(pk=demo.pk).update(
-        agent_command=f"python {AGENT} {{workspace}}/agent-calls.txt 0.30 -- {DEMO_AGENT_COMMAND}",
+        agent_command=f"python {AGENT} {{workspace}}/agent-calls.txt 0.30 -- {DEMO_AGENT_COMMAND} --pause 0",
         budget_per_run=Decimal("0.5"),
     )
     run = drain(start(demo, template_version_for(demo, "autopilot"), spec_id="spec-feature-013-budget"))
@@ -210,7 +210,7 @@ def test_a_spent_budget_stops_a_supervised_autopilot_before_it_asks_for_an_appro
     demo = Project.objects.get(slug="demo")
     calls = demo.workspace_path / "agent-calls.txt"
     Project.objects.filter(pk=demo.pk).update(
-        agent_command=f"python {AGENT} {{workspace}}/agent-calls.txt 0.30 -- {DEMO_AGENT_COMMAND}",
+        agent_command=f"python {AGENT} {{workspace}}/agent-calls.txt 0.30 -- {DEMO_AGENT_COMMAND} --pause 0",
         budget_per_run=Decimal("0"),
     )
     run = drain(

@@ -51,7 +51,7 @@ def demo(data_dir: Path) -> Project:
     make_repo(Path(project.workspace))
     project.agent_command = (
         f"{sys.executable} {PROMPT_AGENT} {DEMO_DIR / 'demo_agent.py'} --workflow {{workflow}} "
-        "--spec-dir {spec_dir} --workspace {workspace}"
+        "--spec-dir {spec_dir} --workspace {workspace} --pause 0"
     )
     project.save(update_fields=["agent_command"])
     return project
