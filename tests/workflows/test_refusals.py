@@ -68,6 +68,9 @@ SOURCES = [
     ENGINE / "scheduler.py",
     ENGINE / "fan_out.py",
     ENGINE / "executors" / "approval.py",
+    # What a project may name as its remote and pull-request host, and how they fit together.
+    ROOT / "workflows" / "domain" / "git_remotes.py",
+    ROOT / "workflows" / "models" / "projects.py",
 ]
 
 
@@ -101,6 +104,25 @@ def test_no_refusal_a_page_shows_is_a_plain_string():
                 sentences += 1
     assert plain == [], "raise these as Text(template, **values), with a Thai entry in django.po"
     assert sentences >= 80  # the walk finds the refusals it checks
+
+
+def test_the_git_settings_rules_say_why_as_sentences():
+    """The rules a project's git settings go through return their reason; a page shows it."""
+    plain = []
+    for path in (
+        ROOT / "workflows" / "domain" / "git_remotes.py",
+        ROOT / "workflows" / "models" / "projects.py",
+    ):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name.endswith(("_problem", "_problems")):
+                for inner in ast.walk(node):
+                    value = getattr(inner, "value", None)
+                    written = isinstance(value, ast.JoinedStr) or (
+                        isinstance(value, ast.Constant) and isinstance(value.value, str)
+                    )
+                    if isinstance(inner, ast.Return | ast.Assign) and written:
+                        plain.append(f"{path.name}:{inner.lineno}")
+    assert plain == [], "say these as Text(template, **values), with a Thai entry in django.po"
 
 
 def test_every_refusal_has_a_thai_translation():
@@ -362,6 +384,52 @@ def test_a_thai_admin_reads_why_a_remote_is_refused_in_thai(client, team_users, 
             f"the workspace roots ({listed}), outside the app's data and code.",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("posted", "field", "thai", "english"),
+    [
+        (
+            {"git_remote": "-upload-pack=evil"},
+            "git_remote",
+            "รีโมต git: รีโมตต้องไม่ขึ้นต้นด้วย '-' (git จะอ่านเป็นตัวเลือก)",
+            "the remote must not start with '-' (git would read it as an option)",
+        ),
+        (
+            {
+                "git_remote": "https://example.com/acme/shop.git",
+                "pr_provider": "github",
+                "pr_repository": "acme",
+                "git_token_env": "GITHUB_TOKEN",
+            },
+            "pr_repository",
+            "บน GitHub ที่เก็บเขียนเป็น owner/name เช่น acme/shop",
+            "on GitHub the repository is owner/name, e.g. acme/shop",
+        ),
+        (
+            {"git_remote": "https://example.com/acme/shop.git", "git_token_env": "SECRET_KEY"},
+            "git_token_env",
+            "SECRET_KEY เป็นค่าตั้งของแอปเอง ไม่ใช่โทเค็นที่โปรเจกต์จะใช้ได้",
+            "SECRET_KEY is one of the app's own settings, not a token a project may use",
+        ),
+    ],
+)
+def test_a_thai_admin_reads_why_git_settings_are_refused_in_thai(
+    client, team_users, project, posted, field, thai, english
+):
+    Profile.objects.create(user=team_users.admin, language="th")
+    client.force_login(team_users.admin)
+    settings = {"merge_strategy": "merge_commit", "pr_provider": "none", **posted}
+    page = page_text(client.post(reverse("project_git", args=[project.slug]), settings, follow=True))
+    said = shown(page, r'<li class="msg msg-error">')
+    assert thai in said, said
+    project.refresh_from_db()
+    assert (project.git_remote, project.pr_repository, project.git_token_env) == ("", "", "")
+    answer = api(team_users.admin).patch(
+        f"/api/v1/projects/{project.slug}", json.dumps(posted), content_type="application/json"
+    )
+    assert answer.status_code == 422
+    assert {"field": field, "message": english} in answer.json()["errors"]
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")

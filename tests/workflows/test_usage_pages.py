@@ -138,4 +138,4 @@ def test_a_run_stopped_by_its_budget_says_so_in_the_readers_language(client, tea
     client.force_login(team_users.viewer)
     thai = client.get(reverse("run_detail", args=[run.pk])).content.decode()
     assert "หยุดแล้ว: งบประมาณของรัน $0.50 ใช้หมดแล้ว (ใช้ไป $0.60)" in thai
-    assert "โทเคนขาเข้า" in thai and "รวมทั้งรัน" in thai
+    assert "โทเค็นขาเข้า" in thai and "รวมทั้งรัน" in thai

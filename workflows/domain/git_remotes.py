@@ -1,4 +1,6 @@
 """What a project may name as its git remote and pull-request host (pure rules, no Django).
+Each rule says why as a sentence (workflows.domain.texts.Text), so pages say it in the
+reader's language.
 
 A remote is a network URL (https, http, ssh, git), an scp-like `user@host:path`, or an
 absolute path on the server. Git reads some values as options (`-…`) or as remote helpers
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import re
 from urllib.parse import urlsplit
+
+from workflows.domain.texts import Text
 
 PROVIDERS = ("none", "github", "gitlab")
 # The API a provider answers on when the project names none.
@@ -53,20 +57,22 @@ def remote_problem(value: str) -> str | None:
     if not value:
         return None
     if value != value.strip() or any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in value):
-        return "the remote must not contain spaces or control characters"
+        return Text("the remote must not contain spaces or control characters")
     if value.startswith("-"):
-        return "the remote must not start with '-' (git would read it as an option)"
+        return Text("the remote must not start with '-' (git would read it as an option)")
     if _HELPER.match(value):
-        return "remote helpers such as ext:: and fd:: are refused: give a URL or an absolute path"
+        return Text("remote helpers such as ext:: and fd:: are refused: give a URL or an absolute path")
     if is_local_path(value):
         if any(part == ".." for part in value.split("/")):
-            return "the remote path must not contain '..'"
+            return Text("the remote path must not contain '..'")
         return None
     if "://" in value:
         return _url_problem(value)
     found = _SCP_LIKE.match(value)
     if found is None or found["host"].startswith("-") or found["path"].startswith("-"):
-        return "give an https://, ssh:// or git:// URL, user@host:path, or an absolute path on the server"
+        return Text(
+            "give an https://, ssh:// or git:// URL, user@host:path, or an absolute path on the server"
+        )
     return None
 
 
@@ -75,16 +81,20 @@ def _url_problem(value: str) -> str | None:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is no number
     except ValueError:
-        return "the remote is not a valid URL"
+        return Text("the remote is not a valid URL")
     scheme = parts.scheme.lower()
     if scheme not in URL_SCHEMES:
-        return f"the remote's scheme must be one of {', '.join(URL_SCHEMES)} (not {scheme or 'none'})"
+        return Text(
+            "the remote's scheme must be one of {schemes} (not {scheme})",
+            schemes=", ".join(URL_SCHEMES),
+            scheme=scheme or "none",
+        )
     if not parts.hostname:
-        return "the remote URL names no host"
+        return Text("the remote URL names no host")
     if parts.hostname.startswith("-") or (parts.username or "").startswith("-"):
-        return "the remote's host and user must not start with '-' (ssh would read them as options)"
+        return Text("the remote's host and user must not start with '-' (ssh would read them as options)")
     if parts.password is not None or (scheme in ("http", "https") and parts.username is not None):
-        return (
+        return Text(
             "credentials inside the remote URL are refused: name the environment variable "
             "that holds the token (git token variable) instead"
         )
@@ -96,18 +106,20 @@ def api_url_problem(value: str) -> str | None:
     if not value:
         return None
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
-        return "the API URL must not contain spaces or control characters"
+        return Text("the API URL must not contain spaces or control characters")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018
     except ValueError:
-        return "the API URL is not a valid URL"
+        return Text("the API URL is not a valid URL")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "the API URL must be an http:// or https:// address"
+        return Text("the API URL must be an http:// or https:// address")
     if parts.username is not None or parts.password is not None:
-        return "credentials inside the API URL are refused: name the token's environment variable instead"
+        return Text(
+            "credentials inside the API URL are refused: name the token's environment variable instead"
+        )
     if parts.query or parts.fragment:
-        return "the API URL must not have a query or a fragment"
+        return Text("the API URL must not have a query or a fragment")
     return None
 
 
@@ -116,20 +128,20 @@ def env_name_problem(value: str) -> str | None:
     if not value:
         return None
     if not _ENV_NAME.match(value):
-        return "give the NAME of an environment variable (letters, digits, _), never the token itself"
+        return Text("give the NAME of an environment variable (letters, digits, _), never the token itself")
     if value.upper() in APP_VARIABLES:
-        return f"{value} is one of the app's own settings, not a token a project may use"
+        return Text("{name} is one of the app's own settings, not a token a project may use", name=value)
     return None
 
 
 def repository_problem(provider: str, value: str) -> str | None:
     """Why `value` may not name the repository on `provider`, or None."""
     if provider == "github" and not _GITHUB_REPOSITORY.match(value):
-        return "on GitHub the repository is owner/name, e.g. acme/shop"
+        return Text("on GitHub the repository is owner/name, e.g. acme/shop")
     if provider == "gitlab" and not _GITLAB_REPOSITORY.match(value):
-        return "on GitLab the project is its path (group/name) or its numeric id"
+        return Text("on GitLab the project is its path (group/name) or its numeric id")
     if any(part in (".", "..") for part in value.split("/")):
-        return "the repository must not contain '.' or '..' parts"
+        return Text("the repository must not contain '.' or '..' parts")
     return None
 
 

@@ -13,6 +13,7 @@ from accounts.models import Team
 from workflows.domain import git_remotes
 from workflows.domain.layouts import folder_setting_problem
 from workflows.domain.spec_formats import AUTO, FORMAT_CHOICES, ReadOptions, SpecFormat
+from workflows.domain.texts import Text
 
 
 def validate_folder(value: str) -> None:
@@ -76,7 +77,7 @@ def validate_env_name(value: str) -> None:
         raise ValidationError(problem)
 
 
-NEEDS_TOKEN = "opening a pull request needs a token: name its environment variable"  # noqa: S105
+NEEDS_TOKEN = Text("opening a pull request needs a token: name its environment variable")
 
 
 class ImplicitEvidence(models.TextChoices):
@@ -239,15 +240,16 @@ class Project(models.Model):
         )
 
     def publish_problems(self) -> dict[str, str]:
-        """How the remote and pull-request settings disagree with each other, per field."""
+        """How the remote and pull-request settings disagree with each other, per field (as
+        sentences that pages say in the reader's language)."""
         problems: dict[str, str] = {}
         if self.pr_provider not in git_remotes.PROVIDERS:
-            problems["pr_provider"] = "choose none, github or gitlab"
+            problems["pr_provider"] = Text("choose none, github or gitlab")
         elif self.pr_provider != "none":
             if not self.git_remote:
-                problems["git_remote"] = "a pull request needs a remote to push the branch to"
+                problems["git_remote"] = Text("a pull request needs a remote to push the branch to")
             if not self.pr_repository:
-                problems["pr_repository"] = "name the repository the pull request is opened on"
+                problems["pr_repository"] = Text("name the repository the pull request is opened on")
             elif problem := git_remotes.repository_problem(self.pr_provider, self.pr_repository):
                 problems["pr_repository"] = problem
             if not self.git_token_env:

@@ -37,7 +37,11 @@ def _check(project: Project, changed: Iterable[str]) -> None:
     try:
         project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in changed])
     except ValidationError as exc:
-        errors = dict(exc.message_dict)
+        # Each message as it was raised: a sentence (Text) stays one for the pages.
+        errors = {
+            field: [error.message % error.params if error.params else error.message for error in found]
+            for field, found in exc.error_dict.items()
+        }
     remote_problem = remote_refusal(project.git_remote) if "git_remote" in changed else None
     if remote_problem and "git_remote" not in errors:
         errors["git_remote"] = [remote_problem]
