@@ -33,7 +33,7 @@ def _check(project: Project, changed: Iterable[str]) -> None:
     """The model's validators on the changed fields, and the publish settings together
     when one of them changed (Project.publish_problems); ValidationError per field."""
     changed = set(changed)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[object]] = {}
     try:
         project.clean_fields(exclude=[f.name for f in Project._meta.fields if f.name not in changed])
     except ValidationError as exc:
