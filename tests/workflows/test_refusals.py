@@ -68,6 +68,10 @@ SOURCES = [
     ENGINE / "scheduler.py",
     ENGINE / "fan_out.py",
     ENGINE / "executors" / "approval.py",
+    # A gate's history and outcome, which its page shows.
+    ENGINE / "gates.py",
+    ENGINE / "gate_notes.py",
+    ENGINE / "approval_mail.py",
     # What a project may name as its remote and pull-request host, and how they fit together.
     ROOT / "workflows" / "domain" / "git_remotes.py",
     ROOT / "workflows" / "models" / "projects.py",
