@@ -81,10 +81,14 @@ def test_a_thai_reader_sees_a_gate_cancelled_with_its_run_in_thai(eproject, team
     run, gate = waiting_gate(eproject, team_users.member)
     run_cancel(run=run, by=team_users.member, channel="web")
 
-    body = page_text(thai_reader(team_users.approver).get(reverse("approval_detail", args=[gate.pk])))
+    reader = thai_reader(team_users.approver)
+    body = page_text(reader.get(reverse("approval_detail", args=[gate.pk])))
     outcome = shown(body, r'<em data-testid="gate-outcome">')
     assert "รันถูกยกเลิก" in outcome and english_words(outcome) == []
     assert system_lines(body) == ["ด่านถูกยกเลิก: รันถูกยกเลิก"]
+    # The inbox's recently decided gates say it the same way.
+    inbox = page_text(reader.get(reverse("approvals")))
+    assert " · รันถูกยกเลิก</span>" in inbox and "the run was cancelled" not in inbox
 
     answer = api(team_users.approver).get(f"/api/v1/approvals/{gate.pk}")
     assert answer.json()["outcome"] == "the run was cancelled"
