@@ -68,6 +68,10 @@ SOURCES = [
     ENGINE / "scheduler.py",
     ENGINE / "fan_out.py",
     ENGINE / "executors" / "approval.py",
+    # A gate's history and outcome, which its page shows.
+    ENGINE / "gates.py",
+    ENGINE / "gate_notes.py",
+    ENGINE / "approval_mail.py",
     # What a project may name as its remote and pull-request host, and how they fit together.
     ROOT / "workflows" / "domain" / "git_remotes.py",
     ROOT / "workflows" / "models" / "projects.py",
@@ -447,6 +451,11 @@ def test_a_thai_approver_reads_why_approving_would_not_merge_in_thai(client, dat
     said = shown(html.unescape(response.content.decode()), r'<p class="error" role="alert">(?=การอนุมัติจะผสาน)')
     assert f"{run.git_branch} ขัดแย้งกับ main ในไฟล์ {VIEWS}" in said
     assert [w for w in english_words(said) if w != "main"] == []
+    # The gate's history keeps the refused approval, in Thai on its page.
+    history = page_text(client.get(reverse("approval_detail", args=[gate.pk])))
+    note = shown(history, r'<li class="entry entry-system">.*?<p>(?=demo-approver)')
+    assert "demo-approver อนุมัติ แต่การผสานถูกปฏิเสธ:" in note and "ด่านยังรอการตัดสินอยู่" in note
+    assert [w for w in english_words(note) if w != "main"] == []
     answer = api(approver).post(
         f"/api/v1/approvals/{gate.pk}/decisions",
         json.dumps({"verdict": "approve"}),

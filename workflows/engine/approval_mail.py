@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import Profile
-from workflows.models import ApprovalEntry, ApprovalInvitation
+from workflows.domain.texts import Text
+from workflows.engine.gate_notes import gate_note
+from workflows.models import ApprovalInvitation
 
 logger = logging.getLogger(__name__)
 LINK_SALT = "workflows.approval-link"
@@ -63,12 +65,13 @@ def mail_send(invitation: ApprovalInvitation, template: str) -> None:
         # says, the gate stays open and decidable in the inbox and the API; the history
         # says who was not reached, and the log has the details.
         logger.exception("could not send %s for gate %s to %s", template, gate.pk, user.email)
-        ApprovalEntry.objects.create(
-            gate=gate,
-            kind=ApprovalEntry.Kind.SYSTEM,
-            channel=ApprovalEntry.Channel.SYSTEM,
-            comment=f"Could not email {user.get_username()} ({type(exc).__name__}); they can decide "
-            "from their approvals inbox.",
+        gate_note(
+            gate,
+            Text(
+                "Could not email {user} ({error}); they can decide from their approvals inbox.",
+                user=user.get_username(),
+                error=type(exc).__name__,
+            ),
         )
         return
     ApprovalInvitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())

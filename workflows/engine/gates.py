@@ -18,8 +18,10 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from accounts.services import audit_record
 from workflows.domain.durations import parse_duration
+from workflows.domain.texts import Code, Text, reason_of
 from workflows.engine import dispatch, git_merge, reviews
 from workflows.engine.approval_mail import mail_send, one_line
+from workflows.engine.gate_notes import gate_note, sentence_data
 from workflows.engine.git_publish import publish_after_review
 from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, step_set_status
@@ -122,34 +124,37 @@ def _note_unreachable_quorum(gate: ApprovalGate) -> None:
         if not blocked_self_approval(gate, inv.user)
     ]
     if len(voters) < gate.quorum:
-        ApprovalEntry.objects.create(
-            gate=gate,
-            kind=ApprovalEntry.Kind.SYSTEM,
-            channel=ApprovalEntry.Channel.SYSTEM,
-            comment=(
-                f"Only {len(voters)} person(s) may approve, fewer than the quorum of "
-                f"{gate.quorum}; the gate can only time out or be rejected."
+        gate_note(
+            gate,
+            Text(
+                "Only {voters} person(s) may approve, fewer than the quorum of {quorum}; "
+                "the gate can only time out or be rejected.",
+                voters=len(voters),
+                quorum=gate.quorum,
             ),
         )
 
 
 def gate_close(gate: ApprovalGate, status: str, outcome: str, merge: dict[str, Any] | None = None) -> None:
-    """Close the gate (compare-and-set) and finish its step if the step is waiting."""
+    """Close the gate (compare-and-set) and finish its step if the step is waiting. The
+    outcome is a sentence (Text) when a page should show it in the reader's language."""
     form_data: dict[str, Any] = {}
     for entry in gate.entries.filter(kind="approve"):
         form_data.update(entry.form_data)
+    outcome_text = sentence_data(outcome)
     updated = ApprovalGate.objects.filter(pk=gate.pk, status=G.PENDING).update(
-        status=status, outcome=outcome, decided_at=timezone.now(), form_data=form_data, merge=merge or {}
+        status=status,
+        outcome=str(outcome),
+        outcome_text=outcome_text,
+        decided_at=timezone.now(),
+        form_data=form_data,
+        merge=merge or {},
     )
     if not updated:
         return
-    gate.status, gate.outcome, gate.form_data, gate.merge = status, outcome, form_data, merge or {}
-    ApprovalEntry.objects.create(
-        gate=gate,
-        kind=ApprovalEntry.Kind.SYSTEM,
-        channel=ApprovalEntry.Channel.SYSTEM,
-        comment=f"Gate {status}: {outcome}.",
-    )
+    gate.status, gate.outcome, gate.outcome_text = status, str(outcome), outcome_text
+    gate.form_data, gate.merge = form_data, merge or {}
+    gate_note(gate, Text("Gate {status}: {outcome}.", status=Code(status), outcome=outcome))
     gate_finish_step(gate)
 
 
@@ -224,11 +229,13 @@ def _rejection(gate: ApprovalGate, step: Step) -> str:
     """Why a rejected gate fails its step; for a review gate, also why no rework follows."""
     config = step.config
     if gate.status != G.REJECTED or not reviews.is_review(config):
-        return gate.outcome
+        return gate.outcome_sentence
     limit = reviews.rework_limit(config)
     if limit and reviews.rework_left(config) <= 0:
-        return f"{gate.outcome}; the rework limit ({limit}) is used up"
-    return gate.outcome
+        return Text(
+            "{outcome}; the rework limit ({limit}) is used up", outcome=gate.outcome_sentence, limit=limit
+        )
+    return gate.outcome_sentence
 
 
 def gate_merge_review(
@@ -261,30 +268,28 @@ def gate_cancel_for_step(step: Step, *, by: User | None = None, channel: str = "
     """Close the step's pending gate because its run was cancelled: compare-and-set, a line
     in the gate's history, an audit entry and a run event, as every other gate change."""
     for gate in ApprovalGate.objects.filter(step=step, status=G.PENDING).select_related("run__project__team"):
-        outcome = "the run was cancelled"
+        outcome = Text("the run was cancelled")
         if not ApprovalGate.objects.filter(pk=gate.pk, status=G.PENDING).update(
-            status=G.CANCELLED, outcome=outcome, decided_at=timezone.now()
+            status=G.CANCELLED,
+            outcome=str(outcome),
+            outcome_text=sentence_data(outcome),
+            decided_at=timezone.now(),
         ):
             continue
-        ApprovalEntry.objects.create(
-            gate=gate,
-            kind=ApprovalEntry.Kind.SYSTEM,
-            channel=ApprovalEntry.Channel.SYSTEM,
-            comment=f"Gate cancelled: {outcome}.",
-        )
+        gate_note(gate, Text("Gate cancelled: {outcome}.", outcome=outcome))
         audit_record(
             action="workflows.approval.cancelled",
             channel=channel,
             actor=by,
             team=gate.run.project.team,
             obj=gate,
-            data={"outcome": outcome},
+            data={"outcome": str(outcome)},
         )
         event_append(
             run_id=gate.run_id,
             type="approval.cancelled",
             step=step,
-            data={"gate": gate.pk, "outcome": outcome},
+            data={"gate": gate.pk, "outcome": str(outcome)},
         )
 
 
@@ -312,14 +317,12 @@ def _time_out(gate: ApprovalGate) -> None:
         gate.reminders_sent = []
         gate.save(update_fields=["deadline", "escalated", "on_timeout", "reminders_sent"])
         invited = _invite(gate, eligible_users(gate.run, gate.escalate_to), escalation=True)
-        ApprovalEntry.objects.create(
-            gate=gate,
-            kind=ApprovalEntry.Kind.SYSTEM,
-            channel=ApprovalEntry.Channel.SYSTEM,
-            comment=(
-                "Deadline passed: escalated to "
-                f"{', '.join(u.get_username() for u in invited) or 'nobody new'}."
-            ),
+        names = ", ".join(u.get_username() for u in invited)
+        gate_note(
+            gate,
+            Text("Deadline passed: escalated to {names}.", names=names)
+            if names
+            else Text("Deadline passed: escalated to nobody new."),
         )
         event_append(
             run_id=gate.run_id,
@@ -329,14 +332,21 @@ def _time_out(gate: ApprovalGate) -> None:
         )
         return
     status = G.APPROVED if gate.on_timeout == ApprovalGate.OnTimeout.APPROVE else G.REJECTED
-    outcome = f"the deadline passed ({gate.on_timeout} on timeout)"
+    outcome = (
+        Text("the deadline passed (approve on timeout)")
+        if status == G.APPROVED
+        else Text("the deadline passed (reject on timeout)")
+    )
     merged: dict[str, Any] = {}
     if status == G.APPROVED:
         try:
             merged = gate_merge_review(gate, actor=None, channel="system", approvers="the deadline")
         except git_merge.MergeRefused as exc:
             # Nobody is there to resolve it: the gate closes rejected, saying why.
-            status, outcome = G.REJECTED, f"{outcome}, but the merge was refused: {exc}"
+            status = G.REJECTED
+            outcome = Text(
+                "{outcome}, but the merge was refused: {reason}", outcome=outcome, reason=reason_of(exc)
+            )
     gate_close(gate, status, outcome, merge=merged)
     audit_record(
         action="workflows.approval.timed_out",

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from workflows.domain.texts import text_or
 from workflows.models.runs import Run, Step
 
 
@@ -41,6 +42,9 @@ class ApprovalGate(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     form_data = models.JSONField(default=dict, blank=True)
     outcome = models.TextField(blank=True)
+    # The outcome as its template and values (workflows.domain.texts.text_to_data), so pages
+    # show it in the reader's language; empty when it was not made from a template.
+    outcome_text = models.JSONField(default=dict, blank=True)
     # A review gate's approval merges the run's branch (workflows/engine/git_merge.py): what
     # it merged, into which branch, and the resulting commit.
     merge = models.JSONField(default=dict, blank=True)
@@ -60,6 +64,11 @@ class ApprovalGate(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
+
+    @property
+    def outcome_sentence(self) -> str:
+        """The outcome as the sentence it was made from (a page shows it translated), or as written."""
+        return text_or(self.outcome_text, self.outcome)
 
 
 class ApprovalInvitation(models.Model):
@@ -100,6 +109,8 @@ class ApprovalEntry(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     comment = models.TextField(blank=True)
+    # A system line as its template and values, as ApprovalGate.outcome_text.
+    comment_text = models.JSONField(default=dict, blank=True)
     form_data = models.JSONField(default=dict, blank=True)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     reply_to = models.ForeignKey(
@@ -124,3 +135,9 @@ class ApprovalEntry(models.Model):
     @property
     def is_vote(self) -> bool:
         return self.kind in (self.Kind.APPROVE, self.Kind.REJECT)
+
+    @property
+    def comment_sentence(self) -> str:
+        """A system note as the sentence it was made from (a page shows it translated); what
+        a person wrote, as they wrote it."""
+        return text_or(self.comment_text, self.comment)

@@ -18,9 +18,10 @@ from django.utils import timezone
 from accounts.permissions import AnyUser, role_in
 from accounts.services import audit_record
 from workflows.domain.approval_forms import FormInvalid, clean_form
-from workflows.domain.texts import Code, Text
+from workflows.domain.texts import Code, Text, reason_of
 from workflows.engine import git_merge, reviews
 from workflows.engine.approval_mail import LINK_SALT
+from workflows.engine.gate_notes import gate_note
 from workflows.engine.gates import (
     DECIDING_ROLE,
     blocked_self_approval,
@@ -46,7 +47,7 @@ class MergeRefusal(ApprovalError):
 
     def __init__(self, message: str, refused: git_merge.MergeRefused) -> None:
         super().__init__(message, "merge_refused")
-        self.reason = str(refused)
+        self.reason = reason_of(refused)  # a sentence when git_merge said it as one
         self.refused = refused
 
 
@@ -196,7 +197,7 @@ def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) ->
     votes = list(gate.entries.filter(kind__in=ApprovalEntry.VERDICTS).values_list("kind", "user_id"))
     approvals = sum(1 for kind, _ in votes if kind == "approve")
     if verdict == "reject" and gate.reject_ends:
-        gate_close(gate, G.REJECTED, f"rejected by {user.get_username()}")
+        gate_close(gate, G.REJECTED, Text("rejected by {user}", user=user.get_username()))
     elif approvals >= gate.quorum:
         names = ", ".join(
             u.get_username()
@@ -206,7 +207,7 @@ def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) ->
             merged = gate_merge_review(gate, actor=user, channel=channel, approvers=names)
         except git_merge.MergeRefused as exc:
             raise MergeRefusal(_refusal_text(gate.run, exc), exc) from None
-        gate_close(gate, G.APPROVED, f"approved by {names}", merge=merged)
+        gate_close(gate, G.APPROVED, Text("approved by {names}", names=names), merge=merged)
     else:
         voted = {uid for _, uid in votes}
         still_possible = sum(
@@ -215,7 +216,7 @@ def _settle_votes(gate: ApprovalGate, verdict: str, user: User, channel: str) ->
             if inv.user_id not in voted and not blocked_self_approval(gate, inv.user)
         )
         if approvals + still_possible < gate.quorum:
-            gate_close(gate, G.REJECTED, "the quorum can no longer be met")
+            gate_close(gate, G.REJECTED, Text("the quorum can no longer be met"))
 
 
 # What to do after a refused merge (sentences of their own: a page shows them translated).
@@ -245,17 +246,19 @@ def _note_merge_refused(gate: ApprovalGate, user: User, refusal: MergeRefusal, c
         gate = ApprovalGate.objects.select_related("run__project__team").get(pk=gate.pk)
         if not gate.is_pending:
             return
-        ApprovalEntry.objects.create(
-            gate=gate,
-            kind=ApprovalEntry.Kind.SYSTEM,
-            channel=ApprovalEntry.Channel.SYSTEM,
-            comment=f"{user.get_username()} approved, but the merge was refused: {refusal.reason}. "
-            "Nothing was merged; the gate stays pending.",
+        gate_note(
+            gate,
+            Text(
+                "{user} approved, but the merge was refused: {reason}. "
+                "Nothing was merged; the gate stays pending.",
+                user=user.get_username(),
+                reason=refusal.reason,
+            ),
         )
         data = {
             "gate": gate.pk,
             "user": user.get_username(),
-            "reason": refusal.reason,
+            "reason": str(refusal.reason),
             "code": refusal.refused.code,
             "files": refusal.refused.files,
         }
