@@ -64,8 +64,9 @@ def test_a_thai_reader_sees_a_gate_approved_by_quorum_in_thai(eproject, team_use
     assert english_words(outcome) == []
     [closed] = system_lines(body)
     assert closed.startswith("ด่านอนุมัติแล้ว: อนุมัติโดย ") and english_words(closed) == []
-    # The people's own comments are shown as they wrote them.
+    # The people's own comments are shown as they wrote them; by which door, in Thai.
     assert body.count("<p>ok</p>") == 2
+    assert body.count("ผ่าน เว็บ") == 2 and "ผ่าน ระบบ" in body and "via" not in body
     assert drain(run).status == "succeeded"
 
     answer = api(team_users.member).get(f"/api/v1/approvals/{gate.pk}")

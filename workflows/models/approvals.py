@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from workflows.domain.texts import text_or
 from workflows.models.runs import Run, Step
@@ -100,10 +101,10 @@ class ApprovalEntry(models.Model):
     VERDICTS = (Kind.APPROVE, Kind.REJECT)  # the kinds that are votes
 
     class Channel(models.TextChoices):
-        WEB = "web", "Web"
-        EMAIL = "email", "Email link"
-        API = "api", "API"
-        SYSTEM = "system", "System"
+        WEB = "web", pgettext_lazy("channel", "Web")
+        EMAIL = "email", pgettext_lazy("channel", "Email link")
+        API = "api", pgettext_lazy("channel", "API")
+        SYSTEM = "system", pgettext_lazy("channel", "System")
 
     gate = models.ForeignKey(ApprovalGate, on_delete=models.CASCADE, related_name="entries")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
