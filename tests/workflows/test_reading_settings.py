@@ -3,6 +3,8 @@ the API, the project page and the admin with the same rules, and shown where spe
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditEntry
+from accounts.models import AuditEntry, Profile
 from tests.api.conftest import ApiClient, as_user  # noqa: F401  (fixture)
 from workflows.models import Project
 
@@ -150,6 +152,26 @@ def test_the_page_refuses_a_specs_folder_outside_with_the_reason(client, team_us
     assert "Specs folder: &#x27;..&#x27; is not allowed in paths" in body
     kiro_project.refresh_from_db()
     assert kiro_project.specs_root == ""
+
+
+def test_a_thai_admin_reads_why_a_folder_is_refused_in_thai(client, team_users, kiro_project):
+    Profile.objects.create(user=team_users.admin, language="th")
+    client.force_login(team_users.admin)
+    response = client.post(
+        reverse("project_reading", args=["kiro-app"]),
+        {
+            "spec_format": "auto",
+            "specs_root": "",
+            "implicit_evidence": "auto",
+            "source_roots": "src\n../secrets",
+        },
+        follow=True,
+    )
+    said = html.unescape(re.findall(r'<li class="msg msg-error">(.*?)</li>', response.content.decode())[0])
+    assert said.endswith("'../secrets': ไม่อนุญาต '..' ในพาธ: ให้ระบุโฟลเดอร์แบบสัมพัทธ์กับเวิร์กสเปซ เช่น docs/specs")
+    assert "not allowed" not in said and "give a folder" not in said
+    kiro_project.refresh_from_db()
+    assert kiro_project.source_roots == []
 
 
 def test_the_admin_applies_the_same_rule(client, team_users, kiro_project):

@@ -75,6 +75,7 @@ SOURCES = [
     # What a project may name as its remote and pull-request host, and how they fit together.
     ROOT / "workflows" / "domain" / "git_remotes.py",
     ROOT / "workflows" / "models" / "projects.py",
+    ROOT / "workflows" / "domain" / "layouts.py",  # what a specs folder or a source root may be
 ]
 
 

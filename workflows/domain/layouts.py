@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator
 
 from workflows.domain.spec_formats import AUTO, RENAMES, SpecFormat
+from workflows.domain.texts import Text
 from workflows.domain.workspace import (
     SPEC_FILES,
     ScopeError,
@@ -235,9 +236,11 @@ def folder_setting_problem(value: str) -> str | None:
     """Why a folder setting (specs root, source root) cannot be used, or None. It names a
     folder inside the workspace, relative to it; whether it exists is checked when read."""
     if len(value) > 300:
-        return "at most 300 characters"
+        return Text("at most 300 characters")
     problem = path_problem(value)
-    return f"{problem}: give a folder relative to the workspace, e.g. docs/specs" if problem else None
+    if problem is None:
+        return None
+    return Text("{problem}: give a folder relative to the workspace, e.g. docs/specs", problem=problem)
 
 
 # Documents a spec page shows besides spec, plan and tasks, by format (spec-kit writes these).

@@ -135,14 +135,14 @@ class SpecIndex:
 def path_problem(rel: str) -> str | None:
     """Why a workspace-relative path is refused on its face, or None when it looks fine."""
     if not rel or not rel.strip():
-        return "empty path"
+        return Text("empty path")
     if "\x00" in rel:
-        return "path contains a NUL byte"
+        return Text("path contains a NUL byte")
     if rel.startswith(("/", "\\")) or _DRIVE_RE.match(rel):
-        return "absolute paths are not allowed"
+        return Text("absolute paths are not allowed")
     # Backslashes count as separators too, so "..\\x" cannot slip through on any platform.
     if ".." in re.split(r"[\\/]", rel):
-        return "'..' is not allowed in paths"
+        return Text("'..' is not allowed in paths")
     return None
 
 

@@ -25,10 +25,10 @@ def validate_folder(value: str) -> None:
 def validate_folders(value: object) -> None:
     """Source roots: a list of folders relative to the workspace."""
     if not isinstance(value, list) or len(value) > 20 or not all(isinstance(v, str) for v in value):
-        raise ValidationError("a list of at most 20 folder names")
+        raise ValidationError(Text("a list of at most 20 folder names"))
     for folder in value:
         if problem := folder_setting_problem(folder):
-            raise ValidationError(f"{folder!r}: {problem}")
+            raise ValidationError(Text("{folder!r}: {problem}", folder=folder, problem=problem))
 
 
 class MergeStrategy(models.TextChoices):
