@@ -63,6 +63,12 @@ def text_to_data(value: object) -> object:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
+def sentence_data(value: object) -> object:
+    """What a `*_text` field stores beside its plain copy: the sentence's template and values
+    (text_to_data), or {} when `value` was not made from a template."""
+    return text_to_data(value) if isinstance(value, Text) else {}
+
+
 def text_or(data: object, plain: str) -> str:
     """The sentence `text_to_data` stored beside a plain copy (an error, a reason), or that
     plain copy when no sentence was stored."""

@@ -5,13 +5,8 @@ in the reader's language (ApprovalEntry.comment_sentence, ApprovalGate.outcome_s
 
 from __future__ import annotations
 
-from workflows.domain.texts import Text, text_to_data
+from workflows.domain.texts import sentence_data
 from workflows.models import ApprovalEntry, ApprovalGate
-
-
-def sentence_data(sentence: str) -> object:
-    """What a *_text field stores: the sentence's template and values, or {} for plain words."""
-    return text_to_data(sentence) if isinstance(sentence, Text) else {}
 
 
 def gate_note(gate: ApprovalGate, sentence: str) -> ApprovalEntry:

@@ -18,10 +18,10 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from accounts.services import audit_record
 from workflows.domain.durations import parse_duration
-from workflows.domain.texts import Code, Text, reason_of
+from workflows.domain.texts import Code, Text, reason_of, sentence_data
 from workflows.engine import dispatch, git_merge, reviews
 from workflows.engine.approval_mail import mail_send, one_line
-from workflows.engine.gate_notes import gate_note, sentence_data
+from workflows.engine.gate_notes import gate_note
 from workflows.engine.git_publish import publish_after_review
 from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, step_set_status

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows.domain.template_format import PARALLEL_TASKS
-from workflows.domain.texts import Text, text_to_data
+from workflows.domain.texts import Text, sentence_data
 from workflows.engine import git_runs, transition_sql
 from workflows.engine.autopilot import autopilot_extend, is_turn_end
 from workflows.engine.fan_out import branch_config, resolve_items
@@ -39,8 +39,7 @@ def step_set_status(step: Step, status: str, *, event: str, **fields: Any) -> bo
     attempt = fields.get("attempt", step.attempt)
     data: dict[str, Any] = {"status": status, "from": step.status, "attempt": attempt}
     if "error" in fields:  # kept as its template too, for the pages (Step.error_sentence)
-        error = fields["error"]
-        fields["error_text"] = text_to_data(error) if isinstance(error, Text) else {}
+        fields["error_text"] = sentence_data(fields["error"])
     if fields.get("error"):
         data["error"] = fields["error"]
     change = transition_sql.step_update_statement(
@@ -86,14 +85,14 @@ def run_set_status(run: Run, status: str, *, error: str = "", outcome: str = "",
         fields["finished_at"] = now
         fields["outcome"] = outcome or DEFAULT_OUTCOME.get(status, "")
         fields["outcome_reason"] = str(reason or error)
-        fields["outcome_text"] = text_to_data(reason) if isinstance(reason, Text) else {}
+        fields["outcome_text"] = sentence_data(reason)
     elif old in Run.FINISHED:
         # A retried run is not finished any more: what said how it ended goes.
         fields.update(finished_at=None, error="", error_text={}, outcome="", outcome_reason="")
         fields["outcome_text"] = {}
     if error:
         fields["error"] = error
-        fields["error_text"] = text_to_data(error) if isinstance(error, Text) else {}
+        fields["error_text"] = sentence_data(error)
     if not Run.objects.filter(pk=run.pk, status=old).update(**fields):
         return False
     for name, value in fields.items():

@@ -135,7 +135,7 @@ class ApprovalEntry(models.Model):
 
     @property
     def is_vote(self) -> bool:
-        return self.kind in (self.Kind.APPROVE, self.Kind.REJECT)
+        return self.kind in self.VERDICTS
 
     @property
     def comment_sentence(self) -> str:

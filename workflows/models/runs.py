@@ -101,6 +101,12 @@ class Run(models.Model):
         return text_or(self.error_text, self.error)
 
     @property
+    def outcome_sentence(self) -> str:
+        """Why the run ended, as the sentence it was made from (a page shows it translated),
+        or as written."""
+        return text_or(self.outcome_text, self.outcome_reason)
+
+    @property
     def duration(self) -> timedelta | None:
         if self.started_at is None:
             return None

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import AuditEntry, Role
 from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
-from workflows.domain.texts import Text, text_from_data
+from workflows.domain.texts import Text
 from workflows.engine import git_merge, git_runs
 from workflows.graph import step_graph
 from workflows.models import AgentUsage, ApprovalGate, Event, Run
@@ -68,9 +68,10 @@ def run_progress(run: Run, top: list[Any]) -> dict[str, Any]:
 def run_outcome(run: Run, steps: list[Any]) -> str:
     """One sentence at the top of the run page: how the run ended, or where it stands. A
     reason the engine wrote as a sentence template is shown in the reader's language."""
-    stored = text_from_data(run.outcome_text) if run.outcome_text else None
-    reason = str(in_language(stored)) if isinstance(stored, Text) else run.outcome_reason.strip()
-    if run.status == Run.Status.STOPPED and isinstance(stored, Text):
+    sentence = run.outcome_sentence
+    from_template = isinstance(sentence, Text)
+    reason = str(in_language(sentence)) if from_template else sentence.strip()
+    if run.status == Run.Status.STOPPED and from_template:
         return capfirst(reason)  # the engine's sentence starts "stopped: …" already
     if run.status == Run.Status.SUCCEEDED:
         if reason:
@@ -168,19 +169,18 @@ def _changes(run: Run, events: list[Event], *, can_merge: bool, step: str | None
         )
     except (git_runs.GitError, WorkspaceNotAllowed) as exc:
         return {"changes": None, "changes_error": refusal_text(exc)}
-    shown = changes["files"]
     chosen = next((s for s in changes["steps"] if s["key"] == step), None) if step else None
-    if chosen is not None:
-        shown = chosen["files"]
-    unknown = _("Step %(step)s made no commit in this run; the whole run's changes are shown.") % {
-        "step": step
-    }
+    unknown = ""
+    if step and chosen is None:
+        unknown = _("Step %(step)s made no commit in this run; the whole run's changes are shown.") % {
+            "step": step
+        }
     return {
         "changes": changes,
         "changes_error": "",
         "changes_step": chosen["key"] if chosen else "",
-        "changes_files": files_for_page(shown),
-        "changes_unknown_step": unknown if step and chosen is None else "",
+        "changes_files": files_for_page(chosen["files"] if chosen else changes["files"]),
+        "changes_unknown_step": unknown,
         "merges": _merges(events),
         "merge_check": check,
     }
