@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -82,7 +83,8 @@ def test_the_openapi_schema_and_docs_are_served_without_a_cdn(client):
     assert set(schema["components"]["securitySchemes"]) == {"BearerToken", "SessionWithCsrf"}
     page = client.get(f"{API}/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in page and "/static/ninja/swagger-ui.css" in page
-    assert "cdn" not in page.lower() and "https://" not in page
+    without_token = re.sub(r'data-csrf-token="[^"]*"', "", page)  # random letters may spell "cdn"
+    assert "cdn" not in without_token.lower() and "https://" not in page
     assert '"validatorUrl": null' in page  # the schema is never sent to an outside validator
     assert 'data-api-csrf="true"' in page  # "Try it out" with a session sends the CSRF token
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-init.js"):
