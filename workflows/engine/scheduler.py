@@ -21,6 +21,7 @@ from workflows.engine.autopilot import autopilot_extend, is_turn_end
 from workflows.engine.fan_out import branch_config, resolve_items
 from workflows.engine.journal import event_append, event_append_after
 from workflows.engine.parallel_join import join_parallel
+from workflows.engine.worktree_turns import WorktreeTurns
 from workflows.models import Run, Step
 
 logger = logging.getLogger(__name__)
@@ -224,7 +225,8 @@ def _fill_slots(
     run: Run, ready: list[Step], waiting: list[Step], *, freed: int, start: Callable[[Step], bool] | None
 ) -> tuple[list[int], bool]:
     """Give free slots to ready steps, earliest first: the first may be started by `start`,
-    the others are queued. Newly ready steps that find no slot are marked ready and wait.
+    the others are queued. Newly ready steps that find no slot, or no turn in the run's git
+    worktree (workflows.engine.worktree_turns), are marked ready and wait.
 
     Returns the ids it queued and whether `start` took a step.
     """
@@ -240,17 +242,20 @@ def _fill_slots(
     queued: list[int] = []
     started = False
     now = timezone.now()
+    turns = WorktreeTurns(run)
     for step in candidates:
-        if slots <= 0:
+        if slots <= 0 or turns.must_wait(step):
             if not step.ready:
                 Step.objects.filter(pk=step.pk).update(ready=True)
             continue
         if start is not None and not started and start(step):
             started = True
-            slots -= 1
         elif step_set_status(step, S.QUEUED, event="step.queued", enqueued_at=now):
             queued.append(step.pk)
-            slots -= 1
+        else:
+            continue
+        slots -= 1
+        turns.took(step)
     return queued, started
 
 

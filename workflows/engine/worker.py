@@ -26,7 +26,7 @@ from workflows.domain.task_groups import item_tasks
 from workflows.domain.texts import Text, reason_of
 from workflows.engine import dispatch, git_branches, git_runs, transition_sql
 from workflows.engine.budget import budget_spent, usage_record
-from workflows.engine.executors import StepContext, StepResult, executor_for
+from workflows.engine.executors import StepContext, StepResult, changes_files, executor_for
 from workflows.engine.gates import gate_cancel_for_step, gate_finish_step
 from workflows.engine.journal import event_append
 from workflows.engine.scheduler import run_advance, run_set_status, step_set_status
@@ -88,7 +88,9 @@ def _execute(step: Step, run: Run) -> StepResult:
         usage_record(step=step, run=run, output=result.output, seconds=time.monotonic() - context.started)
     if context.stop_event.is_set() and result.status == "succeeded":
         result = context.interrupted()
-    if context.worktree is not None:
+    if context.worktree is not None and changes_files(step.kind):
+        # A kind that changes no file commits nothing: what the worktree holds is another
+        # step's (workflows.engine.worktree_turns).
         result = _commit(step, run, context, context.worktree, result)
     return result
 

@@ -1,0 +1,67 @@
+"""Steps of a git run that change files take turns in the run's worktree.
+
+A step of a git run commits what the run's worktree holds when it ends
+(workflows.engine.git_runs.commit_step). Two such steps running at once in that one
+worktree would each commit the other's work, half done, under their own names. So the
+scheduler holds a ready step that changes files back, as it holds back a step that finds no
+free slot, while another step that changes files has the run's worktree; it starts when that
+one has finished. On a run without git, or one allowed a single step at a time, nothing
+waits.
+
+Work that should run side by side on git goes in a `for_each: parallel_tasks` group: its
+branches each work in a worktree of their own (workflows.engine.git_branches) and never
+wait here. Steps of the kinds that change no file (executors.LEAVES_FILES_ALONE) never wait
+either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workflows.engine import git_branches
+from workflows.engine.executors import changes_files
+from workflows.models import Run, Step
+
+
+def uses_run_worktree(step: Step) -> bool:
+    """The step changes files, in the run's worktree (not in a branch worktree of its own)."""
+    return step.for_each is None and changes_files(step.kind) and not git_branches.is_branch_step(step)
+
+
+def _on_git(run: Run) -> bool:
+    """The run works on git, or will from its first step (git_runs.run_worktree makes its
+    branch then)."""
+    if run.git_branch:
+        return True
+    workspace = run.project.workspace.strip()
+    return bool(workspace) and (Path(workspace) / ".git").exists()
+
+
+class WorktreeTurns:
+    """Whose turn it is in one run's worktree, for one pass of the scheduler over its ready
+    steps: `must_wait(step)` before giving a step a slot, `took(step)` after."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._on_git: bool | None = None
+        self._taken: bool | None = None
+
+    def must_wait(self, step: Step) -> bool:
+        if self.run.max_parallel <= 1 or not uses_run_worktree(step):
+            return False
+        if self._on_git is None:
+            self._on_git = _on_git(self.run)
+        if not self._on_git:
+            return False
+        if self._taken is None:
+            active = Step.objects.filter(
+                run_id=self.run.pk,
+                status__in=(Step.Status.QUEUED, Step.Status.RUNNING),
+                for_each__isnull=True,
+            ).only("kind", "parent_id", "config", "for_each")
+            self._taken = any(uses_run_worktree(other) for other in active)
+        return self._taken
+
+    def took(self, step: Step) -> None:
+        if self._on_git and uses_run_worktree(step):
+            self._taken = True
