@@ -116,6 +116,33 @@ def test_the_run_page_shows_one_steps_changes_or_the_whole_runs(git_run: Run, cl
     assert set(re.findall(r'data-path="([^"]+)"', body)) == set(re.findall(r'data-path="([^"]+)"', whole))
 
 
+def test_the_reader_switches_the_diffs_to_side_by_side_and_the_choice_stays(git_run: Run, client) -> None:
+    client.force_login(member())
+    url = f"/runs/{git_run.pk}/"
+    page = client.get(url).content.decode()
+    assert '<pre class="diff">' in page and "diff-split" not in page
+    assert '<strong aria-current="true" data-view="unified">' in page
+    assert 'href="?diff=split#changes" data-view="split"' in page
+    split = client.get(url, {"diff": "split"}).content.decode()
+    assert split.count('<table class="diff-split">') == split.count('class="diff-file"') - split.count(
+        "binary file"
+    )
+    assert '<pre class="diff">' not in split and '<td class="diff-num">1</td>' in split
+    assert '<strong aria-current="true" data-view="split">' in split
+    # The choice stays for the next page, one step's changes included, until changed back.
+    first = next(s for s in git_run.steps.order_by("id") if "git" in s.output)
+    one_step = client.get(url, {"step": first.key}).content.decode()
+    assert (
+        '<table class="diff-split">' in one_step and f"Changes of step <code>{first.key}</code>" in one_step
+    )
+    assert f'href="?step={first.key}&amp;diff=unified#changes"' in one_step
+    assert '<pre class="diff">' in client.get(url, {"diff": "unified"}).content.decode()
+    assert '<pre class="diff">' in client.get(url).content.decode()
+    # A way of showing that does not exist changes nothing.
+    odd = client.get(url, {"diff": "<sideways>"})
+    assert odd.status_code == 200 and '<pre class="diff">' in odd.content.decode()
+
+
 def _diff_section(client, run: Run, step: str) -> str:
     page = client.get(f"/runs/{run.pk}/", {"step": step}).content.decode()
     return page[page.index('data-testid="changes-shown"') :]

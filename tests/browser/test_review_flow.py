@@ -77,5 +77,21 @@ def test_the_run_pages_changes_show_the_python_the_agent_wrote_highlighted(page,
         colour = "e => getComputedStyle(e).color"
         for token in (keyword, comment):
             assert token.evaluate(colour) != token.locator("xpath=..").evaluate(colour)
+
+        # Side by side: the old and new lines face each other, still highlighted, and the
+        # choice holds on the review gate's page too.
+        page.get_by_test_id("diff-views").get_by_role("link", name="Side by side").click()
+        views = page.get_by_test_id("changes").locator(f'details.diff-file[data-path="{VIEWS}"]')
+        expect(views.locator("table.diff-split td.diff-add .tok-c1").last).to_have_text(
+            "# TSK-AUTH-003: ratelimit"
+        )
+        expect(views.locator("table.diff-split td.diff-ctx .tok-k").first).to_have_text("def")
+        assert views.locator("pre.diff").count() == 0
+        page.goto(f"{daphne_server.url}/approvals/{gate_of(run).pk}/")
+        review = page.get_by_test_id("review")
+        expect(review.locator("table.diff-split").first).to_be_visible()
+        expect(review.get_by_test_id("diff-views").locator('[aria-current="true"]')).to_have_text(
+            "Side by side"
+        )
     finally:
         shutil.rmtree(git_runs.run_worktree_dir(run.pk), ignore_errors=True)

@@ -20,8 +20,11 @@ SPAN = re.compile(r'<span class="tok-[a-z0-9]+">|</span>')
 SCRIPT = "<script>alert(1)</script>"
 
 
-def changed(repo: Path, before: dict[str, str | bytes], after: dict[str, str | bytes]) -> dict[str, Any]:
-    """The pages' files (path → entry) of a commit that turns `before` into `after`."""
+def changed(
+    repo: Path, before: dict[str, str | bytes], after: dict[str, str | bytes], view: str = "unified"
+) -> dict[str, Any]:
+    """The pages' files (path → entry) of a commit that turns `before` into `after`, for a
+    reader who sees diffs `view` (unified or split)."""
     repo.mkdir(exist_ok=True)
     sh("init", "--quiet", "--initial-branch=main", cwd=repo)
     commits = []
@@ -33,7 +36,7 @@ def changed(repo: Path, before: dict[str, str | bytes], after: dict[str, str | b
         sh("add", "--all", cwd=repo)
         sh("commit", "--quiet", "--allow-empty", "-m", "change", cwd=repo)
         commits.append(sh("rev-parse", "HEAD", cwd=repo).strip())
-    return {f["path"]: f for f in files_for_page(git_runs.diff_files(repo, *commits))}
+    return {f["path"]: f for f in files_for_page(git_runs.diff_files(repo, *commits), view)}
 
 
 def partial(files: dict[str, Any]) -> str:

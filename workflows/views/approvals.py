@@ -27,7 +27,7 @@ from workflows.services.approvals import (
     may_decide,
 )
 from workflows.templatetags.workflow_tags import in_language
-from workflows.views.diffs import files_for_page
+from workflows.views.diffs import UNIFIED, diff_view, diff_view_links, files_for_page
 from workflows.views.errors import refusal_text
 
 LINK_PROBLEMS = {
@@ -55,9 +55,12 @@ LINK_PROBLEMS = {
 }
 
 
-def gate_context(gate: ApprovalGate, user: Any, *, review: bool = False) -> dict[str, Any]:
+def gate_context(
+    gate: ApprovalGate, user: Any, *, review: bool = False, view: str = UNIFIED
+) -> dict[str, Any]:
     """What the gate partial shows: votes, history, form, and what this person may do; for
-    a review gate, what it reviews (with `review`, the diff and the merge check too)."""
+    a review gate, what it reviews (with `review`, the diff, unified or side by side as
+    `view` says, and the merge check too)."""
     entries = list(gate.entries.select_related("user").order_by("created_at", "id"))
     approvals = [e for e in entries if e.kind == ApprovalEntry.Kind.APPROVE]
     voted = {e.user_id for e in entries if e.is_vote}
@@ -82,16 +85,16 @@ def gate_context(gate: ApprovalGate, user: Any, *, review: bool = False) -> dict
         "can_approve": can_vote and not blocked_self_approval(gate, user),
         "inputs": inputs,
         "checkbox_changes": checkbox_changes(inputs),
-        "review": review_context(gate, live=review),
+        "review": review_context(gate, live=review, view=view),
     }
 
 
-def review_context(gate: ApprovalGate, *, live: bool) -> dict[str, Any] | None:
+def review_context(gate: ApprovalGate, *, live: bool, view: str = UNIFIED) -> dict[str, Any] | None:
     """A review gate's review (workflows.engine.reviews.review_detail), its files ready for
-    the diff partial; None for any other gate."""
+    the diff partial, unified or side by side (`view`); None for any other gate."""
     detail = review_detail(gate, live=live)
     if detail is not None:
-        files_for_page(detail["files"])
+        files_for_page(detail["files"], view)
     return detail
 
 
@@ -132,7 +135,12 @@ def detail(request: HttpRequest, gate_id: int) -> HttpResponse:
             safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
             return redirect(target if target and safe else gate.get_absolute_url())
     gate.refresh_from_db()
-    context = gate_context(gate, request.user, review=True) | {"errors": errors, "posted": request.POST}
+    view = diff_view(request)
+    context = gate_context(gate, request.user, review=True, view=view) | {
+        "errors": errors,
+        "posted": request.POST,
+        "diff_links": diff_view_links(request, view, anchor="review-changes"),
+    }
     return render(request, "workflows/approval_detail.html", context, status=422 if errors else 200)
 
 
@@ -163,7 +171,9 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
                 "workflows/approval_link_done.html",
                 {"gate": gate, "verdict": request.POST.get("verdict")},
             )
-    context = gate_context(gate, invitation.user, review=True) | {
+    view = diff_view(request)
+    context = gate_context(gate, invitation.user, review=True, view=view) | {
+        "diff_links": diff_view_links(request, view, anchor="review-changes"),
         "errors": errors,
         "posted": request.POST,
         "via_link": True,

@@ -27,7 +27,7 @@ from workflows.services.publishing import run_merge as merge_service
 from workflows.services.publishing import run_publish as publish_service
 from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
-from workflows.views.diffs import files_for_page
+from workflows.views.diffs import UNIFIED, diff_view, diff_view_links, files_for_page
 from workflows.views.errors import refusal_text
 from workflows.workspace_policy import WorkspaceNotAllowed
 
@@ -150,14 +150,21 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     # events, so a worker may have added some in between; starting from it would show them twice.
     last_seq = events[-1].seq if events else 0
     context |= {"events": events, "logs": dict(logs), "last_seq": last_seq}
-    context |= _changes(run, events, can_merge=context["can_control"], step=request.GET.get("step"))
+    view = diff_view(request)
+    context |= _changes(
+        run, events, can_merge=context["can_control"], step=request.GET.get("step"), view=view
+    )
+    context["diff_links"] = diff_view_links(request, view, anchor="changes")
     return render(request, "workflows/run_detail.html", context)
 
 
-def _changes(run: Run, events: list[Event], *, can_merge: bool, step: str | None = None) -> dict[str, object]:
+def _changes(
+    run: Run, events: list[Event], *, can_merge: bool, step: str | None = None, view: str = UNIFIED
+) -> dict[str, object]:
     """The run's changes on its git branch for the page (git_runs.run_changes), what was
     merged, and whether the branch would merge now (for a finished run), or why not. The
-    diff shown is the whole run's, or with `step` (the page's ?step=) that step's commit."""
+    diff shown is the whole run's, or with `step` (the page's ?step=) that step's commit,
+    unified or side by side (`view`, diffs.diff_view)."""
     if not run.git_branch:
         return {"changes": None, "changes_error": ""}
     try:
@@ -179,7 +186,7 @@ def _changes(run: Run, events: list[Event], *, can_merge: bool, step: str | None
         "changes": changes,
         "changes_error": "",
         "changes_step": chosen["key"] if chosen else "",
-        "changes_files": files_for_page(chosen["files"] if chosen else changes["files"]),
+        "changes_files": files_for_page(chosen["files"] if chosen else changes["files"], view),
         "changes_unknown_step": unknown,
         "merges": _merges(events),
         "merge_check": check,
