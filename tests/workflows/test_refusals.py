@@ -67,6 +67,7 @@ SOURCES = [
     ENGINE / "worker.py",
     ENGINE / "scheduler.py",
     ENGINE / "fan_out.py",
+    ENGINE / "worktree_turns.py",  # why a ready step waits, in its row on the run page
     ENGINE / "executors" / "approval.py",
     # A gate's history and outcome, which its page shows.
     ENGINE / "gates.py",

@@ -28,6 +28,7 @@ from workflows.domain.verification import HookOutcome, TaskStatus
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
 from workflows.engine.git_runs import FILE_CHANGES
 from workflows.engine.reviews import review_detail
+from workflows.engine.worktree_turns import waiting_steps
 from workflows.models import (
     AgentUsage,
     ApprovalEntry,
@@ -520,10 +521,29 @@ class StepOut(Schema):
     finished_at: datetime | None
     output: dict[str, Any]
     error: str
+    waiting_for: Literal["", "slot", "worktree"] = Field(
+        "",
+        description="Why a ready step has not started: 'slot' (the run's max_parallel steps are "
+        "active) or 'worktree' (on git, steps that change files take turns in the run's worktree, "
+        "and `waiting_behind` has it); '' otherwise.",
+    )
+    waiting_behind: str = Field(
+        "", description="With waiting_for 'worktree': the step that has the worktree."
+    )
 
     @staticmethod
     def resolve_parent(obj: Any) -> str | None:
         return obj.parent.key if obj.parent_id else None
+
+    @staticmethod
+    def resolve_waiting_for(obj: Any) -> str:
+        wait = getattr(obj, "wait", None)
+        return wait.for_ if wait else ""
+
+    @staticmethod
+    def resolve_waiting_behind(obj: Any) -> str:
+        wait = getattr(obj, "wait", None)
+        return wait.behind if wait else ""
 
 
 class RunOut(Schema):
@@ -595,7 +615,11 @@ class RunDetailOut(RunOut):
 
     @staticmethod
     def resolve_steps(obj: Any) -> list[Any]:
-        return list(obj.steps.select_related("parent").order_by("position", "id"))
+        steps = list(obj.steps.select_related("parent").order_by("position", "id"))
+        waits = waiting_steps(obj, steps)
+        for step in steps:
+            step.wait = waits.get(step.pk)
+        return steps
 
 
 class EventOut(Schema):

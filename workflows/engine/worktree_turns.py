@@ -12,15 +12,23 @@ Work that should run side by side on git goes in a `for_each: parallel_tasks` gr
 branches each work in a worktree of their own (workflows.engine.git_branches) and never
 wait here. Steps of the kinds that change no file (executors.LEAVES_FILES_ALONE) never wait
 either.
+
+`waiting_steps` says, for the run page and the API, why a ready step has not started: its
+turn in the worktree, or a free slot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from workflows.domain.texts import Text
 from workflows.engine import git_branches
 from workflows.engine.executors import changes_files
 from workflows.models import Run, Step
+
+SLOT, WORKTREE = "slot", "worktree"
 
 
 def uses_run_worktree(step: Step) -> bool:
@@ -65,3 +73,36 @@ class WorktreeTurns:
     def took(self, step: Step) -> None:
         if self._on_git and uses_run_worktree(step):
             self._taken = True
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Why a ready step has not started: `for_` SLOT (the run's max_parallel steps are
+    active) or WORKTREE (`behind`, a step that changes files, has the run's worktree)."""
+
+    for_: str
+    sentence: Text
+    behind: str = ""
+
+
+def waiting_steps(run: Run, steps: Sequence[Step]) -> dict[int, Wait]:
+    """Why each step of the run that is ready but not started waits (by pk), from all its
+    steps as they are now; a ready step missing here is about to be queued."""
+    ready = [s for s in steps if s.status == Step.Status.PENDING and s.ready and s.for_each is None]
+    if not ready or run.is_finished:
+        return {}
+    active = [
+        s for s in steps if s.status in (Step.Status.QUEUED, Step.Status.RUNNING) and s.for_each is None
+    ]
+    holder = next((s for s in active if uses_run_worktree(s)), None)
+    if holder is not None and (run.max_parallel <= 1 or not _on_git(run)):
+        holder = None
+    found: dict[int, Wait] = {}
+    for step in ready:
+        if holder is not None and uses_run_worktree(step):
+            sentence = Text("waits for its turn in the run's git worktree, which {step} has", step=holder.key)
+            found[step.pk] = Wait(WORKTREE, sentence, behind=holder.key)
+        elif len(active) >= run.max_parallel:
+            sentence = Text("waits for a free slot: the run runs at most {n} at once", n=run.max_parallel)
+            found[step.pk] = Wait(SLOT, sentence)
+    return found

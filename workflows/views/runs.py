@@ -18,6 +18,7 @@ from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
 from workflows.domain.texts import Text
 from workflows.engine import git_merge, git_runs
+from workflows.engine.worktree_turns import waiting_steps
 from workflows.graph import step_graph
 from workflows.models import AgentUsage, ApprovalGate, Event, Run
 from workflows.selectors import get_run_for_user
@@ -120,6 +121,7 @@ def run_context(run: Run, user: Any) -> dict[str, Any]:
     return {
         "run": run,
         "steps": steps,
+        "waits": waiting_steps(run, steps),  # why a ready step has not started, in its row
         "graph": step_graph(steps),
         "finished_count": finished,
         "total_count": len(top),

@@ -8,17 +8,22 @@ a real worker cluster shows the turns on an agent fan-out end to end.
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.test import Client
 
+from accounts.models import Profile
 from tests.git_repos import sh
 from tests.processes import start_cluster, wait_until_finished
 from tests.workflows.engine.conftest import drain, start, template
 from tests.workflows.engine.parallel_project import git_project, tasks_md
 from workflows.engine import git_runs
 from workflows.engine.worker import execute_step
-from workflows.models import Step
+from workflows.models import Run, Step
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -48,6 +53,41 @@ def project_with_python(team_users, data_dir, *, git: bool):
     return project, repo, base
 
 
+def waiting_rows(run: Run, user: Any, language: str = "en") -> dict[str, str]:
+    """Step key → what its row on the run page says about why it waits, for a reader of
+    that language."""
+    Profile.objects.update_or_create(user=user, defaults={"language": language})
+    client = Client()
+    client.force_login(user)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    found = {}
+    for key, row in re.findall(r'<tr id="step-[^"]*" data-step="([^"]+)"(.*?)</tr>', page, flags=re.DOTALL):
+        waits = re.search(r'data-testid="step-waits"[^>]*>([^<]*)<', row)
+        if waits:
+            found[key] = html.unescape(waits.group(1))
+    return found
+
+
+def run_json(run: Run, user: Any) -> dict[str, Any]:
+    client = Client()
+    client.force_login(user)
+    return client.get(f"/api/v1/runs/{run.pk}").json()
+
+
+def test_a_ready_step_that_finds_no_slot_says_so(team_users, data_dir, settings):
+    settings.STEP_SANDBOX = "none"
+    project, _, _ = project_with_python(team_users, data_dir, git=False)
+    one_at_a_time = template(name="one-at-a-time", max_parallel=1, steps=[write("alpha"), write("beta")])
+    run = start(project, one_at_a_time, spec_id=SPEC)
+    assert waiting_rows(run, team_users.member) == {
+        "beta": "waits for a free slot: the run runs at most 1 at once"
+    }
+    beta = next(s for s in run_json(run, team_users.member)["steps"] if s["key"] == "beta")
+    assert (beta["waiting_for"], beta["waiting_behind"]) == ("slot", "")
+    assert drain(run).status == "succeeded"
+    assert waiting_rows(run, team_users.member) == {}
+
+
 def files_of(commit: str, repo: Path) -> list[str]:
     """The files a commit changed, but for the reports the app writes (the agent's prompt)."""
     changed = sh("show", "--name-only", "--format=", commit, cwd=repo).split()
@@ -62,6 +102,16 @@ def test_two_steps_that_change_files_take_turns_in_a_git_runs_worktree(team_user
     # Three slots are free, but one worktree: beta waits for alpha; the status step does not.
     assert (steps["alpha"].status, steps["look"].status) == ("queued", "queued")
     assert (steps["beta"].status, steps["beta"].ready) == ("pending", True)
+    # The run page and the API say why beta waits; nothing else waits.
+    assert waiting_rows(run, team_users.member) == {
+        "beta": "waits for its turn in the run's git worktree, which alpha has"
+    }
+    with_thai = waiting_rows(run, team_users.member, language="th")
+    assert with_thai == {"beta": "รอคิวใช้เวิร์กทรี git ของการรันนี้ ซึ่ง alpha ใช้อยู่"}
+    api = {
+        s["key"]: (s["waiting_for"], s["waiting_behind"]) for s in run_json(run, team_users.member)["steps"]
+    }
+    assert api == {"alpha": ("", ""), "beta": ("worktree", "alpha"), "look": ("", "")}
     execute_step(steps["look"].pk)
     assert Step.objects.get(pk=steps["beta"].pk).status == "pending"
     execute_step(steps["alpha"].pk)  # alpha finishing gives beta its turn: this worker takes it
@@ -85,6 +135,7 @@ def test_without_git_the_steps_run_at_once(team_users, data_dir, settings):
         "beta": "queued",
         "look": "queued",
     }
+    assert waiting_rows(run, team_users.member) == {}
     run = drain(run)
     assert run.status == "succeeded", run.error
     assert (repo / "alpha.txt").read_text() == "alpha" and (repo / "beta.txt").read_text() == "beta"
