@@ -48,9 +48,11 @@ def test_the_changes_api_answers_the_demo_agents_changes(git_run: Run, as_user, 
     assert tasks["additions"] > 0 and tasks["diff"].startswith("diff --git")
     assert any(line.startswith("+") and "TSK-AUTH" in line for line in tasks["diff"].splitlines())
     committed = [s for s in git_run.steps.order_by("id") if "git" in s.output]
-    assert [(s["key"], s["commit"]) for s in body["steps"]] == [
-        (s.key, s.output["git"]["commit"]) for s in committed
+    assert [(s["key"], s["parent"], s["commit"]) for s in body["steps"]] == [
+        (s.key, s.output["git"]["parent"], s.output["git"]["commit"]) for s in committed
     ]
+    # Every step's files come with their diffs (the page reads one at a time; the API all).
+    assert all(f["diff"] for s in body["steps"] for f in s["files"] if not f["binary"])
     assert body["head"] == committed[-1].output["git"]["commit"]
     # ?step= answers that step's own commit only.
     one = committed[0]

@@ -921,6 +921,7 @@ class FileChangeOut(Schema):
 class StepChangesOut(Schema):
     key: str
     commit: str
+    parent: str = Field(description="The commit it was made on: its diff is parent..commit.")
     files: list[FileChangeOut] = Field(description="What this step's commit changed.")
 
 

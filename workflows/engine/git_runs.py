@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -280,8 +280,9 @@ FILE_CHANGES = ("added", "modified", "deleted", "renamed")  # what happened to a
 STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "added", "T": "modified"}
 
 
-def diff_files(repo: Path, old: str, new: str) -> list[dict[str, Any]]:
-    """The files changed between two commits, each with its unified diff."""
+def diff_files(repo: Path, old: str, new: str, *, diffs: bool = True) -> list[dict[str, Any]]:
+    """The files changed between two commits, each with its unified diff (without `diffs`:
+    named and counted only, their `diff` empty). Three git calls, however many files."""
     names = git(["diff", "-M", "--name-status", "-z", old, new], cwd=repo).split("\0")
     counts = git(["diff", "-M", "--numstat", "-z", old, new], cwd=repo).split("\0")
     files: list[dict[str, Any]] = []
@@ -302,18 +303,34 @@ def diff_files(repo: Path, old: str, new: str) -> list[dict[str, Any]]:
             }
         )
     stats = _numstat(counts)
-    for entry in files[:MAX_FILES]:
+    limited, files = len(files) > MAX_FILES, files[:MAX_FILES]
+    for entry in files:
         added, deleted = stats.get(entry["path"], (None, None))
         entry["binary"] = added is None
         entry["additions"], entry["deletions"] = added or 0, deleted or 0
         entry["diff"], entry["truncated"] = "", False
-        if not entry["binary"]:
-            paths = [entry["old_path"], entry["path"]] if entry["old_path"] else [entry["path"]]
-            text = git(["diff", "-M", old, new, "--", *paths], cwd=repo)
-            if len(text) > DIFF_MAX_BYTES:
-                text, entry["truncated"] = text[:DIFF_MAX_BYTES], True
-            entry["diff"] = text
-    return files[:MAX_FILES]
+    if diffs and files:
+        for entry, text in zip(files, _patches(repo, old, new, files, limited=limited), strict=True):
+            if not entry["binary"]:
+                cut = len(text) > DIFF_MAX_BYTES
+                entry["diff"], entry["truncated"] = (text[:DIFF_MAX_BYTES] if cut else text), cut
+    return files
+
+
+def _patches(repo: Path, old: str, new: str, files: list[dict[str, Any]], *, limited: bool) -> list[str]:
+    """Each file's unified diff, in the order of `files` (git lists them in the same order
+    for the same options): one `git diff` cut at its `diff --git` lines. With more files
+    than shown (`limited`), the shown ones (and their old names) are asked for by path."""
+    limit = ["--", *(p for f in files for p in _paths_of(f))] if limited else []
+    text = git(["diff", "-M", old, new, *limit], cwd=repo)
+    starts = [m.start() for m in re.finditer(r"^diff --git ", text, flags=re.MULTILINE)]
+    if len(starts) != len(files):  # never seen; asking per file is slower but sure
+        return [git(["diff", "-M", old, new, "--", *_paths_of(f)], cwd=repo) for f in files]
+    return [text[start:end] for start, end in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def _paths_of(entry: dict[str, Any]) -> list[str]:
+    return [entry["old_path"], entry["path"]] if entry["old_path"] else [entry["path"]]
 
 
 def _numstat(fields: list[str]) -> dict[str, tuple[int | None, int | None]]:
@@ -330,8 +347,16 @@ def _numstat(fields: list[str]) -> dict[str, tuple[int | None, int | None]]:
     return found
 
 
-def run_changes(run: Run, step_key: str | None = None) -> dict[str, Any]:
-    """What the run changed: per step that committed, and for the whole run."""
+WHOLE_RUN = ""  # in run_changes(with_diffs=…): the whole run's diff
+
+
+def run_changes(
+    run: Run, step_key: str | None = None, *, with_diffs: Container[str] | None = None
+) -> dict[str, Any]:
+    """What the run changed: per step that committed (its commit and parent), and for the
+    whole run. Every file comes with its diff, or with `with_diffs` only those of the steps
+    it names (by key) and of the whole run when it holds WHOLE_RUN: the others are named
+    and counted, their `diff` empty (the run page shows one diff at a time)."""
     result: dict[str, Any] = {"git": bool(run.git_branch), "branch": run.git_branch, "base": run.git_base}
     result["base_branch"] = run.git_base_branch
     result.update(head="", files=[], steps=[])
@@ -345,11 +370,14 @@ def run_changes(run: Run, step_key: str | None = None) -> dict[str, Any]:
         info = step.output.get("git") or {}
         if not info.get("commit"):
             continue
+        parent = info.get("parent") or run.git_base
+        diffs = with_diffs is None or step.key in with_diffs
         result["steps"].append(
             {
                 "key": step.key,
                 "commit": info["commit"],
-                "files": diff_files(repo, info.get("parent") or run.git_base, info["commit"]),
+                "parent": parent,
+                "files": diff_files(repo, parent, info["commit"], diffs=diffs),
             }
         )
     head = git(
@@ -357,5 +385,6 @@ def run_changes(run: Run, step_key: str | None = None) -> dict[str, Any]:
     ).strip()
     result["head"] = head
     if head and step_key is None:
-        result["files"] = diff_files(repo, run.git_base, head)
+        whole = with_diffs is None or WHOLE_RUN in with_diffs
+        result["files"] = diff_files(repo, run.git_base, head, diffs=whole)
     return result

@@ -170,7 +170,8 @@ def _changes(
     if not run.git_branch:
         return {"changes": None, "changes_error": ""}
     try:
-        changes = git_runs.run_changes(run)
+        # One diff is shown at a time: the other steps' files are only named and counted.
+        changes = git_runs.run_changes(run, with_diffs={git_runs.WHOLE_RUN, step or git_runs.WHOLE_RUN})
         check = (
             git_merge.merge_check(run, run.project.merge_strategy)
             if can_merge and run.is_finished and changes["head"] != run.git_base
