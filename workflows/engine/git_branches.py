@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workflows.domain.task_groups import item_tasks
-from workflows.engine.git_runs import GitError, _run_lock, git, run_branch_name, worktrees_root
+from workflows.engine.git_runs import (
+    GitError,
+    _run_lock,
+    git,
+    run_branch_name,
+    set_aside_stale,
+    worktrees_root,
+)
 from workflows.workspace_policy import project_workspace_dir, run_worktree_checked
 
 if TYPE_CHECKING:
@@ -65,6 +72,7 @@ def branch_worktree(run: Run, step: Step) -> Path:
     path = branch_worktree_dir(run.pk, step.key)
     branch = branch_name(run, step)
     with _run_lock(run.pk):
+        set_aside_stale(repo, path)
         if not (path / ".git").exists():
             git(["worktree", "prune"], cwd=repo)
             exists = git(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=repo, check=False)

@@ -15,10 +15,12 @@ user config; the author is set per command).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +34,8 @@ from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_di
 
 if TYPE_CHECKING:
     from workflows.models import Project
+
+logger = logging.getLogger(__name__)
 
 GIT_TIMEOUT_SECONDS = 60
 AUTHOR_NAME = "SmartSpec Autopilot"
@@ -196,6 +200,7 @@ def run_worktree(run: Run) -> Path | None:
             base = git(["rev-parse", "--verify", f"{start}^{{commit}}"], cwd=repo).strip()
             Run.objects.filter(pk=run.pk).update(git_branch=branch, git_base=base, git_base_branch=start)
             run.git_branch, run.git_base, run.git_base_branch = branch, base, start
+        set_aside_stale(repo, path)
         if not (path / ".git").exists():
             git(["worktree", "prune"], cwd=repo)
             exists = git(
@@ -206,6 +211,17 @@ def run_worktree(run: Run) -> Path | None:
             else:
                 git(["worktree", "add", "-b", run.git_branch, str(path), run.git_base], cwd=repo)
     return run_worktree_checked(path)
+
+
+def set_aside_stale(repo: Path, path: Path) -> None:
+    """Move a folder at `path` that is no worktree of `repo` out of the way, to
+    `<worktrees>/stale-<name>-<time>`: a leftover of a data directory used again with a new
+    database, whose run numbers start again. Moved, never deleted: it may hold work."""
+    if not path.exists() or worktree_git_dirs(repo, path) is not None:
+        return
+    aside = worktrees_root() / f"stale-{path.name}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
+    logger.warning("%s is no worktree of %s: moved aside to %s", path, repo, aside)
+    path.rename(aside)
 
 
 def worktree_git_dirs(repo: Path, worktree: Path) -> tuple[Path, Path] | None:

@@ -65,6 +65,25 @@ def test_an_autopilot_run_of_a_git_project_works_on_its_own_branch(demo: Project
     assert branch in sh("branch", "--list", cwd=repo)
 
 
+def test_a_leftover_folder_where_the_runs_worktree_goes_is_moved_aside(demo: Project, data_dir: Path) -> None:
+    """A data directory used again with a new database: run numbers start again, and a
+    folder of an old run (a worktree of another repository) sits where this run's goes."""
+    make_repo(Path(demo.workspace))
+    run = autopilot(demo)
+    other = data_dir / "workspaces" / "old-copy"
+    other.mkdir(parents=True)
+    (other / "README.md").write_text("old\n")
+    make_repo(other)
+    leftover = git_runs.run_worktree_dir(run.pk)
+    sh("worktree", "add", "--quiet", "-b", "old-run", str(leftover), cwd=other)
+    (leftover / "unsaved.txt").write_text("someone's work\n")
+    run = drain(run)
+    assert (run.status, run.outcome) == ("stopped", "needs_manual"), run.outcome_reason
+    assert all(s.status != "failed" for s in run.steps.all())
+    [aside] = git_runs.worktrees_root().glob(f"stale-run-{run.pk}-*")
+    assert (aside / "unsaved.txt").read_text() == "someone's work\n"  # moved, not deleted
+
+
 def test_a_workspace_that_is_no_git_repository_is_written_directly(demo: Project) -> None:
     call_command("seed_demo", "--reset-workspace", "--no-git")
     repo = Path(demo.workspace)
