@@ -91,6 +91,12 @@ def test_the_run_page_shows_the_diff_escaped(git_run: Run, client, data_dir: Pat
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'data-path="logo.bin"' in page and "binary file" in page
+    # Above the files: how many, and the lines added and deleted in all (the API's figures).
+    files = git_runs.run_changes(git_run)["files"]
+    added, deleted = sum(f["additions"] for f in files), sum(f["deletions"] for f in files)
+    totals = re.search(r'data-testid="diff-totals">(.*?)</span></span>', page, flags=re.DOTALL)
+    assert totals is not None
+    assert re.sub(r"<[^>]+>", "", totals.group(1)) == f"{len(files)} files changed, +{added} −{deleted}"
 
 
 def test_the_run_page_shows_one_steps_changes_or_the_whole_runs(git_run: Run, client) -> None:

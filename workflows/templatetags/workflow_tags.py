@@ -202,6 +202,16 @@ def duration(value: timedelta | float | None) -> str:
 
 
 @register.filter
+def changed_totals(files: list[dict[str, Any]]) -> dict[str, int]:
+    """How many files a diff changed, and its lines added and deleted in all."""
+    return {
+        "files": len(files),
+        "additions": sum(f["additions"] for f in files),
+        "deletions": sum(f["deletions"] for f in files),
+    }
+
+
+@register.filter
 def money(amount: Decimal | None) -> str:
     """A cost in USD ($0.50), or "—" when it is unknown (never $0 for "not known")."""
     return "—" if amount is None else usd(Decimal(amount))
