@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from tests.git_repos import make_repo, sh
 from tests.workflows.engine.conftest import drain
-from tests.workflows.engine.test_git_runs import AUTH_TASKS, autopilot
+from tests.workflows.engine.test_git_runs import AUTH, AUTH_TASKS, autopilot
 from workflows.engine import git_runs
 from workflows.models import Project, Run
 
@@ -164,3 +164,44 @@ def test_the_project_page_says_whether_runs_work_on_git(demo: Project, client) -
     make_repo(Path(demo.workspace))
     page = client.get(f"/projects/{demo.slug}/").content.decode()
     assert "git repository: each run works on its own branch" in page and "not a git repository" not in page
+
+
+def test_the_pages_say_which_uncommitted_files_a_run_would_not_see(demo: Project, client) -> None:
+    call_command("seed_demo", "--reset-workspace", "--no-git")
+    repo = Path(demo.workspace)
+    client.force_login(member())
+    project_url, spec_url = f"/projects/{demo.slug}/", f"/projects/{demo.slug}/specs/{AUTH}/"
+    (repo / "scratch.txt").write_text("not a repository yet\n")
+    assert 'data-testid="uncommitted"' not in client.get(project_url).content.decode()
+    (repo / "scratch.txt").unlink()
+    make_repo(repo)
+    # A clean workspace: nothing to say.
+    assert 'data-testid="uncommitted"' not in client.get(project_url).content.decode()
+    assert 'data-testid="uncommitted"' not in client.get(spec_url).content.decode()
+    # Someone edits the spec's tasks and adds a file outside it, and commits neither.
+    tasks = repo / AUTH_TASKS
+    tasks.write_text(tasks.read_text() + "\n- [ ] TSK-AUTH-009 One more task\n")
+    (repo / "notes.txt").write_text("draft\n")
+    project_page = client.get(project_url).content.decode()
+    assert (
+        f"2 files of the workspace differ from its last commit ({AUTH_TASKS}, notes.txt): runs start "
+        "from the last commit of <code>main</code> and do not see the changes" in project_page
+    )
+    spec_page = client.get(spec_url).content.decode()
+    assert (
+        f"1 file of this spec differs from the last commit ({AUTH_TASKS}): a run starts from the last "
+        "commit of <code>main</code> and does not see the change; commit it first." in spec_page
+    )
+    # Reading them changed nothing: the file is still uncommitted, the index untouched.
+    assert sh("status", "--porcelain", cwd=repo).split() == ["M", AUTH_TASKS, "??", "notes.txt"]
+    sh("add", "--all", cwd=repo)
+    sh("commit", "--quiet", "-m", "tasks", cwd=repo)
+    assert 'data-testid="uncommitted"' not in client.get(spec_url).content.decode()
+    # Past five files, the first five are named.
+    for n in range(6):
+        (repo / f"draft{n}.txt").write_text("draft\n")
+    names = ", ".join(f"draft{n}.txt" for n in range(5))
+    assert (
+        f"6 files of the workspace differ from its last commit ({names}, …)"
+        in client.get(project_url).content.decode()
+    )

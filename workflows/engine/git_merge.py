@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from workflows.domain.texts import Text
-from workflows.engine.git_runs import GitError, base_branch, git, git_result, worktrees_root
+from workflows.engine.git_runs import GitError, base_branch, git, git_result, status_entries, worktrees_root
 from workflows.engine.journal import event_append
 from workflows.models.projects import MergeStrategy
 from workflows.workspace_policy import project_workspace_dir
@@ -138,23 +138,14 @@ def _changed_paths(repo: Path, old: str, new: str) -> set[str]:
 
 def _standing_in_the_way(repo: Path, old: str, new: str) -> list[str]:
     """Files of the workspace that keep a checked-out base branch from moving: uncommitted
-    changes to tracked files, and untracked files where the merge writes one. Reads only
-    (no optional locks: not even the index's stat cache is refreshed)."""
-    out = git(["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all"], cwd=repo)
-    fields = out.split("\0")
+    changes to tracked files, and untracked files where the merge writes one."""
     written = None
     found: list[str] = []
-    index = 0
-    while index < len(fields) and fields[index]:
-        entry = fields[index]
-        code, path = entry[:2], entry[3:]
-        index += 2 if {"R", "C"} & set(code) else 1  # a rename is followed by its old path
+    for code, path in status_entries(repo):
         if code == "??":
             written = _changed_paths(repo, old, new) if written is None else written
             if path not in written:
                 continue
-        elif code == "!!":
-            continue
         found.append(path)
     return found
 

@@ -124,6 +124,44 @@ def git_mode(path: Path) -> str:
         return "none"
 
 
+def status_entries(repo: Path, paths: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(two-letter code, path) of each file `git status` lists in `repo` (below `paths`,
+    when given): changed, staged, deleted, and untracked (`??`), ignored ones not listed.
+    Reads only (no optional locks: not even the index's stat cache is refreshed)."""
+    pathspec = ["--", *paths] if paths else []
+    out = git(
+        ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", *pathspec],
+        cwd=repo,
+    )
+    fields = out.split("\0")
+    found: list[tuple[str, str]] = []
+    index = 0
+    while index < len(fields) and fields[index]:
+        entry = fields[index]
+        index += 2 if {"R", "C"} & set(entry[:2]) else 1  # a rename is followed by its old path
+        found.append((entry[:2], entry[3:]))
+    return found
+
+
+def uncommitted(project: Project, paths: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The files of a git project's workspace (below `paths`, when given) that differ from
+    its last commit, which a run never sees (it starts from the base branch's last commit):
+    `listed` (the first 5, with "…" when there are more), `count`, `base` (the branch runs
+    start from). None when there are none, or the workspace is no git repository a run
+    branches from."""
+    try:
+        repo = project_workspace_dir(project)
+        if git_mode(repo) != "branch":
+            return None
+        files = [path for _code, path in status_entries(repo, paths)]
+        if not files:
+            return None
+        listed = ", ".join(files[:5]) + (", …" if len(files) > 5 else "")
+        return {"listed": listed, "count": len(files), "base": base_branch(project, repo)}
+    except (GitError, WorkspaceNotAllowed):
+        return None
+
+
 def worktrees_root() -> Path:
     return Path(settings.DATA_DIR).resolve() / "worktrees"
 

@@ -89,6 +89,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "chart": run_chart(runs),
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
         "git_mode": None if error else _git_mode(project),
+        "uncommitted": None if error else git_runs.uncommitted(project),
     }
     return render(request, "workflows/project_detail.html", context)
 
@@ -153,6 +154,8 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         "usage": AgentUsage.objects.for_spec(project, spec_id).totals(),
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
         "workflows": templates_runnable_in(project).order_by("name"),
+        # What a run of this spec would not see: it starts from the last commit.
+        "uncommitted": git_runs.uncommitted(project, [detail.status.path]),
     }
     return render(request, "workflows/spec_detail.html", context)
 
