@@ -21,10 +21,16 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 def changed(
-    repo: Path, before: dict[str, str | bytes], after: dict[str, str | bytes], view: str = "unified"
+    repo: Path,
+    before: dict[str, str | bytes],
+    after: dict[str, str | bytes],
+    view: str = "unified",
+    *,
+    whole: bool = False,
 ) -> dict[str, Any]:
     """The pages' files (path → entry) of a commit that turns `before` into `after`, for a
-    reader who sees diffs `view` (unified or split)."""
+    reader who sees diffs `view` (unified or split); `whole`: as the pages do, which pass
+    the repository so that whole files are lexed."""
     repo.mkdir(exist_ok=True)
     sh("init", "--quiet", "--initial-branch=main", cwd=repo)
     commits = []
@@ -36,7 +42,8 @@ def changed(
         sh("add", "--all", cwd=repo)
         sh("commit", "--quiet", "--allow-empty", "-m", "change", cwd=repo)
         commits.append(sh("rev-parse", "HEAD", cwd=repo).strip())
-    return {f["path"]: f for f in files_for_page(git_runs.diff_files(repo, *commits), view)}
+    files = git_runs.diff_files(repo, *commits)
+    return {f["path"]: f for f in files_for_page(files, view, repo=repo if whole else None)}
 
 
 def partial(files: dict[str, Any]) -> str:
@@ -91,6 +98,63 @@ def test_a_string_opened_in_the_context_colours_the_changed_lines_inside_it(tmp_
     assert line(entry, "+  deux") == '+<span class="tok-s2">  deux</span>'
     assert line(entry, "-  two") == '-<span class="tok-s2">  two</span>'
     assert line(entry, ' """') == ' <span class="tok-s2">&quot;&quot;&quot;</span>'
+
+
+DOC = "".join(f"    line {n} of the story: return if def class\n" for n in range(30))
+MODULE = f'"""The module.\n\n{DOC}"""\n\n\ndef main():\n    return 0\n'
+
+
+def test_a_docstring_opened_far_above_the_hunk_is_a_string_in_it(tmp_path: Path) -> None:
+    after = MODULE.replace("line 20 of the story", "line twenty of the story")
+    # Hunk by hunk, the change sits 20 lines below the docstring's opening, out of sight.
+    hunked = changed(tmp_path / "a", {"story.py": MODULE}, {"story.py": after})["story.py"]
+    assert '<span class="tok-k">return</span>' in line(hunked, "+    line twenty")
+    # Lexed whole, it is the docstring it is, on both sides, and the code after it is code.
+    whole = changed(tmp_path / "b", {"story.py": MODULE}, {"story.py": after}, whole=True)["story.py"]
+    for start in ("+    line twenty", "-    line 20", "     line 19"):
+        assert (
+            line(whole, start)
+            == f"{start[0]}"
+            + '<span class="tok-sd">'
+            + html.escape(text_of(line(whole, start))[1:], quote=True)
+            + "</span>"
+        ), start
+    assert_escaped(whole)
+
+
+def test_whole_files_colour_an_added_file_and_every_hunk(tmp_path: Path) -> None:
+    after = MODULE.replace("line 2 of", "line two of").replace("return 0", 'return "done"')
+    files = changed(
+        tmp_path / "repo",
+        {"story.py": MODULE},
+        {"story.py": after, "new.py": "def f():\n    pass\n"},
+        whole=True,
+    )
+    assert '<span class="tok-k">def</span>' in line(files["new.py"], "+def f")  # no old side
+    story = files["story.py"]
+    assert line(story, "+    line two of").startswith('+<span class="tok-sd">')
+    assert line(story, "-    line 2 of").startswith('-<span class="tok-sd">')
+    assert '<span class="tok-s2">&quot;done&quot;</span>' in line(story, '+    return "done"')
+    assert '<span class="tok-k">def</span>' in line(story, " def main")
+    assert_escaped(story)
+
+
+def test_windows_line_ends_are_lexed_whole_too(tmp_path: Path) -> None:
+    before = 'DOC = """\r\n' + "".join(f"return {n}\r\n" for n in range(10)) + '"""\r\n'
+    after = before.replace("return 7", "return seven")
+    entry = changed(tmp_path / "repo", {"crlf.py": before}, {"crlf.py": after}, whole=True)["crlf.py"]
+    assert line(entry, "+return seven") == '+<span class="tok-s2">return seven</span>'
+    assert_escaped(entry)
+
+
+def test_a_file_whose_lines_python_splits_otherwise_keeps_its_own_lines(tmp_path: Path) -> None:
+    """A form feed inside a line: Python sees two lines where git sees one, so the file's
+    lines and the diff's numbers disagree, and each hunk is lexed on its own instead."""
+    before = "X = 1  # page\x0cbreak\n" + "".join(f"V{n} = {n}\n" for n in range(10))
+    after = before.replace("V7 = 7", "V7 = 'seven'")
+    entry = changed(tmp_path / "repo", {"ff.py": before}, {"ff.py": after}, whole=True)["ff.py"]
+    assert '<span class="tok-s1">&#x27;seven&#x27;</span>' in line(entry, "+V7")
+    assert_escaped(entry)  # every line shows its own text, none its neighbour's
 
 
 def test_markup_in_a_file_comes_out_escaped_highlighted_or_not(tmp_path: Path) -> None:

@@ -78,6 +78,14 @@ def git_result(
 ) -> tuple[int, str, str]:
     """Run `git <args>` in `cwd` as the app: (exit status, standard output, standard error),
     for commands whose exit status is the answer (GitError only when git cannot run)."""
+    done = _run(args, cwd=cwd, extra_env=extra_env)
+    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+
+
+def _run(
+    args: Sequence[str], *, cwd: Path, extra_env: Mapping[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """`git <args>` as the app, its output as bytes."""
     argv = [
         "git",
         "-c", f"user.name={AUTHOR_NAME}",
@@ -90,17 +98,47 @@ def git_result(
         *args,
     ]  # fmt: skip
     try:
-        done = subprocess.run(
+        return subprocess.run(
             argv,
             cwd=cwd,
             env={**_env(), **(extra_env or {})},
+            input=stdin,
             capture_output=True,
             timeout=GIT_TIMEOUT_SECONDS,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(Text("git {command}: {error}", command=args[0], error=str(exc))) from None
-    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+
+
+def read_blobs(repo: Path, ids: Sequence[str], *, max_bytes: int) -> dict[str, str]:
+    """The text of each blob named (by its id, even shortened) that is at most `max_bytes`
+    long, by the id asked for; the others (too big, missing, not a blob) are left out. Two
+    git calls however many blobs: `cat-file --batch-check` for the sizes, `--batch` for the
+    contents of the ones kept."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    sizes = _run(["cat-file", "--batch-check"], cwd=repo, stdin="".join(f"{i}\n" for i in wanted).encode())
+    kept = []
+    for asked, line in zip(wanted, sizes.stdout.decode(errors="replace").splitlines(), strict=False):
+        fields = line.split()
+        if len(fields) == 3 and fields[1] == "blob" and int(fields[2]) <= max_bytes:
+            kept.append((asked, fields[0]))
+    if not kept:
+        return {}
+    out = _run(["cat-file", "--batch"], cwd=repo, stdin="".join(f"{full}\n" for _, full in kept).encode())
+    texts: dict[str, str] = {}
+    data, at = out.stdout, 0
+    for asked, _full in kept:
+        end = data.find(b"\n", at)
+        header = data[at:end].split()
+        if end < 0 or len(header) != 3:
+            break
+        size = int(header[2])
+        texts[asked] = data[end + 1 : end + 1 + size].decode(errors="replace")
+        at = end + 1 + size + 1  # the content, then a newline
+    return texts
 
 
 def is_git_repo(path: Path) -> bool:

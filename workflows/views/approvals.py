@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -29,6 +30,7 @@ from workflows.services.approvals import (
 from workflows.templatetags.workflow_tags import in_language
 from workflows.views.diffs import UNIFIED, diff_view, diff_view_links, files_for_page
 from workflows.views.errors import refusal_text
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
 
 LINK_PROBLEMS = {
     "forged": (
@@ -94,7 +96,11 @@ def review_context(gate: ApprovalGate, *, live: bool, view: str = UNIFIED) -> di
     the diff partial, unified or side by side (`view`); None for any other gate."""
     detail = review_detail(gate, live=live)
     if detail is not None:
-        files_for_page(detail["files"], view)
+        try:
+            repo: Path | None = project_workspace_dir(gate.run.project)
+        except WorkspaceNotAllowed:
+            repo = None  # the diff is shown, lexed hunk by hunk; review_detail says why
+        files_for_page(detail["files"], view, repo=repo)
     return detail
 
 

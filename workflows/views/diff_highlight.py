@@ -1,13 +1,17 @@
 """A diff's lines as HTML, the code in them highlighted by language (Pygments), for the
 diff partial (templates/workflows/_diff_files.html).
 
-Each hunk is read as two texts, the old side (context and deleted lines) and the new side
-(context and added lines), and each side is lexed whole, so a string or comment opened on
-one line colours the lines after it. Every piece of the file's text is escaped before the
-line is marked safe: the content is whatever the agent wrote."""
+Given the file's whole old and new texts, each is lexed whole and every line of the diff
+takes the tokens of its line in the file (found by the hunk headings' line numbers), so a
+docstring or comment opened far above a hunk colours the hunk right. Without them (or when
+a line does not match its file), each hunk is read as two texts, the old side (context and
+deleted lines) and the new side (context and added lines), each lexed whole. Every piece of
+the file's text is escaped before the line is marked safe: the content is whatever the
+agent wrote."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -20,18 +24,24 @@ from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
 HIGHLIGHT_MAX_LINES = 2000  # a file's diff longer than this is shown plain
+HUNK_START = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 UNSTYLED = {"", "w"}  # Pygments' names of plain text and whitespace: no span
 
 OLD_SIDE = ("diff-ctx", "diff-del")
 NEW_SIDE = ("diff-ctx", "diff-add")
 
 
-def diff_html(path: str, lines: list[tuple[str, str]], *, highlight: bool) -> list[tuple[str, SafeString]]:
+def diff_html(
+    path: str, lines: list[tuple[str, str]], *, highlight: bool, texts: tuple[str, str] | None = None
+) -> list[tuple[str, SafeString]]:
     """(CSS class, HTML) per line of diffs.diff_lines(); the code highlighted when asked
-    and the file's name says its language, escaped text otherwise."""
+    and the file's name says its language, escaped text otherwise. `texts`: the file's
+    whole old and new text ('' for a side that does not exist), to lex them whole."""
     shown = [(cls, escape(text)) for cls, text in lines]
     lexer = _lexer_class(path.rsplit("/", 1)[-1]) if highlight else None
     if lexer is None:
+        return shown
+    if texts is not None and _from_whole_files(lexer, lines, texts, shown):
         return shown
     for hunk in _hunks(lines):
         # A context line is on both sides; the new side, lexed last, is the one shown.
@@ -46,6 +56,46 @@ def diff_html(path: str, lines: list[tuple[str, str]], *, highlight: bool) -> li
                 cls, text = lines[i]
                 shown[i] = (cls, escape(text[:1]) + _render(line_tokens))
     return shown
+
+
+def _from_whole_files(
+    lexer: type[Lexer],
+    lines: list[tuple[str, str]],
+    texts: tuple[str, str],
+    shown: list[tuple[str, SafeString]],
+) -> bool:
+    """Fill `shown` with each line's tokens from the whole file it belongs to: a deleted
+    line from the old text, any other from the new. False (and `shown` as it was) when a
+    side cannot be lexed back to itself or a line of the diff is not that line of its file."""
+    sides = [_token_lines(lexer(stripnl=False, ensurenl=True), text.splitlines()) for text in texts]
+    old_side, new_side = sides
+    if old_side is None or new_side is None:
+        return False
+    found: list[tuple[int, SafeString]] = []
+    old = new = 0
+    for i, (cls, text) in enumerate(lines):
+        if cls == "diff-hunk":
+            start = HUNK_START.match(text)
+            if start is None:
+                return False
+            old, new = int(start.group(1)), int(start.group(2))
+            continue
+        if cls not in ("diff-ctx", "diff-add", "diff-del") or text.startswith("\\"):
+            continue
+        side, number = (old_side, old) if cls == "diff-del" else (new_side, new)
+        if not 0 < number <= len(side) or "".join(value for _, value in side[number - 1]) != text[1:]:
+            return False
+        found.append((i, escape(text[:1]) + _render(side[number - 1])))
+        old += cls != "diff-add"
+        new += cls != "diff-del"
+    for i, html in found:
+        shown[i] = (lines[i][0], html)
+    return True
+
+
+def has_lexer(path: str) -> bool:
+    """Pygments knows the file's language from its name."""
+    return _lexer_class(path.rsplit("/", 1)[-1]) is not None
 
 
 @lru_cache(maxsize=256)

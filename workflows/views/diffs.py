@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import re
 from itertools import zip_longest
+from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from workflows.views.diff_highlight import HIGHLIGHT_MAX_LINES, diff_html
+from workflows.engine import git_runs
+from workflows.views.diff_highlight import HIGHLIGHT_MAX_LINES, HUNK_START, diff_html, has_lexer
 
 BIG_DIFF_LINES = 300  # a file's diff longer than this starts collapsed
 REPORTS = ".spec/reports/"  # the app's own reports and prompts
 HIGHLIGHT_PAGE_LINES = 10_000  # past this many lines on one page, the files after are shown plain
+WHOLE_FILE_MAX_BYTES = 60_000  # a side of a file longer than this is lexed hunk by hunk
+WHOLE_PAGE_BYTES = 240_000  # past this much lexed whole on one page, the files after are lexed by hunk
+BLOB_IDS = re.compile(r"^index ([0-9a-f]+)\.\.([0-9a-f]+)", re.MULTILINE)
+NO_BLOB = re.compile(r"^0+$")  # the side of an added or deleted file that does not exist
 
 UNIFIED, SPLIT = "unified", "split"
 DIFF_VIEWS = {UNIFIED: _("Unified"), SPLIT: _("Side by side")}
 SESSION_KEY = "diff_view"
-HUNK_START = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
 def diff_view(request: HttpRequest) -> str:
@@ -66,23 +71,57 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
     return found
 
 
-def files_for_page(files: list[dict[str, Any]], view: str = UNIFIED) -> list[dict[str, Any]]:
+def files_for_page(
+    files: list[dict[str, Any]], view: str = UNIFIED, *, repo: Path | None = None
+) -> list[dict[str, Any]]:
     """git_runs.diff_files entries ready for the partial: code before the app's own reports
     (.spec/reports/), each with its lines (side by side: its rows, split_rows) and whether
     it starts collapsed (a big diff, and a report, which people read less than the code).
     The code is highlighted by language, except in a cut diff, a very long one, and the
-    files past the page's budget."""
+    files past the page's budget; with the repository the diffs come from, the files'
+    whole texts are lexed (as far as whole_texts allows)."""
     files.sort(key=lambda f: (f["path"].startswith(REPORTS), f["path"]))
     budget = HIGHLIGHT_PAGE_LINES
+    planned = []
     for entry in files:
         lines = diff_lines(entry["diff"])
         highlight = not entry["truncated"] and len(lines) <= min(HIGHLIGHT_MAX_LINES, budget)
         budget -= len(lines) if highlight else 0
-        entry["lines"] = diff_html(entry["path"], lines, highlight=highlight)
+        planned.append((entry, lines, highlight))
+    texts = whole_texts(repo, [entry for entry, _, highlight in planned if highlight]) if repo else {}
+    for entry, lines, highlight in planned:
+        entry["lines"] = diff_html(entry["path"], lines, highlight=highlight, texts=texts.get(entry["path"]))
         if view == SPLIT:
             entry["rows"] = split_rows(lines, entry["lines"])
         entry["big"] = entry["truncated"] or len(lines) > BIG_DIFF_LINES or entry["path"].startswith(REPORTS)
     return files
+
+
+def whole_texts(repo: Path, files: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """The whole old and new text of each file worth lexing whole, by path: code (not the
+    app's reports) in a language Pygments knows, each side at most WHOLE_FILE_MAX_BYTES,
+    WHOLE_PAGE_BYTES in all (lexing costs about 40 ms per 1,000 lines). Read by the blob
+    ids of the diffs' `index` lines, in two git calls; none when git cannot read them."""
+    ids: dict[str, tuple[str, str]] = {}
+    for entry in files:
+        found = BLOB_IDS.search(entry["diff"])
+        if found and not entry["path"].startswith(REPORTS) and has_lexer(entry["path"]):
+            ids[entry["path"]] = (found.group(1), found.group(2))
+    wanted = [blob for pair in ids.values() for blob in pair if not NO_BLOB.match(blob)]
+    try:
+        blobs = git_runs.read_blobs(repo, wanted, max_bytes=WHOLE_FILE_MAX_BYTES)
+    except git_runs.GitError:
+        return {}
+    texts: dict[str, tuple[str, str]] = {}
+    spent = 0
+    for path, (old, new) in ids.items():
+        old_text = "" if NO_BLOB.match(old) else blobs.get(old)
+        new_text = "" if NO_BLOB.match(new) else blobs.get(new)
+        if old_text is None or new_text is None or spent + len(old_text) + len(new_text) > WHOLE_PAGE_BYTES:
+            continue
+        spent += len(old_text) + len(new_text)
+        texts[path] = (old_text, new_text)
+    return texts
 
 
 def split_rows(lines: list[tuple[str, str]], shown: list[tuple[str, SafeString]]) -> list[dict[str, Any]]:

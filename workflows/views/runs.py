@@ -30,7 +30,7 @@ from workflows.templatetags.workflow_tags import in_language
 from workflows.views.approvals import gate_context
 from workflows.views.diffs import UNIFIED, diff_view, diff_view_links, files_for_page
 from workflows.views.errors import refusal_text
-from workflows.workspace_policy import WorkspaceNotAllowed
+from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
 
 # The colour of a run's bar and headline by how it ended: only a run that reached its
 # goal is green; a failed, cancelled or stopped run never shows a full green bar.
@@ -170,6 +170,7 @@ def _changes(
     if not run.git_branch:
         return {"changes": None, "changes_error": ""}
     try:
+        repo = project_workspace_dir(run.project)
         # One diff is shown at a time: the other steps' files are only named and counted.
         changes = git_runs.run_changes(run, with_diffs={git_runs.WHOLE_RUN, step or git_runs.WHOLE_RUN})
         check = (
@@ -189,7 +190,7 @@ def _changes(
         "changes": changes,
         "changes_error": "",
         "changes_step": chosen["key"] if chosen else "",
-        "changes_files": files_for_page(chosen["files"] if chosen else changes["files"], view),
+        "changes_files": files_for_page(chosen["files"] if chosen else changes["files"], view, repo=repo),
         "changes_unknown_step": unknown,
         "merges": _merges(events),
         "merge_check": check,
