@@ -135,7 +135,7 @@ def test_the_reader_switches_the_diffs_to_side_by_side_and_the_choice_stays(git_
     assert split.count('<table class="diff-split">') == split.count('class="diff-file"') - split.count(
         "binary file"
     )
-    assert '<pre class="diff">' not in split and '<td class="diff-num">1</td>' in split
+    assert '<pre class="diff">' not in split and '<td class="diff-num" data-new="1">1</td>' in split
     assert '<strong aria-current="true" data-view="split">' in split
     # The choice stays for the next page, one step's changes included, until changed back.
     first = next(s for s in git_run.steps.order_by("id") if "git" in s.output)

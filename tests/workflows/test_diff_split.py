@@ -86,7 +86,7 @@ def test_no_newline_at_the_end_is_a_note_row_and_markup_stays_escaped(tmp_path: 
         page = render_to_string("workflows/_diff_files.html", {"files": [entry]})
     assert SCRIPT not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert '<table class="diff-split">' in page and "<pre" not in page
-    numbers = re.findall(r'<td class="diff-num">(\d*)</td>', page)
+    numbers = re.findall(r'<td class="diff-num"[^>]*>(\d*)</td>', page)
     assert numbers == ["1", "1", "", "2"]
 
 
@@ -95,3 +95,18 @@ def test_a_binary_file_is_named_in_either_view(tmp_path: Path) -> None:
     with translation.override("en"):
         page = render_to_string("workflows/_diff_files.html", {"files": [entry]})
     assert "binary file" in page and "<table" not in page and "<pre" not in page
+
+
+def test_the_unified_view_numbers_each_line_on_both_sides(tmp_path: Path) -> None:
+    before = "".join(f"line {n}\n" for n in range(1, 41))
+    after = before.replace("line 30\n", "").replace("line 35\n", "line 35\nextra\n")
+    entry = changed(tmp_path, {"notes.txt": before}, {"notes.txt": after})["notes.txt"]
+    numbered = {text_of(str(html)): (old, new) for _cls, old, new, html in entry["numbered"]}
+    assert numbered["-line 30"] == (30, None)
+    assert numbered["+extra"] == (None, 35)
+    assert numbered[" line 36"] == (36, 36)
+    assert all(old is None and new is None for cls, old, new, _ in entry["numbered"] if cls == "diff-hunk")
+    with translation.override("en"):
+        page = render_to_string("workflows/_diff_files.html", {"files": [entry]})
+    assert '<span class="ln" data-old="30">30</span><span class="ln" data-new=""></span>-line 30' in page
+    assert '<span class="ln" data-old="">' in page and "<table" not in page

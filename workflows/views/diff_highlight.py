@@ -72,25 +72,44 @@ def _from_whole_files(
     if old_side is None or new_side is None:
         return False
     found: list[tuple[int, SafeString]] = []
-    old = new = 0
-    for i, (cls, text) in enumerate(lines):
-        if cls == "diff-hunk":
-            start = HUNK_START.match(text)
-            if start is None:
-                return False
-            old, new = int(start.group(1)), int(start.group(2))
-            continue
-        if cls not in ("diff-ctx", "diff-add", "diff-del") or text.startswith("\\"):
-            continue
+    for i, ((cls, text), (old, new)) in enumerate(zip(lines, line_numbers(lines), strict=True)):
+        if old is None and new is None:
+            continue  # git's header, a hunk's heading, a note
         side, number = (old_side, old) if cls == "diff-del" else (new_side, new)
-        if not 0 < number <= len(side) or "".join(value for _, value in side[number - 1]) != text[1:]:
+        if number is None or not 0 < number <= len(side):
+            return False
+        if "".join(value for _, value in side[number - 1]) != text[1:]:
             return False
         found.append((i, escape(text[:1]) + _render(side[number - 1])))
-        old += cls != "diff-add"
-        new += cls != "diff-del"
     for i, html in found:
         shown[i] = (lines[i][0], html)
     return True
+
+
+def line_numbers(lines: list[tuple[str, str]]) -> list[tuple[int | None, int | None]]:
+    """(old, new) line number of each line of diffs.diff_lines(), from the hunks' headings:
+    a deleted line has its old number, an added line its new one, a context line both;
+    git's header, a heading and git's notes ("\\ No newline at end of file") neither."""
+    numbers: list[tuple[int | None, int | None]] = []
+    old = new = 0
+    for cls, text in lines:
+        if cls == "diff-hunk":
+            start = HUNK_START.match(text)
+            old, new = (int(start.group(1)), int(start.group(2))) if start else (0, 0)
+            numbers.append((None, None))
+        elif cls == "diff-meta" or text.startswith("\\"):
+            numbers.append((None, None))
+        elif cls == "diff-del":
+            numbers.append((old, None))
+            old += 1
+        elif cls == "diff-add":
+            numbers.append((None, new))
+            new += 1
+        else:
+            numbers.append((old, new))
+            old += 1
+            new += 1
+    return numbers
 
 
 def has_lexer(path: str) -> bool:

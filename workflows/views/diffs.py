@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from workflows.engine import git_runs
-from workflows.views.diff_highlight import HIGHLIGHT_MAX_LINES, HUNK_START, diff_html, has_lexer
+from workflows.views.diff_highlight import HIGHLIGHT_MAX_LINES, diff_html, has_lexer, line_numbers
 
 BIG_DIFF_LINES = 300  # a file's diff longer than this starts collapsed
 REPORTS = ".spec/reports/"  # the app's own reports and prompts
@@ -91,8 +91,13 @@ def files_for_page(
     texts = whole_texts(repo, [entry for entry, _, highlight in planned if highlight]) if repo else {}
     for entry, lines, highlight in planned:
         entry["lines"] = diff_html(entry["path"], lines, highlight=highlight, texts=texts.get(entry["path"]))
+        numbers = line_numbers(lines)
         if view == SPLIT:
-            entry["rows"] = split_rows(lines, entry["lines"])
+            entry["rows"] = split_rows(lines, entry["lines"], numbers)
+        else:  # each line with its old and new number, for the gutters
+            entry["numbered"] = [
+                (cls, old, new, html) for (cls, html), (old, new) in zip(entry["lines"], numbers, strict=True)
+            ]
         entry["big"] = entry["truncated"] or len(lines) > BIG_DIFF_LINES or entry["path"].startswith(REPORTS)
     return files
 
@@ -124,45 +129,39 @@ def whole_texts(repo: Path, files: list[dict[str, Any]]) -> dict[str, tuple[str,
     return texts
 
 
-def split_rows(lines: list[tuple[str, str]], shown: list[tuple[str, SafeString]]) -> list[dict[str, Any]]:
-    """The rows of a side-by-side diff from diff_lines() and their HTML (diff_html()): a
-    hunk's heading; a note (git's "\\ No newline at end of file"); or an old and a new
-    cell, each (CSS class, line number, HTML without the +/-/space) or None. A context line
-    fills both; the deleted lines of a change face its added lines, row by row."""
+def split_rows(
+    lines: list[tuple[str, str]],
+    shown: list[tuple[str, SafeString]],
+    numbers: list[tuple[int | None, int | None]],
+) -> list[dict[str, Any]]:
+    """The rows of a side-by-side diff from diff_lines(), their HTML (diff_html()) and their
+    numbers (line_numbers()): a hunk's heading; a note (git's "\\ No newline at end of
+    file"); or an old and a new cell, each (CSS class, line number, HTML without the +/-/
+    space) or None. A context line fills both; the deleted lines of a change face its added
+    lines, row by row."""
     rows: list[dict[str, Any]] = []
-    deleted: list[tuple[str, int, SafeString]] = []
-    added: list[tuple[str, int, SafeString]] = []
-    old = new = 0
+    deleted: list[tuple[str, int | None, SafeString]] = []
+    added: list[tuple[str, int | None, SafeString]] = []
 
     def pair_up() -> None:
         rows.extend({"old": left, "new": right} for left, right in zip_longest(deleted, added))
         deleted.clear()
         added.clear()
 
-    for (cls, text), (_cls, html) in zip(lines, shown, strict=True):
+    for (cls, text), (_cls, html), (old, new) in zip(lines, shown, numbers, strict=True):
         if cls == "diff-meta":
             continue  # git's header lines: the file's summary says the same
-        if cls == "diff-hunk":
+        if cls == "diff-hunk" or text.startswith("\\"):
             pair_up()
-            start = HUNK_START.match(text)
-            old, new = (int(start.group(1)), int(start.group(2))) if start else (0, 0)
-            rows.append({"hunk": html})
-            continue
-        if text.startswith("\\"):
-            pair_up()
-            rows.append({"note": html})
+            rows.append({"hunk": html} if cls == "diff-hunk" else {"note": html})
             continue
         code = mark_safe(html[1:])  # noqa: S308 (escaped HTML; the first character, +, - or space, is its own)
         if cls == "diff-del":
             deleted.append((cls, old, code))
-            old += 1
         elif cls == "diff-add":
             added.append((cls, new, code))
-            new += 1
         else:
             pair_up()
             rows.append({"old": (cls, old, code), "new": (cls, new, code)})
-            old += 1
-            new += 1
     pair_up()
     return rows
