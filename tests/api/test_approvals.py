@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
 
 from accounts.models import AuditEntry
 from tests.api.conftest import save_template
+from workflows.engine.approval_mail import link_token
 from workflows.models import ApprovalGate, Run
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +165,21 @@ def test_a_decision_lets_the_run_go_on(as_user, team_users, project):
     types = [e["type"] for e in as_user(team_users.viewer).get(f"/runs/{run.pk}/events").json()["items"]]
     assert "approval.requested" in types and "approval.decided" in types
     assert types[-1] == "run.succeeded"
+
+
+@pytest.mark.parametrize("door", ["page", "link"])
+def test_a_refused_decision_on_a_page_keeps_the_comment_written_for_it(team_users, open_gate, door):
+    gate = open_gate(form=FORM)
+    comment = "src/auth/views.py:5\n> # TSK-AUTH-003: ratelimit\nUse the limiter <here>."
+    body = {"verdict": "approve", "comment": comment}  # the form's required risk is missing
+    if door == "page":
+        client = Client()
+        client.force_login(team_users.approver)
+        response = client.post(f"/approvals/{gate.pk}/", body)
+    else:
+        token = link_token(gate.invitations.get(user=team_users.approver))
+        response = Client().post(reverse("approval_link", args=[token]), body)
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert f'name="comment" rows="2">{escape(comment)}</textarea>' in page
+    assert ApprovalGate.objects.get(pk=gate.pk).status == "pending"

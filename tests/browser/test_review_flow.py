@@ -95,3 +95,42 @@ def test_the_run_pages_changes_show_the_python_the_agent_wrote_highlighted(page,
         )
     finally:
         shutil.rmtree(git_runs.run_worktree_dir(run.pk), ignore_errors=True)
+
+
+def test_a_reviewer_quotes_a_line_by_its_number_and_the_rework_prompt_carries_it(
+    page, daphne_server, demo
+) -> None:  # type: ignore[no-untyped-def]
+    run = review_flow(demo)
+    try:
+        gate = gate_of(run)
+        sign_in(page, User.objects.get(username="demo-approver"), daphne_server.url)
+        page.goto(f"{daphne_server.url}/approvals/{gate.pk}/")
+        views = page.get_by_test_id("review").locator(f'details.diff-file[data-path="{VIEWS}"]')
+        comment = page.get_by_test_id("decide-form").locator("textarea[name=comment]")
+        # The added line's new number, in the unified view.
+        views.locator('pre.diff .diff-add .ln[data-new="5"]').click()
+        expect(comment).to_have_value(f"{VIEWS}:5\n> # TSK-AUTH-003: ratelimit\n")
+        expect(comment).to_be_focused()
+        page.keyboard.type("Use the limiter here, not a comment.")
+        # A line before the change, by its old number, side by side.
+        page.get_by_test_id("diff-views").get_by_role("link", name="Side by side").click()
+        comment = page.get_by_test_id("decide-form").locator("textarea[name=comment]")
+        views = page.get_by_test_id("review").locator(f'details.diff-file[data-path="{VIEWS}"]')
+        # The comment written so far came along to the new page.
+        first = f"{VIEWS}:5\n> # TSK-AUTH-003: ratelimit\nUse the limiter here, not a comment."
+        expect(comment).to_have_value(first)
+        views.locator('td.diff-num[data-old="1"]').click()
+        expect(comment).to_have_value(f"{first}\n{VIEWS}:1 (before the change)\n> def login(request):\n")
+        page.keyboard.type("Keep this signature.")
+        page.get_by_test_id("decide-form").get_by_role("button", name="Reject").click()
+        expect(page.get_by_test_id("gate-history")).to_contain_text("Keep this signature.")
+        rework = run.steps.get(key="implement-rework-1")
+        prompt = rework.config["prompt"]
+        assert f"{VIEWS}:5\n  > # TSK-AUTH-003: ratelimit\n  Use the limiter here, not a comment." in prompt
+        assert f"{VIEWS}:1 (before the change)\n  > def login(request):\n  Keep this signature." in prompt
+        # Sent: the draft is gone, so the next review starts with an empty comment.
+        page.goto(f"{daphne_server.url}/approvals/{gate.pk}/")
+        drafts = "Object.keys(sessionStorage).filter(k => k.startsWith('smartspec:comment:'))"
+        assert page.evaluate(drafts) == []
+    finally:
+        shutil.rmtree(git_runs.run_worktree_dir(run.pk), ignore_errors=True)
