@@ -19,10 +19,7 @@ and of the API's answer (every step's diff and the whole run's). Medians of `--r
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_git import build_repo, setup_django  # noqa: E402
+from scratch import machine_with_git  # noqa: E402
 
 
 def make_run_branch(repo: Path, steps: int, changed: int) -> list[tuple[str, str]]:
@@ -81,10 +79,7 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
-    version = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    print(
-        f"Python {platform.python_version()}, {version}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
-    )
+    print(machine_with_git())
     with tempfile.TemporaryDirectory(prefix="bench-changes-") as scratch:
         setup_django(Path(scratch) / "data")
         from workflows.engine.git_runs import diff_files

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,14 +32,21 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch import machine_with_git  # noqa: E402
 
 
 def setup_django(data_dir: Path) -> None:
+    """Django on a throwaway data directory, its database made: the engine's git code checks
+    a project's workspace (below `<data dir>/workspaces`) against the others."""
     os.environ["SMARTSPEC_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartspec.settings")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0)
 
 
 def build_repo(root: Path, files: int) -> None:
@@ -78,7 +83,7 @@ def timed(write: Callable[[Path, int, int, int], None], *args: Any) -> float:
 
 def measure(base: Path, work: Path, runs: int, steps: int, changed: int) -> dict[str, list[float]]:
     from workflows.engine.git_runs import commit_step, git
-    from workflows.models import Run
+    from workflows.models import Project, Run
 
     figures: dict[str, list[float]] = {k: [] for k in ("plain", "write", "commit", "add", "remove")}
     plain = work / "plain"
@@ -87,7 +92,13 @@ def measure(base: Path, work: Path, runs: int, steps: int, changed: int) -> dict
     for run_id in range(1, runs + 1):
         for step in range(steps):
             figures["plain"].append(timed(write_step, plain, run_id, step, changed))
-        run = Run(pk=run_id, spec_id="spec-feature-001-search", git_branch=f"smartspec/run-{run_id}")
+        project = Project(workspace=str(base))
+        run = Run(
+            pk=run_id,
+            project=project,
+            spec_id="spec-feature-001-search",
+            git_branch=f"smartspec/run-{run_id}",
+        )
         tree = work / f"run-{run_id}"
         figures["add"].append(_worktree_add(base, tree, run.git_branch, head))
         for step in range(steps):
@@ -142,14 +153,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--changed", type=int, default=5)
     options = parser.parse_args()
-    version = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    print(
-        f"Python {platform.python_version()}, {version}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
-    )
+    print(machine_with_git())
     with tempfile.TemporaryDirectory(prefix="bench-git-") as scratch:
         setup_django(Path(scratch) / "data")
         for files in (options.files, options.files * 10):
-            base = Path(scratch) / f"repo-{files}"
+            base = Path(scratch) / "data" / "workspaces" / f"repo-{files}"
             build_repo(base, files)
             work = Path(scratch) / f"work-{files}"
             work.mkdir()

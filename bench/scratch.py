@@ -1,12 +1,22 @@
-"""Throwaway resources the benchmark scripts set up: a free port, a scratch database."""
+"""Throwaway resources the benchmark scripts set up: a free port, a scratch database; and
+the line that says what machine the figures come from."""
 
 from __future__ import annotations
 
+import os
+import platform
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
+
+
+def machine_with_git() -> str:
+    """Python's and git's versions, the CPUs and the load now: printed before the figures."""
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return f"Python {platform.python_version()}, {git}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
 
 
 def free_port() -> int:
