@@ -67,7 +67,9 @@ def _from_whole_files(
     """Fill `shown` with each line's tokens from the whole file it belongs to: a deleted
     line from the old text, any other from the new. False (and `shown` as it was) when a
     side cannot be lexed back to itself or a line of the diff is not that line of its file."""
-    sides = [_token_lines(lexer(stripnl=False, ensurenl=True), text.splitlines()) for text in texts]
+    sides = [
+        _token_lines(lexer(stripnl=False, ensurenl=True), text.splitlines()) if text else [] for text in texts
+    ]
     old_side, new_side = sides
     if old_side is None or new_side is None:
         return False
