@@ -8,7 +8,7 @@ one run, the two ways of reading a commit's changes:
 
 - **per file** (before): the names and counts (`git diff --name-status`, `--numstat`),
   then one `git diff` per file;
-- **per commit** (`git_runs.diff_files`): the names and counts, then one `git diff` for
+- **per commit** (`git_changes.diff_files`): the names and counts, then one `git diff` for
   every file, cut at its `diff --git` lines; and the names and counts alone
   (`diffs=False`), which is all the run page needs of the steps it does not show.
 
@@ -52,7 +52,8 @@ def make_run_branch(repo: Path, steps: int, changed: int) -> list[tuple[str, str
 
 def per_file(repo: Path, old: str, new: str) -> list[dict[str, Any]]:
     """The way before: names and counts, then a `git diff` per file."""
-    from workflows.engine.git_runs import diff_files, git
+    from workflows.engine.git_changes import diff_files
+    from workflows.engine.git_runs import git
 
     files = diff_files(repo, old, new, diffs=False)
     for entry in files:
@@ -82,7 +83,7 @@ def main() -> None:
     print(machine_with_git())
     with tempfile.TemporaryDirectory(prefix="bench-changes-") as scratch:
         setup_django(Path(scratch) / "data")
-        from workflows.engine.git_runs import diff_files
+        from workflows.engine.git_changes import diff_files
 
         repo = Path(scratch) / "repo"
         build_repo(repo, 2000)

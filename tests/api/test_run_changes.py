@@ -15,7 +15,7 @@ from django.core.management import call_command
 from tests.git_repos import make_repo, sh
 from tests.workflows.engine.conftest import drain
 from tests.workflows.engine.test_git_runs import AUTH, AUTH_TASKS, autopilot
-from workflows.engine import git_runs
+from workflows.engine import git_changes
 from workflows.models import Project, Run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -92,7 +92,7 @@ def test_the_run_page_shows_the_diff_escaped(git_run: Run, client, data_dir: Pat
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'data-path="logo.bin"' in page and "binary file" in page
     # Above the files: how many, and the lines added and deleted in all (the API's figures).
-    files = git_runs.run_changes(git_run)["files"]
+    files = git_changes.run_changes(git_run)["files"]
     added, deleted = sum(f["additions"] for f in files), sum(f["deletions"] for f in files)
     totals = re.search(r'data-testid="diff-totals">(.*?)</span></span>', page, flags=re.DOTALL)
     assert totals is not None
@@ -109,7 +109,7 @@ def test_the_run_page_shows_one_steps_changes_or_the_whole_runs(git_run: Run, cl
         assert f'href="?step={step.key}#changes" data-step="{step.key}"' in whole
     assert 'data-step="" aria-current="true"' in whole and 'data-testid="changes-shown"' not in whole
     step_files = set(re.findall(r'data-path="([^"]+)"', _diff_section(client, git_run, first.key)))
-    expected = {f["path"] for f in git_runs.run_changes(git_run, first.key)["steps"][0]["files"]}
+    expected = {f["path"] for f in git_changes.run_changes(git_run, first.key)["steps"][0]["files"]}
     assert step_files == expected and expected  # that commit's files, and only those
     page = client.get(f"/runs/{git_run.pk}/", {"step": first.key}).content.decode()
     assert f'data-step="{first.key}" aria-current="true"' in page

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from tests.git_repos import sh
-from workflows.engine import git_runs
+from workflows.engine import git_changes
 from workflows.views.diff_highlight import HIGHLIGHT_MAX_LINES
 from workflows.views.diffs import files_for_page
 
@@ -42,7 +42,7 @@ def changed(
         sh("add", "--all", cwd=repo)
         sh("commit", "--quiet", "--allow-empty", "-m", "change", cwd=repo)
         commits.append(sh("rev-parse", "HEAD", cwd=repo).strip())
-    files = git_runs.diff_files(repo, *commits)
+    files = git_changes.diff_files(repo, *commits)
     return {f["path"]: f for f in files_for_page(files, view, repo=repo if whole else None)}
 
 

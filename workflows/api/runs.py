@@ -41,7 +41,7 @@ from workflows.api.schemas import (
     RunPublishedOut,
     RunStatus,
 )
-from workflows.engine import git_runs
+from workflows.engine import git_changes, git_runs
 from workflows.models import Project, Run
 from workflows.selectors import get_project_for_user, get_run_for_user, runs_visible_to
 from workflows.services.publishing import run_merge, run_publish
@@ -186,7 +186,7 @@ def list_changes(request: HttpRequest, run_id: int, query: Query[ChangesQuery]) 
     if query.step is not None and not run.steps.filter(key=query.step).exists():
         raise Http404("No such step in this run.")
     try:
-        changes = git_runs.run_changes(run, query.step)
+        changes = git_changes.run_changes(run, query.step)
     except git_runs.GitError as exc:
         raise ApiError(409, f"The run's git branch cannot be read: {exc}", "git_unavailable") from None
     return {"run": run.pk, **changes}

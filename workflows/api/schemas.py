@@ -26,7 +26,7 @@ from workflows.domain.spec_formats import FORMAT_CHOICES
 from workflows.domain.status import ImplementationStatus
 from workflows.domain.verification import HookOutcome, TaskStatus
 from workflows.domain.workspace import SPEC_ID_MAX_LENGTH, SPEC_ID_PATTERN
-from workflows.engine.git_runs import FILE_CHANGES
+from workflows.engine.git_changes import FILE_CHANGES
 from workflows.engine.reviews import review_detail
 from workflows.engine.worktree_turns import waiting_steps
 from workflows.models import (

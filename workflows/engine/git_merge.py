@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from workflows.domain.texts import Text
-from workflows.engine.git_runs import GitError, base_branch, git, git_result, status_entries, worktrees_root
+from workflows.engine.git_changes import status_entries
+from workflows.engine.git_runs import GitError, base_branch, git, git_result, worktrees_root
 from workflows.engine.journal import event_append
 from workflows.models.projects import MergeStrategy
 from workflows.workspace_policy import project_workspace_dir

@@ -28,7 +28,7 @@ from workflows.domain.template_format import REWORK_LIMIT
 from workflows.domain.texts import Text, text_or
 from workflows.domain.verification import VerificationReport, verify_spec
 from workflows.domain.workspace import ScopeError, UnknownSpec, WorkspaceError
-from workflows.engine import git_merge, git_runs
+from workflows.engine import git_changes, git_merge, git_runs
 from workflows.models import ManualCheck, Run, Step
 from workflows.workspace_policy import WorkspaceNotAllowed, project_workspace_dir
 
@@ -216,7 +216,7 @@ def review_snapshot(context: StepContext, gate_step: Step) -> dict[str, Any]:
         bracket = step_range(run, reviewed, repo)
         if bracket is not None:
             snapshot["from"], snapshot["to"] = bracket
-            files = git_runs.diff_files(repo, *bracket)
+            files = git_changes.diff_files(repo, *bracket)
         keep = ("path", "old_path", "status", "additions", "deletions", "binary")
         snapshot["files"] = [{k: f[k] for k in keep} for f in files]
         snapshot["verified_at"] = git_runs.git(["rev-parse", "HEAD"], cwd=context.worktree).strip()
@@ -286,7 +286,7 @@ def review_detail(gate: ApprovalGate, *, live: bool = True) -> dict[str, Any] | 
         return detail
     try:
         if snapshot.get("from") and snapshot.get("to"):
-            detail["files"] = git_runs.diff_files(
+            detail["files"] = git_changes.diff_files(
                 project_workspace_dir(run.project), snapshot["from"], snapshot["to"]
             )
         if gate.is_pending:

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from workflows.engine import git_runs
+from workflows.engine import git_changes, git_runs
 from workflows.views.diff_highlight import HIGHLIGHT_MAX_LINES, diff_html, has_lexer, line_numbers
 
 BIG_DIFF_LINES = 300  # a file's diff longer than this starts collapsed
@@ -74,7 +74,7 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
 def files_for_page(
     files: list[dict[str, Any]], view: str = UNIFIED, *, repo: Path | None = None
 ) -> list[dict[str, Any]]:
-    """git_runs.diff_files entries ready for the partial: code before the app's own reports
+    """git_changes.diff_files entries ready for the partial: code before the app's own reports
     (.spec/reports/), each with its lines (side by side: its rows, split_rows) and whether
     it starts collapsed (a big diff, and a report, which people read less than the code).
     The code is highlighted by language, except in a cut diff, a very long one, and the
@@ -114,7 +114,7 @@ def whole_texts(repo: Path, files: list[dict[str, Any]]) -> dict[str, tuple[str,
             ids[entry["path"]] = (found.group(1), found.group(2))
     wanted = [blob for pair in ids.values() for blob in pair if not NO_BLOB.match(blob)]
     try:
-        blobs = git_runs.read_blobs(repo, wanted, max_bytes=WHOLE_FILE_MAX_BYTES)
+        blobs = git_changes.read_blobs(repo, wanted, max_bytes=WHOLE_FILE_MAX_BYTES)
     except git_runs.GitError:
         return {}
     texts: dict[str, tuple[str, str]] = {}

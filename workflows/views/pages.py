@@ -17,7 +17,7 @@ from accounts.ratelimits import limit
 from workflows.charts import run_chart
 from workflows.domain.layouts import spec_documents
 from workflows.domain.workspace import UnknownSpec
-from workflows.engine import git_runs
+from workflows.engine import git_changes, git_runs
 from workflows.engine.budget import budget_reached
 from workflows.forms import GitForm, ReadingForm, SpendingForm
 from workflows.models import AgentUsage, Project, Run, Step, WorkerCluster
@@ -89,7 +89,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "chart": run_chart(runs),
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
         "git_mode": None if error else _git_mode(project),
-        "uncommitted": None if error else git_runs.uncommitted(project),
+        "uncommitted": None if error else git_changes.uncommitted(project),
     }
     return render(request, "workflows/project_detail.html", context)
 
@@ -155,7 +155,7 @@ def spec_detail(request: HttpRequest, slug: str, spec_id: str) -> HttpResponse:
         "can_run": has_role(request.user, project.team_id, Role.MEMBER),
         "workflows": templates_runnable_in(project).order_by("name"),
         # What a run of this spec would not see: it starts from the last commit.
-        "uncommitted": git_runs.uncommitted(project, [detail.status.path]),
+        "uncommitted": git_changes.uncommitted(project, [detail.status.path]),
     }
     return render(request, "workflows/spec_detail.html", context)
 

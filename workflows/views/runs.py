@@ -17,7 +17,7 @@ from accounts.models import AuditEntry, Role
 from accounts.permissions import AuthenticatedHttpRequest, has_role
 from accounts.ratelimits import limit
 from workflows.domain.texts import Text
-from workflows.engine import git_merge, git_runs
+from workflows.engine import git_changes, git_merge, git_runs
 from workflows.engine.worktree_turns import waiting_steps
 from workflows.graph import step_graph
 from workflows.models import AgentUsage, ApprovalGate, Event, Run
@@ -163,7 +163,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def _changes(
     run: Run, events: list[Event], *, can_merge: bool, step: str | None = None, view: str = UNIFIED
 ) -> dict[str, object]:
-    """The run's changes on its git branch for the page (git_runs.run_changes), what was
+    """The run's changes on its git branch for the page (git_changes.run_changes), what was
     merged, and whether the branch would merge now (for a finished run), or why not. The
     diff shown is the whole run's, or with `step` (the page's ?step=) that step's commit,
     unified or side by side (`view`, diffs.diff_view)."""
@@ -172,7 +172,9 @@ def _changes(
     try:
         repo = project_workspace_dir(run.project)
         # One diff is shown at a time: the other steps' files are only named and counted.
-        changes = git_runs.run_changes(run, with_diffs={git_runs.WHOLE_RUN, step or git_runs.WHOLE_RUN})
+        changes = git_changes.run_changes(
+            run, with_diffs={git_changes.WHOLE_RUN, step or git_changes.WHOLE_RUN}
+        )
         check = (
             git_merge.merge_check(run, run.project.merge_strategy)
             if can_merge and run.is_finished and changes["head"] != run.git_base

@@ -1,5 +1,5 @@
 """What a commit changed, as the run page and the changes API read it
-(workflows.engine.git_runs.diff_files): each file with its own diff, read from one
+(workflows.engine.git_changes.diff_files): each file with its own diff, read from one
 `git diff` per commit, and the same as git says file by file."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.git_repos import sh
-from workflows.engine import git_runs
+from workflows.engine import git_changes, git_runs
 
 pytestmark = pytest.mark.django_db  # git_runs.git reads the data directory from the settings
 
@@ -38,7 +38,7 @@ def two_commits(repo: Path) -> tuple[str, str]:
 def test_each_file_gets_its_own_diff_the_same_as_asking_git_for_it_alone(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     old, new = two_commits(repo)
-    files = {f["path"]: f for f in git_runs.diff_files(repo, old, new)}
+    files = {f["path"]: f for f in git_changes.diff_files(repo, old, new)}
     assert {p: f["status"] for p, f in files.items()} == {
         "gone.txt": "deleted",
         "keep.py": "modified",
@@ -61,8 +61,8 @@ def test_each_file_gets_its_own_diff_the_same_as_asking_git_for_it_alone(tmp_pat
 def test_without_diffs_the_files_are_named_and_counted(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     old, new = two_commits(repo)
-    full = git_runs.diff_files(repo, old, new)
-    named = git_runs.diff_files(repo, old, new, diffs=False)
+    full = git_changes.diff_files(repo, old, new)
+    named = git_changes.diff_files(repo, old, new, diffs=False)
     assert [f["diff"] for f in named] == [""] * len(full)
     strip = [{k: v for k, v in f.items() if k != "diff"} for f in full]
     assert [{k: v for k, v in f.items() if k != "diff"} for f in named] == strip
@@ -71,8 +71,8 @@ def test_without_diffs_the_files_are_named_and_counted(tmp_path: Path) -> None:
 def test_past_the_file_limit_the_files_shown_keep_their_own_diffs(tmp_path: Path, monkeypatch) -> None:
     repo = tmp_path / "repo"
     old, new = two_commits(repo)
-    monkeypatch.setattr(git_runs, "MAX_FILES", 3)
-    files = git_runs.diff_files(repo, old, new)
+    monkeypatch.setattr(git_changes, "MAX_FILES", 3)
+    files = git_changes.diff_files(repo, old, new)
     assert [f["path"] for f in files] == ["gone.txt", "keep.py", "logo.bin"]
     assert files[0]["diff"].startswith("diff --git a/gone.txt b/gone.txt")
     assert files[1]["diff"].startswith("diff --git a/keep.py b/keep.py")
