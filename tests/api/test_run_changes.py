@@ -60,6 +60,14 @@ def test_the_changes_api_answers_the_demo_agents_changes(git_run: Run, as_user, 
     assert [s["key"] for s in only["steps"]] == [one.key] and only["files"] == []
     assert only["steps"][0]["files"]
     assert api.get(f"/runs/{git_run.pk}/changes", step="no-such-step").status_code == 404
+    # ?diffs=false: the same files, named and counted, without their diffs.
+    named = api.get(f"/runs/{git_run.pk}/changes", diffs="false").json()
+    assert [f["path"] for f in named["files"]] == [f["path"] for f in body["files"]]
+    assert [f["additions"] for f in named["files"]] == [f["additions"] for f in body["files"]]
+    assert {f["diff"] for s in named["steps"] for f in s["files"]} | {f["diff"] for f in named["files"]} == {
+        ""
+    }
+    assert api.get(f"/runs/{git_run.pk}/changes", diffs="perhaps").status_code == 422
     # Same permissions as the run itself.
     assert as_user(team_users.outsider).get(f"/runs/{git_run.pk}/changes").status_code == 404
     assert as_user(team_users.outsider).get(f"/runs/{git_run.pk}").status_code == 404

@@ -172,6 +172,10 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
 
 class ChangesQuery(Schema):
     step: str | None = Field(None, max_length=200, description="Only this step's changes.")
+    diffs: bool = Field(
+        True,
+        description="false: the files named and counted only, each `diff` empty (cheaper for a long run).",
+    )
 
 
 @router.get(
@@ -186,7 +190,7 @@ def list_changes(request: HttpRequest, run_id: int, query: Query[ChangesQuery]) 
     if query.step is not None and not run.steps.filter(key=query.step).exists():
         raise Http404("No such step in this run.")
     try:
-        changes = git_changes.run_changes(run, query.step)
+        changes = git_changes.run_changes(run, query.step, with_diffs=None if query.diffs else ())
     except git_runs.GitError as exc:
         raise ApiError(409, f"The run's git branch cannot be read: {exc}", "git_unavailable") from None
     return {"run": run.pk, **changes}
