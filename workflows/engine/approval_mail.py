@@ -4,6 +4,7 @@ reminding an approver. The engine sends them when a gate opens, escalates or rem
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -15,7 +16,8 @@ from django.utils import timezone, translation
 from accounts.models import Profile
 from workflows.domain.texts import Text
 from workflows.engine.gate_notes import gate_note
-from workflows.models import ApprovalInvitation
+from workflows.engine.reviews import review_detail
+from workflows.models import ApprovalGate, ApprovalInvitation
 
 logger = logging.getLogger(__name__)
 LINK_SALT = "workflows.approval-link"
@@ -38,6 +40,26 @@ def link_url(invitation: ApprovalInvitation) -> str:
     return settings.SITE_URL + reverse("approval_link", args=[link_token(invitation)])
 
 
+def review_summary(gate: ApprovalGate) -> dict[str, Any] | None:
+    """For a review gate's emails: the reviewed step, the files it changed (the first 10,
+    with their counts) and the spec's tasks verified after it, from the gate's snapshot;
+    None for any other gate, or before the snapshot is taken."""
+    detail = review_detail(gate, live=False)
+    if not detail or not detail["ready"] or detail["error"]:
+        return None
+    files = detail["changed"]
+    return {
+        "step": detail["step"],
+        "files": files[:10],
+        "more": max(0, len(files) - 10),
+        "count": len(files),
+        "additions": sum(f.get("additions", 0) for f in files),
+        "deletions": sum(f.get("deletions", 0) for f in files),
+        "verified": detail.get("verified", 0),
+        "total": detail.get("total", 0),
+    }
+
+
 def mail_send(invitation: ApprovalInvitation, template: str) -> None:
     invitation = ApprovalInvitation.objects.select_related("gate__run__project", "user").get(pk=invitation.pk)
     user = invitation.user
@@ -50,6 +72,7 @@ def mail_send(invitation: ApprovalInvitation, template: str) -> None:
         "user": user,
         "link": link_url(invitation),
         "site_url": settings.SITE_URL,
+        "review": review_summary(gate),
     }
     # Each approver reads the email in the language they chose for the pages.
     with translation.override(Profile.saved_language(user) or settings.LANGUAGE_CODE):

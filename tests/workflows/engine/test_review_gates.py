@@ -605,3 +605,21 @@ def test_a_supervised_turn_of_parallel_batches_is_reviewed_as_one(team_users, da
     assert sh("show", "main:src/beta.py", cwd=repo) == "BETA = 2\n"
     run = drain(run)
     assert run.steps.get(key="status-2").output["progress"]["open_tasks"] == []
+
+
+def test_the_invitation_email_sums_up_what_the_step_under_review_changed(demo: Project, smtp_server) -> None:
+    run = review_flow(demo)
+    gate = gate_of(run)
+    changed = gate.step.output["review"]["files"]
+    assert changed, "the demo agent's step changed files"
+    [mail] = [m for m in smtp_server if "approver@" in " ".join(m.rcpt_tos)]
+    # The raw message: its 8-bit UTF-8 body as sent (the parsed one would mangle the "−").
+    text = mail.content.replace("\r\n", "\n")
+    added = sum(f["additions"] for f in changed)
+    deleted = sum(f["deletions"] for f in changed)
+    assert f"The step implement under review changed {len(changed)} files (+{added} −{deleted}):" in text
+    for f in changed:
+        assert f"  {f['path']} (+{f['additions']} −{f['deletions']})" in text
+    review = gate.step.output["review"]
+    assert f"{review['verified']} of {review['total']} tasks of the spec verified after it." in text
+    assert f"<li><code>{changed[0]['path']}</code> (+{changed[0]['additions']} −" in text  # the HTML part

@@ -27,5 +27,9 @@ def open_gate(context: StepContext) -> StepResult:
             output["review"] = {"error": why}
     if isinstance(review := output.get("review"), dict) and isinstance(review.get("error"), Text):
         review["error_text"] = text_to_data(review["error"])  # the page says it in the reader's language
+    if output:
+        # Stored before the gate opens: the invitations it mails sum the review up from it.
+        Step.objects.filter(pk=step.pk).update(output={**step.output, **output})
+        step.output = {**step.output, **output}
     gate = gate_open(step=step, config=context.config)
     return StepResult("waiting", {"gate": gate.pk, **output})
