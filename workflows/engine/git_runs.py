@@ -170,12 +170,22 @@ def base_branch(project: Project, repo: Path) -> str:
     return git(["symbolic-ref", "--short", "HEAD"], cwd=repo).strip()
 
 
+def works_on_git(run: Run) -> bool:
+    """The run works on its git branch, or will from its first step (run_worktree makes the
+    branch then): it has one, or its workspace is a repository (a `.git` at its root). A
+    cheap look, before workspace_policy's checks."""
+    if run.git_branch:
+        return True
+    workspace = run.project.workspace.strip()
+    return bool(workspace) and (Path(workspace) / ".git").exists()
+
+
 def run_worktree(run: Run) -> Path | None:
     """The run's worktree, made on first use; None when the workspace is no git repository.
 
     Records the run's branch, base commit and base branch on the run the first time.
     """
-    if not run.git_branch and not (Path(run.project.workspace.strip()) / ".git").exists():
+    if not works_on_git(run):
         # No repository there, so no worktree: the step reads and writes the workspace,
         # checked by workspace_policy when it does. This skips that check's cost (a third of
         # a no-op step, docs/benchmarks.md) for the steps that never touch the workspace.

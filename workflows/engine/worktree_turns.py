@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from workflows.domain.texts import Text
-from workflows.engine import git_branches
+from workflows.engine import git_branches, git_runs
 from workflows.engine.executors import changes_files
 from workflows.models import Run, Step
 
@@ -34,15 +33,6 @@ SLOT, WORKTREE = "slot", "worktree"
 def uses_run_worktree(step: Step) -> bool:
     """The step changes files, in the run's worktree (not in a branch worktree of its own)."""
     return step.for_each is None and changes_files(step.kind) and not git_branches.is_branch_step(step)
-
-
-def _on_git(run: Run) -> bool:
-    """The run works on git, or will from its first step (git_runs.run_worktree makes its
-    branch then)."""
-    if run.git_branch:
-        return True
-    workspace = run.project.workspace.strip()
-    return bool(workspace) and (Path(workspace) / ".git").exists()
 
 
 class WorktreeTurns:
@@ -58,7 +48,7 @@ class WorktreeTurns:
         if self.run.max_parallel <= 1 or not uses_run_worktree(step):
             return False
         if self._on_git is None:
-            self._on_git = _on_git(self.run)
+            self._on_git = git_runs.works_on_git(self.run)
         if not self._on_git:
             return False
         if self._taken is None:
@@ -95,7 +85,7 @@ def waiting_steps(run: Run, steps: Sequence[Step]) -> dict[int, Wait]:
         s for s in steps if s.status in (Step.Status.QUEUED, Step.Status.RUNNING) and s.for_each is None
     ]
     holder = next((s for s in active if uses_run_worktree(s)), None)
-    if holder is not None and (run.max_parallel <= 1 or not _on_git(run)):
+    if holder is not None and (run.max_parallel <= 1 or not git_runs.works_on_git(run)):
         holder = None
     found: dict[int, Wait] = {}
     for step in ready:
